@@ -1,0 +1,108 @@
+import type { Pool } from '../db/pool.js';
+import type { AccountState } from '../fsm/index.js';
+import type { AccountCommand, CommandErrorCode, CommandOutcome } from './account-command.js';
+import { transitionRowSchema, type TransitionRow } from './account-record.js';
+
+/** Postgres side of the account lifecycle: the append-only audit table and the record of rejected commands. */
+
+export interface AuditedTransition extends TransitionRow { kvRevision: number }
+
+interface TransitionDbRow {
+  transition_id: string;
+  user_id: string;
+  seq: number;
+  command_id: string;
+  from_state: string | null;
+  to_state: string;
+  reason_code: string;
+  authority: string;
+  actor_id: string;
+  at: Date;
+  prev_hash: string;
+  hash: string;
+  kv_revision: string;
+}
+
+const transitionColumns =
+  'transition_id, user_id, seq, command_id, from_state, to_state, reason_code, authority, actor_id, at, prev_hash, hash, kv_revision';
+
+function fromDb(row: TransitionDbRow): AuditedTransition {
+  const parsed = transitionRowSchema.parse({
+    transitionId: row.transition_id,
+    userId: row.user_id,
+    seq: row.seq,
+    commandId: row.command_id,
+    from: row.from_state,
+    to: row.to_state,
+    reasonCode: row.reason_code,
+    authority: row.authority,
+    actorId: row.actor_id,
+    atMs: row.at.getTime(),
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  });
+  return { ...parsed, kvRevision: Number(row.kv_revision) };
+}
+
+/** Writes the audit row; a second write of the same command is a no-op (unique command_id). */
+export async function appendTransition(pool: Pool, row: TransitionRow, kvRevision: number): Promise<void> {
+  await pool.query(
+    `INSERT INTO account_state_transitions (${transitionColumns})
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+     ON CONFLICT (command_id) DO NOTHING`,
+    [row.transitionId, row.userId, row.seq, row.commandId, row.from, row.to, row.reasonCode, row.authority, row.actorId,
+      new Date(row.atMs), row.prevHash, row.hash, kvRevision],
+  );
+}
+
+export async function lastAuditedSeq(pool: Pool, userId: string): Promise<number> {
+  const result = await pool.query<{ seq: number | null }>(
+    'SELECT max(seq) AS seq FROM account_state_transitions WHERE user_id = $1', [userId]);
+  return result.rows[0]?.seq ?? 0;
+}
+
+export async function accountHistory(pool: Pool, userId: string): Promise<AuditedTransition[]> {
+  const result = await pool.query<TransitionDbRow>(
+    `SELECT ${transitionColumns} FROM account_state_transitions WHERE user_id = $1 ORDER BY seq`, [userId]);
+  return result.rows.map(fromDb);
+}
+
+export async function recordRejection(pool: Pool, command: AccountCommand, code: CommandErrorCode, message: string, reason?: string): Promise<void> {
+  await pool.query(
+    `INSERT INTO account_command_rejections
+       (command_id, user_id, kind, target, authority, reason_code, actor_id, error_code, error_reason, message)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (command_id) DO NOTHING`,
+    [command.commandId, command.userId, command.kind, command.target, command.authority, command.reasonCode,
+      command.actorId, code, reason ?? null, message],
+  );
+}
+
+/** The answer already given to a command id, if any: an accepted transition or a recorded rejection. */
+export async function findOutcome(pool: Pool, commandId: string): Promise<CommandOutcome | null> {
+  const accepted = await pool.query<TransitionDbRow>(
+    `SELECT ${transitionColumns} FROM account_state_transitions WHERE command_id = $1`, [commandId]);
+  const row = accepted.rows[0];
+  if (row) {
+    const t = fromDb(row);
+    return { ok: true, userId: t.userId, from: t.from, to: t.to, revision: t.kvRevision, transitionId: t.transitionId };
+  }
+  const rejected = await pool.query<{ user_id: string; error_code: CommandErrorCode; error_reason: string | null; message: string }>(
+    'SELECT user_id, error_code, error_reason, message FROM account_command_rejections WHERE command_id = $1', [commandId]);
+  const rejection = rejected.rows[0];
+  if (!rejection) return null;
+  return {
+    ok: false,
+    userId: rejection.user_id,
+    error: { code: rejection.error_code, message: rejection.message, ...(rejection.error_reason ? { reason: rejection.error_reason } : {}) },
+  };
+}
+
+/** True when every currency balance of the user in ledger_entries is exactly zero. */
+export async function balancesAllZero(pool: Pool, userId: string): Promise<boolean> {
+  const result = await pool.query(
+    'SELECT 1 FROM ledger_entries WHERE user_id = $1 GROUP BY currency HAVING sum(amount) <> 0 LIMIT 1', [userId]);
+  return result.rowCount === 0;
+}
+
+export type { AccountState };

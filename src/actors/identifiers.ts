@@ -1,0 +1,7 @@
+import { z } from 'zod';
+
+/** DESIGN.md §6: a userId is 1–64 characters of [A-Za-z0-9_-] (safe as a NATS subject token and a KV key). */
+export const userIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'userId must be 1–64 characters of A-Z a-z 0-9 _ -');
+export const commandIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'commandId must be 1–128 characters of A-Z a-z 0-9 _ . : -');
+export const reasonCodeSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'reasonCode must be 1–64 characters of A-Z a-z 0-9 _ . : -');
+export const actorIdSchema = z.string().min(1, 'actorId must not be empty').max(128, 'actorId must be at most 128 characters');

@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * Every setting of the engine, one zod schema. The same name is an env var and
+ * a key of the optional JSON config file (CONFIG_FILE); env wins over the file.
+ */
+
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+
+const ianaZone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not an IANA time zone (e.g. UTC, America/New_York)');
+
+const decimalString = /^\d+(\.\d+)?$/;
+const currencyCode = /^[A-Z0-9]{2,16}$/;
+
+/** `BTC=0.001,ETH=0.01` → { BTC: '0.001', ETH: '0.01' } (whole units, decimal strings). */
+const custodyTolerances = z.string().transform((text, ctx) => {
+  const tolerances: Record<string, string> = {};
+  for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [currency, amount, ...rest] = pair.split('=');
+    if (!currency || !amount || rest.length > 0 || !currencyCode.test(currency) || !decimalString.test(amount)) {
+      ctx.addIssue({ code: 'custom', message: `expected CURRENCY=amount pairs like BTC=0.001, got "${pair}"` });
+      return z.NEVER;
+    }
+    tolerances[currency] = amount;
+  }
+  return tolerances;
+});
+
+export interface BitgoWalletRef { currency: string; coin: string; walletId: string }
+
+/** `BTC=tbtc:w1,BTC=tbtc:w2,ETH=hteth:w3` → one entry per wallet; a currency may have several. */
+const bitgoWallets = z.string().transform((text, ctx) => {
+  const wallets: BitgoWalletRef[] = [];
+  for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const match = /^([A-Z0-9]{2,16})=([a-z0-9]+):([A-Za-z0-9_-]+)$/.exec(pair);
+    if (!match) {
+      ctx.addIssue({ code: 'custom', message: `expected CURRENCY=coin:walletId entries, got "${pair}"` });
+      return z.NEVER;
+    }
+    wallets.push({ currency: match[1]!, coin: match[2]!, walletId: match[3]! });
+  }
+  return wallets;
+});
+
+const optionalUrl = z.string().url().optional();
+
+export const settingsSchema = z.object({
+  NATS_URL: z.string().min(1).optional(),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL').optional(),
+  /** Prefix for every subject, stream, bucket and consumer; lets environments share one NATS. Empty in production. */
+  NAMESPACE: z.string().regex(/^([A-Za-z0-9_-]{1,32})?$/, 'letters, digits, _ and - only, at most 32').default(''),
+  COMMAND_PARTITIONS: positiveInt.max(1024).default(16),
+  EOD_CUTOVER_TIME: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (24h)').default('00:00'),
+  EOD_TIMEZONE: ianaZone.default('UTC'),
+  EOD_STEP_TIMEOUT_MS: positiveInt.default(30 * 60_000),
+  SANCTIONS_ACTION: z.enum(['suspended', 'restricted']).default('suspended'),
+  CLOSURE_COOLING_OFF_DAYS: z.coerce.number().nonnegative().max(3650).default(30),
+  CUSTODY_TOLERANCES: custodyTolerances.default({}),
+  RECON_GRACE_MS: nonNegativeInt.default(5_000),
+  BITGO_ROOT_URI: optionalUrl,
+  BITGO_ACCESS_TOKEN: z.string().min(1).optional(),
+  BITGO_WALLETS: bitgoWallets.default([]),
+  BITGO_POLL_MS: positiveInt.default(30_000),
+  ETH_RPC_URL: optionalUrl,
+  STAKING_POOL_ADDRESS: z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed 20-byte address').optional(),
+  CHAIN_POLL_MS: positiveInt.default(5_000),
+  CHAIN_CONFIRMATIONS: nonNegativeInt.default(12),
+  LIVE_ACTORS_MAX: positiveInt.default(100_000),
+  ACTOR_IDLE_MS: positiveInt.default(60_000),
+  MAILBOX_DEPTH_MAX: positiveInt.default(1_000),
+  COMMAND_MAX_ATTEMPTS: positiveInt.max(100).default(5),
+  ADMIN_TIMEOUT_MS: positiveInt.default(10_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** Thrown for a bad setting; its message is the one line start-up prints. */
+export class SettingsError extends Error {}
+
+const settingNames = Object.keys(settingsSchema.shape) as Array<keyof Settings>;
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new SettingsError(`config: CONFIG_FILE: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new SettingsError(`config: CONFIG_FILE: ${path} is not valid JSON`);
+  }
+  const fileSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+  const result = fileSchema.safeParse(parsed);
+  if (!result.success) throw new SettingsError(`config: CONFIG_FILE: ${path} must be a flat JSON object of settings`);
+  for (const key of Object.keys(result.data)) {
+    if (!settingNames.includes(key as keyof Settings)) throw new SettingsError(`config: ${key}: unknown setting in ${path}`);
+  }
+  return Object.fromEntries(Object.entries(result.data).map(([k, v]) => [k, String(v)]));
+}
+
+/** Loads settings from the config file (if CONFIG_FILE is set) and the environment; env wins. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Settings, string>> = {}): Settings {
+  const fromFile = env.CONFIG_FILE ? readConfigFile(env.CONFIG_FILE) : {};
+  const raw: Record<string, unknown> = { ...fromFile };
+  for (const name of settingNames) {
+    const value = env[name];
+    if (value !== undefined && value !== '') raw[name] = value;
+  }
+  Object.assign(raw, overrides);
+  const result = settingsSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const name = issue.path.join('.') || 'settings';
+    const given = raw[name as string];
+    throw new SettingsError(`config: ${name}: ${issue.message}${given !== undefined ? ` (got "${String(given)}")` : ''}`);
+  }
+  return result.data;
+}
+
+export function coolingOffMs(settings: Settings): number {
+  return Math.round(settings.CLOSURE_COOLING_OFF_DAYS * 24 * 60 * 60 * 1000);
+}

@@ -1,0 +1,44 @@
+import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import type { NatsNames } from './names.js';
+
+/** How long JetStream remembers a Nats-Msg-Id: a repeat inside this window is dropped by the server. */
+export const commandDedupWindowMs = 10 * 60_000;
+export const eventDedupWindowMs = 60 * 60_000;
+
+export interface Topology {
+  jsm: JetStreamManager;
+  accounts: KV;
+}
+
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.info(config.name);
+    await jsm.streams.update(config.name, config);
+  } catch (error) {
+    if ((error as Error).name !== 'StreamNotFoundError' && !/stream not found/i.test((error as Error).message)) throw error;
+    await jsm.streams.add(config);
+  }
+}
+
+/** Creates (or updates) the streams and buckets the account lifecycle needs. Idempotent. */
+export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames): Promise<Topology> {
+  const jsm = await jetstreamManager(nc);
+  await ensureStream(jsm, {
+    name: names.commandStream,
+    subjects: [names.commandSubjectAll],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    duplicate_window: nanos(commandDedupWindowMs),
+  });
+  await ensureStream(jsm, {
+    name: names.eventStream,
+    subjects: [names.eventSubjectAll],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    duplicate_window: nanos(eventDedupWindowMs),
+  });
+  const accounts = await new Kvm(nc).create(names.accountsBucket, { history: 5 });
+  return { jsm, accounts };
+}
