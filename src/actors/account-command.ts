@@ -42,3 +42,13 @@ export const commandOutcomeSchema: z.ZodType<CommandOutcome> = z.union([
     }),
   }),
 ]);
+
+/** What the engine publishes to a command's `replyTo`: its outcome, or INTERNAL when it had to be parked. */
+export type CommandReply =
+  | CommandOutcome
+  | { ok: false; userId: string; error: { code: 'INTERNAL'; message: string } };
+
+export const commandReplySchema: z.ZodType<CommandReply> = z.union([
+  commandOutcomeSchema,
+  z.object({ ok: z.literal(false), userId: z.string(), error: z.object({ code: z.literal('INTERNAL'), message: z.string() }) }),
+]);

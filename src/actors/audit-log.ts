@@ -78,15 +78,17 @@ export async function recordRejection(pool: Pool, command: AccountCommand, code:
   );
 }
 
-/** The answer already given to a command id, if any: an accepted transition or a recorded rejection. */
-export async function findOutcome(pool: Pool, commandId: string): Promise<CommandOutcome | null> {
+export async function transitionByCommand(pool: Pool, commandId: string): Promise<AuditedTransition | null> {
   const accepted = await pool.query<TransitionDbRow>(
     `SELECT ${transitionColumns} FROM account_state_transitions WHERE command_id = $1`, [commandId]);
   const row = accepted.rows[0];
-  if (row) {
-    const t = fromDb(row);
-    return { ok: true, userId: t.userId, from: t.from, to: t.to, revision: t.kvRevision, transitionId: t.transitionId };
-  }
+  return row ? fromDb(row) : null;
+}
+
+/** The answer already given to a command id, if any: an accepted transition or a recorded rejection. */
+export async function findOutcome(pool: Pool, commandId: string): Promise<CommandOutcome | null> {
+  const t = await transitionByCommand(pool, commandId);
+  if (t) return { ok: true, userId: t.userId, from: t.from, to: t.to, revision: t.kvRevision, transitionId: t.transitionId };
   const rejected = await pool.query<{ user_id: string; error_code: CommandErrorCode; error_reason: string | null; message: string }>(
     'SELECT user_id, error_code, error_reason, message FROM account_command_rejections WHERE command_id = $1', [commandId]);
   const rejection = rejected.rows[0];

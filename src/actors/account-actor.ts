@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { Pool } from '../db/pool.js';
+import { decideTransition, eventNameFor } from '../fsm/index.js';
+import type { NatsNames } from '../nats/names.js';
+import type { AccountCommand, CommandOutcome } from './account-command.js';
+import { accountRecordSchema, genesisHash, newTransitionRow, type AccountRecord, type TransitionRow } from './account-record.js';
+import { accountEventOf } from './account-event.js';
+import { appendTransition, balancesAllZero, findOutcome, lastAuditedSeq, recordRejection, transitionByCommand } from './audit-log.js';
+
+export interface AccountActorDeps {
+  pool: Pool;
+  accounts: KV;
+  js: JetStreamClient;
+  names: NatsNames;
+  coolingOffMs: number;
+  nowMs: () => number;
+}
+
+interface Loaded {
+  record: AccountRecord | null;
+  /** KV revision of `record`; 0 when the key has never been written. */
+  revision: number;
+}
+
+/**
+ * One account. Owns its KV entry (compare-and-set by revision), its audit rows and its
+ * events; handles one command at a time (its mailbox guarantees that).
+ *
+ * Order of effects for an accepted transition: KV (the state, carrying the new audit row)
+ * → Postgres audit row → event (Nats-Msg-Id = transitionId) → outcome. A crash at any
+ * point leaves the command unacked; its redelivery finds the outcome (or the KV ahead of
+ * Postgres), repairs what is missing and answers the same. Nothing is applied twice.
+ */
+export class AccountActor {
+  private loaded: Loaded | null = null;
+
+  constructor(
+    readonly userId: string,
+    private readonly deps: AccountActorDeps,
+  ) {}
+
+  async handle(command: AccountCommand): Promise<CommandOutcome> {
+    const state = await this.load();
+
+    const known = await findOutcome(this.deps.pool, command.commandId);
+    if (known) {
+      // A redelivery or repeat: make sure the event went out, then answer as before.
+      if (known.ok) await this.publishEventOf(command.commandId);
+      return known;
+    }
+
+    const current = state.record;
+    if (command.kind === 'create' && current !== null) {
+      return this.reject(command, 'CONFLICT', `account ${command.userId} already exists`);
+    }
+    if (command.kind === 'transition' && current === null) {
+      return this.reject(command, 'NOT_FOUND', `account ${command.userId} does not exist`);
+    }
+
+    const nowMs = this.deps.nowMs();
+    const balancesZero = command.target === 'closed' ? await balancesAllZero(this.deps.pool, command.userId) : true;
+    const decision = decideTransition(current === null ? null : { state: current.state, closureRequestedAt: current.closureRequestedAt }, {
+      target: command.target,
+      authority: command.authority,
+      reasonCode: command.reasonCode,
+      nowMs,
+      balancesZero,
+      coolingOffMs: this.deps.coolingOffMs,
+    });
+    if (!decision.ok) {
+      return this.reject(command, 'FORBIDDEN_TRANSITION', decision.error.message, decision.error.reason);
+    }
+
+    const row = newTransitionRow({
+      transitionId: randomUUID(),
+      userId: command.userId,
+      seq: (current?.seq ?? 0) + 1,
+      commandId: command.commandId,
+      from: decision.from,
+      to: decision.to,
+      reasonCode: command.reasonCode,
+      authority: command.authority,
+      actorId: command.actorId,
+      atMs: nowMs,
+      prevHash: current?.last.hash ?? genesisHash,
+    });
+    const next: AccountRecord = {
+      userId: command.userId,
+      state: decision.next.state,
+      closureRequestedAt: decision.next.closureRequestedAt,
+      seq: row.seq,
+      last: row,
+    };
+    const encoded = JSON.stringify(next);
+    // CAS: a concurrent writer (another instance during a lease hand-over) makes this throw,
+    // the supervisor restarts the actor, and the retry reloads the newer state.
+    const revision = state.revision === 0
+      ? await this.deps.accounts.create(command.userId, encoded)
+      : await this.deps.accounts.update(command.userId, encoded, state.revision);
+    this.loaded = { record: next, revision };
+
+    await appendTransition(this.deps.pool, row, revision);
+    await this.publishEvent(row);
+    return { ok: true, userId: row.userId, from: row.from, to: row.to, revision, transitionId: row.transitionId };
+  }
+
+  /** Reads the KV entry once per incarnation, and repairs an audit row a crash left unwritten. */
+  private async load(): Promise<Loaded> {
+    if (this.loaded) return this.loaded;
+    const entry = await this.deps.accounts.get(this.userId);
+    let loaded: Loaded;
+    if (entry === null || entry.operation !== 'PUT') {
+      loaded = { record: null, revision: entry?.revision ?? 0 };
+    } else {
+      const record = accountRecordSchema.parse(entry.json());
+      loaded = { record, revision: entry.revision };
+      if ((await lastAuditedSeq(this.deps.pool, this.userId)) < record.seq) {
+        // The process died after the KV write and before the audit insert.
+        await appendTransition(this.deps.pool, record.last, entry.revision);
+        await this.publishEvent(record.last);
+      }
+    }
+    this.loaded = loaded;
+    return loaded;
+  }
+
+  private async reject(
+    command: AccountCommand,
+    code: 'CONFLICT' | 'NOT_FOUND' | 'FORBIDDEN_TRANSITION',
+    message: string,
+    reason?: string,
+  ): Promise<CommandOutcome> {
+    await recordRejection(this.deps.pool, command, code, message, reason);
+    return { ok: false, userId: command.userId, error: { code, message, ...(reason ? { reason } : {}) } };
+  }
+
+  private async publishEventOf(commandId: string): Promise<void> {
+    const row = await transitionByCommand(this.deps.pool, commandId);
+    if (row) await this.publishEvent(row);
+  }
+
+  /** Idempotent: the stream drops a second copy with the same Nats-Msg-Id inside its dedup window. */
+  private async publishEvent(row: TransitionRow): Promise<void> {
+    const subject = this.deps.names.accountEventSubject(eventNameFor(row.from, row.to), row.userId);
+    await this.deps.js.publish(subject, JSON.stringify(accountEventOf(row)), { msgID: row.transitionId });
+  }
+}

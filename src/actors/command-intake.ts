@@ -1,0 +1,151 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import type { Logger } from '../observability/logger.js';
+import type { NatsNames } from '../nats/names.js';
+import type { Delivery, Settlement, Supervisor } from '../supervisor/supervisor.js';
+import { partitionOf } from './partition.js';
+import { accountCommandSchema, type AccountCommand, type CommandOutcome } from './account-command.js';
+
+export interface IntakeLimits {
+  /** Unacked commands one partition may have in flight (JetStream max_ack_pending). */
+  inFlightMax: number;
+  ackWaitMs: number;
+}
+
+export interface ParkedOrigin { stream: string; streamSeq: number; subject: string; payload: string }
+
+export const defaultIntakeLimits: IntakeLimits = { inFlightMax: 1_000, ackWaitMs: 30_000 };
+
+export interface CommandIntakeDeps {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  names: NatsNames;
+  supervisor: Supervisor<AccountCommand, CommandOutcome>;
+  log: Logger;
+  limits: IntakeLimits;
+  partitions: number;
+  /** Durably keeps a command that cannot be handled (idempotent by stream and sequence). */
+  park(origin: ParkedOrigin, error: string, attempts: number): Promise<void>;
+  /** Publishes the outcome for whoever asked (the admin service), after it is durable. */
+  reply(command: AccountCommand, settlement: Settlement<CommandOutcome>): void;
+}
+
+/**
+ * The durable pull consumer of one command partition, feeding the account supervisor.
+ *
+ * On start the consumer is rewound to its ack floor: everything not yet acked is delivered
+ * again, in stream order, before anything newer. JetStream on its own would redeliver an
+ * unacked message only after ack_wait, behind newer messages, which could reorder two
+ * commands of one account across a crash. Re-delivered commands that were already applied
+ * are answered from the audit table (idempotent by command id).
+ */
+export class CommandIntake {
+  private messages: ConsumerMessages | null = null;
+  private loop: Promise<void> | null = null;
+
+  constructor(
+    readonly partition: number,
+    private readonly deps: CommandIntakeDeps,
+  ) {}
+
+  async start(): Promise<void> {
+    const { js, names } = this.deps;
+    const consumerName = await this.rewindConsumer();
+    const consumer = await js.consumers.get(names.commandStream, consumerName);
+    this.messages = await consumer.consume({ max_messages: Math.min(256, this.deps.limits.inFlightMax) });
+    this.loop = this.pump(this.messages);
+  }
+
+  async stop(): Promise<void> {
+    await this.messages?.close();
+    await this.loop;
+  }
+
+  private async rewindConsumer(): Promise<string> {
+    const { jsm, names, limits, log } = this.deps;
+    const name = names.commandConsumer(this.partition);
+    let startSeq: number | null = null;
+    try {
+      const info = await jsm.consumers.info(names.commandStream, name);
+      startSeq = info.ack_floor.stream_seq + 1;
+      await jsm.consumers.delete(names.commandStream, name);
+    } catch (error) {
+      if (!/consumer not found/i.test((error as Error).message)) throw error;
+    }
+    await jsm.consumers.add(names.commandStream, {
+      durable_name: name,
+      filter_subject: names.commandPartitionFilter(this.partition),
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(limits.ackWaitMs),
+      max_ack_pending: limits.inFlightMax,
+      ...(startSeq === null
+        ? { deliver_policy: DeliverPolicy.All }
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }),
+    });
+    log.debug({ event: 'intake.started', partition: this.partition, consumer: name, startSeq }, 'command consumer ready');
+    return name;
+  }
+
+  private async pump(messages: ConsumerMessages): Promise<void> {
+    for await (const msg of messages) {
+      try {
+        await this.accept(msg);
+      } catch (error) {
+        // Only when the supervisor has stopped: leave the message for redelivery.
+        this.deps.log.warn({ event: 'intake.dispatch_failed', partition: this.partition, err: (error as Error).message }, 'command not dispatched');
+        return;
+      }
+    }
+  }
+
+  private async accept(msg: JsMsg): Promise<void> {
+    const payload = msg.string();
+    const origin: ParkedOrigin = { stream: msg.info.stream, streamSeq: msg.seq, subject: msg.subject, payload };
+    const parsed = parseCommand(payload);
+    const misrouted = parsed.ok ? this.misrouted(msg.subject, parsed.command.userId) : null;
+    if (!parsed.ok || misrouted) {
+      const error = parsed.ok ? misrouted ?? '' : parsed.error;
+      await this.deps.park(origin, error, 1);
+      msg.ack();
+      this.deps.log.error({ event: 'intake.invalid_command', subject: msg.subject, seq: msg.seq, err: error }, 'invalid command parked');
+      return;
+    }
+    const command = parsed.command;
+    const delivery: Delivery<AccountCommand, CommandOutcome> = {
+      key: command.userId,
+      message: command,
+      settle: (settlement) => {
+        msg.ack();
+        this.deps.reply(command, settlement);
+      },
+      park: (error, attempts) => this.deps.park(origin, error, attempts),
+      inProgress: () => msg.working(),
+    };
+    await this.deps.supervisor.dispatch(delivery);
+  }
+
+  /** A command on the wrong subject would bypass its account's ordering: refuse it. */
+  private misrouted(subject: string, userId: string): string | null {
+    const expected = this.deps.names.commandSubject(partitionOf(userId, this.deps.partitions), userId);
+    return subject === expected ? null : `command for ${userId} must be sent on ${expected}, not ${subject}`;
+  }
+}
+
+function parseCommand(payload: string): { ok: true; command: AccountCommand } | { ok: false; error: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(payload);
+  } catch {
+    return { ok: false, error: 'payload is not JSON' };
+  }
+  const result = accountCommandSchema.safeParse(json);
+  if (!result.success) return { ok: false, error: result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  return { ok: true, command: result.data };
+}

@@ -1,0 +1,91 @@
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { AccountActor } from '../actors/account-actor.js';
+import type { AccountCommand, CommandOutcome, CommandReply } from '../actors/account-command.js';
+import { CommandIntake, defaultIntakeLimits } from '../actors/command-intake.js';
+import { parkCommand } from '../actors/parking.js';
+import type { Settings } from '../config/settings.js';
+import { coolingOffMs } from '../config/settings.js';
+import type { Pool } from '../db/pool.js';
+import type { NatsNames } from '../nats/names.js';
+import type { Logger } from '../observability/logger.js';
+import { Supervisor, type Settlement } from '../supervisor/supervisor.js';
+
+export interface AccountLifecycleDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  accounts: KV;
+  pool: Pool;
+  names: NatsNames;
+  settings: Settings;
+  log: Logger;
+  onEscalate(reason: string): void;
+}
+
+export interface AccountLifecycle {
+  supervisor: Supervisor<AccountCommand, CommandOutcome>;
+  stop(): Promise<void>;
+}
+
+/** Account actors under their supervisor, fed by one durable consumer per command partition. */
+export async function startAccountLifecycle(deps: AccountLifecycleDeps): Promise<AccountLifecycle> {
+  const { settings, log, nc } = deps;
+  const supervisor = new Supervisor<AccountCommand, CommandOutcome>({
+    name: 'accounts',
+    log,
+    limits: {
+      liveActorsMax: settings.LIVE_ACTORS_MAX,
+      mailboxDepthMax: settings.MAILBOX_DEPTH_MAX,
+      idleMs: settings.ACTOR_IDLE_MS,
+      attemptsMax: settings.COMMAND_MAX_ATTEMPTS,
+      backoffInitialMs: 100,
+      backoffMaxMs: 5_000,
+      restartsMax: 1_000,
+      restartWindowMs: 60_000,
+    },
+    spawn: (userId) =>
+      new AccountActor(userId, {
+        pool: deps.pool,
+        accounts: deps.accounts,
+        js: deps.js,
+        names: deps.names,
+        coolingOffMs: coolingOffMs(settings),
+        nowMs: Date.now,
+      }),
+    onEscalate: deps.onEscalate,
+  });
+
+  const reply = (command: AccountCommand, settlement: Settlement<CommandOutcome>): void => {
+    if (!command.replyTo) return;
+    const body: CommandReply = settlement.kind === 'done'
+      ? settlement.result
+      : { ok: false, userId: command.userId, error: { code: 'INTERNAL', message: `command parked after ${settlement.attempts} attempts: ${settlement.error}` } };
+    nc.publish(command.replyTo, JSON.stringify(body));
+  };
+
+  const intakes = Array.from({ length: settings.COMMAND_PARTITIONS }, (_, partition) =>
+    new CommandIntake(partition, {
+      js: deps.js,
+      jsm: deps.jsm,
+      names: deps.names,
+      supervisor,
+      log,
+      limits: defaultIntakeLimits,
+      partitions: settings.COMMAND_PARTITIONS,
+      park: (origin, error, attempts) => parkCommand(deps.pool, origin, error, attempts),
+      reply,
+    }),
+  );
+  await Promise.all(intakes.map((intake) => intake.start()));
+  log.info({ event: 'accounts.started', partitions: intakes.length }, 'account lifecycle consuming commands');
+
+  return {
+    supervisor,
+    async stop() {
+      supervisor.stop();
+      await Promise.all(intakes.map((intake) => intake.stop()));
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { Service } from '@nats-io/services';
+import { connect } from '@nats-io/transport-node';
+import { AccountCommandClient } from '../actors/command-client.js';
+import { listParked } from '../actors/parking.js';
+import { accountHandlers } from '../admin/account-handlers.js';
+import { startAdminService } from '../admin/admin-service.js';
+import { parkedListRequest, parseRequest } from '../admin/requests.js';
+import type { Settings } from '../config/settings.js';
+import { createPool, type Pool } from '../db/pool.js';
+import { natsNames } from '../nats/names.js';
+import { ensureAccountTopology } from '../nats/topology.js';
+import type { Logger } from '../observability/logger.js';
+import { startAccountLifecycle, type AccountLifecycle } from './account-lifecycle.js';
+
+export interface EngineOptions {
+  settings: Settings;
+  natsUrl: string;
+  databaseUrl: string;
+  log: Logger;
+  /** The supervisor's restart budget is spent: the engine has stopped consuming. */
+  onFatal?(reason: string): void;
+}
+
+export interface Engine {
+  nc: NatsConnection;
+  pool: Pool;
+  stop(): Promise<void>;
+}
+
+/** Wires the engine's parts against running NATS and Postgres (already migrated). */
+export async function startEngine(options: EngineOptions): Promise<Engine> {
+  const { settings, log } = options;
+  const names = natsNames(settings.NAMESPACE);
+  const nc = await connect({ servers: options.natsUrl, name: 'recon-engine', maxReconnectAttempts: -1 });
+  const pool = createPool(options.databaseUrl);
+  let lifecycle: AccountLifecycle | null = null;
+  let admin: Service | null = null;
+  try {
+    const js = jetstream(nc);
+    const { jsm, accounts } = await ensureAccountTopology(nc, names);
+    lifecycle = await startAccountLifecycle({
+      nc, js, jsm, accounts, pool, names, settings, log,
+      onEscalate: (reason) => options.onFatal?.(reason),
+    });
+    const commands = new AccountCommandClient({ nc, js, pool, names, partitions: settings.COMMAND_PARTITIONS, timeoutMs: settings.ADMIN_TIMEOUT_MS });
+    const accountsApi = accountHandlers({ js, accounts, pool, names, commands });
+    const supervisor = lifecycle.supervisor;
+    admin = await startAdminService({
+      nc,
+      names,
+      log,
+      endpoints: {
+        'account.create': accountsApi.create,
+        'account.get': accountsApi.get,
+        'account.transition': accountsApi.transition,
+        'account.history': accountsApi.history,
+        'audit.replay': accountsApi.replay,
+        'parked.list': async (body) => ({ parked: await listParked(pool, parseRequest(parkedListRequest, body).limit) }),
+      },
+      statsData: () => ({ accounts: supervisor.stats() }),
+    });
+  } catch (error) {
+    await lifecycle?.stop().catch(() => undefined);
+    await nc.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+
+  let stopping: Promise<void> | null = null;
+  return {
+    nc,
+    pool,
+    stop() {
+      stopping ??= (async () => {
+        await admin?.stop().catch(() => undefined);
+        await lifecycle?.stop();
+        await nc.drain().catch(() => undefined);
+        await pool.end();
+      })();
+      return stopping;
+    },
+  };
+}

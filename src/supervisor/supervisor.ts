@@ -1,0 +1,219 @@
+import type { Logger } from '../observability/logger.js';
+import { Mailbox } from './mailbox.js';
+
+/** An actor as the supervisor sees it: one message at a time, state of its own. */
+export interface SupervisedActor<M, R> {
+  handle(message: M): Promise<R>;
+}
+
+export type Settlement<R> =
+  | { kind: 'done'; result: R }
+  | { kind: 'parked'; error: string; attempts: number };
+
+/** One message for the actor named `key`, with the hooks of where it came from (e.g. a JetStream message). */
+export interface Delivery<M, R> {
+  key: string;
+  message: M;
+  /** Called once the message's effects (or its parking) are durable: this is where it is acked. */
+  settle(settlement: Settlement<R>): void | Promise<void>;
+  /** Durably keeps a message the actor could not handle (idempotent); `settle` follows. */
+  park(error: string, attempts: number): Promise<void>;
+  /** Called between retries so the source does not redeliver a message that is still being worked on. */
+  inProgress?(): void;
+}
+
+export interface SupervisorLimits {
+  liveActorsMax: number;
+  mailboxDepthMax: number;
+  idleMs: number;
+  /** Tries of one message (the first included) before it is parked. */
+  attemptsMax: number;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  /** More restarts than this inside `restartWindowMs`, across all actors, is a systemic failure: escalate. */
+  restartsMax: number;
+  restartWindowMs: number;
+}
+
+export interface SupervisorOptions<M, R> {
+  name: string;
+  limits: SupervisorLimits;
+  log: Logger;
+  spawn(key: string): SupervisedActor<M, R>;
+  /** The restart budget is spent: the supervisor has stopped; its parent decides what next. */
+  onEscalate(reason: string): void;
+}
+
+export interface SupervisorStats {
+  liveActors: number;
+  spawned: number;
+  passivated: number;
+  restarts: number;
+  parked: number;
+  processed: number;
+  escalated: boolean;
+}
+
+interface Cell<M, R> {
+  key: string;
+  actor: SupervisedActor<M, R>;
+  mailbox: Mailbox<Delivery<M, R>>;
+  running: boolean;
+  lastActiveMs: number;
+}
+
+/**
+ * One-for-one supervisor of keyed actors: spawns an actor on its first message, runs each
+ * actor's mailbox in order (actors run in parallel with each other), restarts an actor that
+ * throws (a fresh incarnation reloads its state) with exponential backoff, parks a message
+ * after `attemptsMax` tries, passivates idle actors, and caps how many live at once.
+ */
+export class Supervisor<M, R> {
+  private readonly cells = new Map<string, Cell<M, R>>();
+  private readonly restartTimesMs: number[] = [];
+  private readonly waitingForSlot: Array<() => void> = [];
+  private readonly idleSweep: NodeJS.Timeout;
+  private readonly counters = { spawned: 0, passivated: 0, restarts: 0, parked: 0, processed: 0 };
+  private stopped = false;
+  private escalated = false;
+
+  constructor(private readonly options: SupervisorOptions<M, R>) {
+    const { limits } = options;
+    this.idleSweep = setInterval(() => this.passivateIdle(), Math.max(50, Math.floor(limits.idleMs / 2)));
+    this.idleSweep.unref();
+  }
+
+  /** Resolves once the delivery is in its actor's mailbox (waits while the mailbox or the actor table is full). */
+  async dispatch(delivery: Delivery<M, R>): Promise<void> {
+    if (this.stopped) throw new Error(`supervisor ${this.options.name} is stopped`);
+    const cell = this.cells.get(delivery.key) ?? (await this.spawnCell(delivery.key));
+    cell.lastActiveMs = Date.now();
+    await cell.mailbox.push(delivery);
+    if (!cell.running) void this.run(cell);
+  }
+
+  stats(): SupervisorStats {
+    return { liveActors: this.cells.size, ...this.counters, escalated: this.escalated };
+  }
+
+  /** Stops taking messages; whatever is queued stays unsettled (its source redelivers it). */
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.idleSweep);
+    for (const wake of this.waitingForSlot.splice(0)) wake();
+  }
+
+  private async spawnCell(key: string): Promise<Cell<M, R>> {
+    while (this.cells.size >= this.options.limits.liveActorsMax) {
+      if (!this.evictOneIdle()) await new Promise<void>((resolve) => this.waitingForSlot.push(resolve));
+      if (this.stopped) throw new Error(`supervisor ${this.options.name} is stopped`);
+      const existing = this.cells.get(key);
+      if (existing) return existing;
+    }
+    const cell: Cell<M, R> = {
+      key,
+      actor: this.options.spawn(key),
+      mailbox: new Mailbox(this.options.limits.mailboxDepthMax),
+      running: false,
+      lastActiveMs: Date.now(),
+    };
+    this.cells.set(key, cell);
+    this.counters.spawned++;
+    return cell;
+  }
+
+  private async run(cell: Cell<M, R>): Promise<void> {
+    cell.running = true;
+    try {
+      for (let delivery = cell.mailbox.peek(); delivery && !this.stopped; delivery = cell.mailbox.peek()) {
+        await this.deliver(cell, delivery);
+        if (this.stopped) return;
+        cell.mailbox.shift();
+        cell.lastActiveMs = Date.now();
+        this.counters.processed++;
+      }
+    } finally {
+      cell.running = false;
+      this.waitingForSlot.shift()?.();
+    }
+  }
+
+  /** Tries the message until it is handled or parked; only returns early when the supervisor stops. */
+  private async deliver(cell: Cell<M, R>, delivery: Delivery<M, R>): Promise<void> {
+    const { limits, log } = this.options;
+    for (let attempt = 1; !this.stopped; attempt++) {
+      let failure: unknown;
+      try {
+        const result = await cell.actor.handle(delivery.message);
+        await delivery.settle({ kind: 'done', result });
+        return;
+      } catch (error) {
+        failure = error;
+      }
+      const message = failure instanceof Error ? failure.message : String(failure);
+      this.restart(cell, message, attempt);
+      if (attempt >= limits.attemptsMax) {
+        if (await this.tryPark(delivery, message, attempt)) return;
+      }
+      delivery.inProgress?.();
+      const backoffMs = Math.min(limits.backoffMaxMs, limits.backoffInitialMs * 2 ** (attempt - 1));
+      log.warn({ event: 'actor.retry', supervisor: this.options.name, key: cell.key, attempt, backoffMs, err: message }, 'actor failed; restarting');
+      await sleep(backoffMs);
+    }
+  }
+
+  private async tryPark(delivery: Delivery<M, R>, error: string, attempts: number): Promise<boolean> {
+    try {
+      await delivery.park(error, attempts);
+      await delivery.settle({ kind: 'parked', error, attempts });
+      this.counters.parked++;
+      this.options.log.error({ event: 'actor.parked', supervisor: this.options.name, key: delivery.key, attempts, err: error }, 'message parked');
+      return true;
+    } catch (parkError) {
+      this.options.log.error({ event: 'actor.park_failed', key: delivery.key, err: (parkError as Error).message }, 'could not park message; will retry');
+      return false;
+    }
+  }
+
+  /** A fresh incarnation replaces the failed one; it reloads its state on its next message. */
+  private restart(cell: Cell<M, R>, error: string, attempt: number): void {
+    cell.actor = this.options.spawn(cell.key);
+    this.counters.restarts++;
+    const nowMs = Date.now();
+    this.restartTimesMs.push(nowMs);
+    while ((this.restartTimesMs[0] ?? nowMs) < nowMs - this.options.limits.restartWindowMs) this.restartTimesMs.shift();
+    if (this.restartTimesMs.length > this.options.limits.restartsMax && !this.escalated) {
+      this.escalated = true;
+      const reason = `${this.restartTimesMs.length} restarts within ${this.options.limits.restartWindowMs} ms (last: ${cell.key} attempt ${attempt}: ${error})`;
+      this.options.log.fatal({ event: 'supervisor.escalated', supervisor: this.options.name, reason }, 'restart budget spent');
+      this.stop();
+      this.options.onEscalate(reason);
+    }
+  }
+
+  private evictOneIdle(): boolean {
+    let oldest: Cell<M, R> | undefined;
+    for (const cell of this.cells.values()) {
+      if (cell.running || cell.mailbox.depth > 0) continue;
+      if (!oldest || cell.lastActiveMs < oldest.lastActiveMs) oldest = cell;
+    }
+    if (!oldest) return false;
+    this.cells.delete(oldest.key);
+    this.counters.passivated++;
+    return true;
+  }
+
+  private passivateIdle(): void {
+    const cutoffMs = Date.now() - this.options.limits.idleMs;
+    for (const cell of this.cells.values()) {
+      if (!cell.running && cell.mailbox.depth === 0 && cell.lastActiveMs < cutoffMs) {
+        this.cells.delete(cell.key);
+        this.counters.passivated++;
+      }
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
