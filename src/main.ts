@@ -1,0 +1,87 @@
+import { parseArgs } from 'node:util';
+import { loadSettings, SettingsError, type Settings } from './config/settings.js';
+import { migrate } from './db/migrate.js';
+import { resolveServices } from './embedded/services.js';
+import { startEngine } from './engine/engine.js';
+import { createLogger, type Logger } from './observability/logger.js';
+
+const usage = `usage: npm start [-- start]                  run the engine (embedded NATS + Postgres when NATS_URL / DATABASE_URL are unset)
+       npm run migrate                          apply migrations to DATABASE_URL and exit`;
+
+/** One line on stderr and a non-zero exit: what start-up failures look like to an operator. */
+function die(message: string, code = 1): never {
+  process.stderr.write(`recon: ${message}\n`);
+  process.exit(code);
+}
+
+async function runEngine(settings: Settings, log: Logger): Promise<void> {
+  const services = await resolveServices({ natsUrl: settings.NATS_URL, databaseUrl: settings.DATABASE_URL, log });
+  let stopping = false;
+  const shutdown = async (code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'engine.stopping' }, 'stopping');
+    await engine?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'engine stop failed'));
+    await services.stop().catch((error: unknown) => log.error({ err: String(error) }, 'embedded services stop failed'));
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void shutdown(0));
+  process.once('SIGTERM', () => void shutdown(0));
+
+  let engine: Awaited<ReturnType<typeof startEngine>> | null = null;
+  await migrate(services.databaseUrl, log);
+  engine = await startEngine({
+    settings,
+    natsUrl: services.natsUrl,
+    databaseUrl: services.databaseUrl,
+    log,
+    onFatal: (reason) => {
+      log.fatal({ event: 'engine.fatal', reason }, 'supervisor escalated; exiting so the process manager restarts the engine');
+      void shutdown(1);
+    },
+  });
+  log.info(
+    {
+      event: 'engine.ready',
+      natsUrl: services.natsUrl,
+      databaseUrl: services.databaseUrl.replace(/:[^:@/]*@/, ':***@'),
+      embedded: services.embedded,
+      namespace: settings.NAMESPACE || '(none)',
+      adminSubjects: `${settings.NAMESPACE ? `${settings.NAMESPACE}.` : ''}admin.>`,
+    },
+    'engine ready; try: nats req admin.account.get \'{"userId":"alice"}\'',
+  );
+}
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { help: { type: 'boolean', short: 'h', default: false } },
+  });
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
+  let settings: Settings;
+  try {
+    settings = loadSettings();
+  } catch (error) {
+    if (error instanceof SettingsError) die(error.message, 2);
+    throw error;
+  }
+  const log = createLogger('recon', settings.LOG_LEVEL);
+  const command = positionals[0] ?? 'start';
+  switch (command) {
+    case 'start':
+      await runEngine(settings, log);
+      return;
+    case 'migrate':
+      if (!settings.DATABASE_URL) die('migrate: DATABASE_URL is not set', 2);
+      await migrate(settings.DATABASE_URL, log);
+      return;
+    default:
+      die(`unknown command "${command}"\n${usage}`, 2);
+  }
+}
+
+main().catch((error: unknown) => die(error instanceof Error ? error.message.split('\n')[0] ?? 'failed' : String(error)));
