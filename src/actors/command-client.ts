@@ -53,6 +53,18 @@ export class AccountCommandClient {
     }
   }
 
+  /**
+   * Queues a command without waiting for its outcome: resolves once JetStream has stored it
+   * (for callers that must not block on the account, e.g. a reconciler freezing one).
+   */
+  async enqueue(command: Omit<AccountCommand, 'replyTo'>): Promise<void> {
+    const { js, names, partitions, timeoutMs } = this.deps;
+    await js.publish(names.commandSubject(partitionOf(command.userId, partitions), command.userId), JSON.stringify(command), {
+      msgID: command.commandId,
+      timeout: timeoutMs,
+    });
+  }
+
   /** The outcome of a command some earlier send already queued. */
   private async awaitStoredOutcome(command: AccountCommand, deadlineMs: number): Promise<CommandReply> {
     for (;;) {

@@ -1,12 +1,5 @@
-import {
-  AckPolicy,
-  DeliverPolicy,
-  type ConsumerMessages,
-  type JetStreamClient,
-  type JetStreamManager,
-  type JsMsg,
-} from '@nats-io/jetstream';
-import { nanos } from '@nats-io/nats-core';
+import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { rewindDurableConsumer } from '../nats/durable-consumer.js';
 import type { Logger } from '../observability/logger.js';
 import type { NatsNames } from '../nats/names.js';
 import type { Delivery, Settlement, Supervisor } from '../supervisor/supervisor.js';
@@ -39,11 +32,8 @@ export interface CommandIntakeDeps {
 
 /**
  * The durable pull consumer of one command partition, feeding the account supervisor.
- *
- * On start the consumer is rewound to its ack floor: everything not yet acked is delivered
- * again, in stream order, before anything newer. JetStream on its own would redeliver an
- * unacked message only after ack_wait, behind newer messages, which could reorder two
- * commands of one account across a crash. Re-delivered commands that were already applied
+ * On start it is rewound to its ack floor (see rewindDurableConsumer), so commands of one
+ * account keep their order across a crash; re-delivered commands that were already applied
  * are answered from the audit table (idempotent by command id).
  */
 export class CommandIntake {
@@ -71,23 +61,13 @@ export class CommandIntake {
   private async rewindConsumer(): Promise<string> {
     const { jsm, names, limits, log } = this.deps;
     const name = names.commandConsumer(this.partition);
-    let startSeq: number | null = null;
-    try {
-      const info = await jsm.consumers.info(names.commandStream, name);
-      startSeq = info.ack_floor.stream_seq + 1;
-      await jsm.consumers.delete(names.commandStream, name);
-    } catch (error) {
-      if (!/consumer not found/i.test((error as Error).message)) throw error;
-    }
-    await jsm.consumers.add(names.commandStream, {
-      durable_name: name,
-      filter_subject: names.commandPartitionFilter(this.partition),
-      ack_policy: AckPolicy.Explicit,
-      ack_wait: nanos(limits.ackWaitMs),
-      max_ack_pending: limits.inFlightMax,
-      ...(startSeq === null
-        ? { deliver_policy: DeliverPolicy.All }
-        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }),
+    const startSeq = await rewindDurableConsumer(jsm, {
+      stream: names.commandStream,
+      name,
+      filterSubject: names.commandPartitionFilter(this.partition),
+      ackWaitMs: limits.ackWaitMs,
+      inFlightMax: limits.inFlightMax,
+      firstStart: 'all',
     });
     log.debug({ event: 'intake.started', partition: this.partition, consumer: name, startSeq }, 'command consumer ready');
     return name;

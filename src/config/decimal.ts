@@ -16,3 +16,10 @@ export function minorToDecimal(minor: bigint, scale: number): string {
   const fraction = digits.slice(digits.length - scale).replace(/0+$/, '');
   return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
 }
+
+/** Parses a signed decimal string (a Postgres numeric, e.g. "-1.500000000000000000") into minor units. */
+export function signedDecimalToMinor(text: string, scale: number): bigint {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('-')) return -decimalToMinor(trimmed.slice(1), scale);
+  return decimalToMinor(trimmed.startsWith('+') ? trimmed.slice(1) : trimmed, scale);
+}

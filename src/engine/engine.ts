@@ -13,6 +13,9 @@ import { natsNames } from '../nats/names.js';
 import { ensureAccountTopology } from '../nats/topology.js';
 import type { Logger } from '../observability/logger.js';
 import { startAccountLifecycle, type AccountLifecycle } from './account-lifecycle.js';
+import { reconHandlers, type ReconView } from '../admin/recon-handlers.js';
+import { disabledBoundary } from '../recon/boundary-status.js';
+import { defaultMeDbLimits, MeDbReconciler } from '../recon/me-db/reconciler.js';
 
 export interface EngineOptions {
   settings: Settings;
@@ -37,6 +40,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const pool = createPool(options.databaseUrl);
   let lifecycle: AccountLifecycle | null = null;
   let admin: Service | null = null;
+  let meDb: MeDbReconciler | null = null;
   try {
     const js = jetstream(nc);
     const { jsm, accounts } = await ensureAccountTopology(nc, names);
@@ -46,6 +50,13 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     });
     const commands = new AccountCommandClient({ nc, js, pool, names, partitions: settings.COMMAND_PARTITIONS, timeoutMs: settings.ADMIN_TIMEOUT_MS });
     const accountsApi = accountHandlers({ js, accounts, pool, names, commands });
+    meDb = new MeDbReconciler({ nc, js, jsm, pool, names, log, commands, limits: { ...defaultMeDbLimits, graceMs: settings.RECON_GRACE_MS } });
+    await meDb.start();
+    const reconcilers = new Map<string, ReconView>([['me_db', meDb]]);
+    const reconApi = reconHandlers(reconcilers, () => [
+      disabledBoundary('db_custody', 'not configured: set BITGO_ROOT_URI, BITGO_ACCESS_TOKEN and BITGO_WALLETS'),
+      disabledBoundary('db_chain', 'not configured: set ETH_RPC_URL and STAKING_POOL_ADDRESS'),
+    ]);
     const supervisor = lifecycle.supervisor;
     admin = await startAdminService({
       nc,
@@ -57,11 +68,16 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         'account.transition': accountsApi.transition,
         'account.history': accountsApi.history,
         'audit.replay': accountsApi.replay,
+        'recon.status': reconApi.status,
+        'recon.breaks': reconApi.breaks,
+        'recon.break.acknowledge': reconApi.acknowledge,
+        'recon.break.accept': reconApi.accept,
         'parked.list': async (body) => ({ parked: await listParked(pool, parseRequest(parkedListRequest, body).limit) }),
       },
-      statsData: () => ({ accounts: supervisor.stats() }),
+      statsData: () => ({ accounts: supervisor.stats(), recon: [...reconcilers.values()].map((r) => r.status()) }),
     });
   } catch (error) {
+    await meDb?.stop().catch(() => undefined);
     await lifecycle?.stop().catch(() => undefined);
     await nc.close().catch(() => undefined);
     await pool.end().catch(() => undefined);
@@ -75,6 +91,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     stop() {
       stopping ??= (async () => {
         await admin?.stop().catch(() => undefined);
+        await meDb?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'me_db reconciler stop failed'));
         await lifecycle?.stop();
         await nc.drain().catch(() => undefined);
         await pool.end();

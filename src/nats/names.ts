@@ -17,6 +17,19 @@ export interface NatsNames {
   accountEventSubject(event: string, userId: string): string;
   readonly accountsBucket: string;
   readonly adminPrefix: string;
+  /** Matching engine balance events `me.balance.<userId>` (DESIGN.md §6) and the stream that keeps them. */
+  readonly meBalanceStream: string;
+  readonly meBalanceSubjectAll: string;
+  meBalanceSubject(userId: string): string;
+  /** Matching engine snapshot request-reply (docs/matching-engine-contract.md). */
+  readonly meSnapshotSubject: string;
+  /** Reconciliation alerts and resolutions, kept on a stream so a pager that was down misses nothing. */
+  readonly reconStream: string;
+  readonly reconSubjectAll: string;
+  reconAlertSubject(boundary: string): string;
+  reconResolvedSubject(boundary: string): string;
+  /** Durable consumer of the me_db reconciler on the engine's balance stream. */
+  readonly meDbConsumer: string;
 }
 
 export function natsNames(namespace: string): NatsNames {
@@ -36,5 +49,14 @@ export function natsNames(namespace: string): NatsNames {
     accountEventSubject: (event, userId) => subject(`account.${event}.${userId}`),
     accountsBucket: `${namePrefix}accounts`,
     adminPrefix: subject('admin'),
+    meBalanceStream: `${namePrefix}ME_BALANCES`,
+    meBalanceSubjectAll: subject('me.balance.>'),
+    meBalanceSubject: (userId) => subject(`me.balance.${userId}`),
+    meSnapshotSubject: subject('me.snapshot'),
+    reconStream: `${namePrefix}RECON_EVENTS`,
+    reconSubjectAll: subject('recon.>'),
+    reconAlertSubject: (boundary) => subject(`recon.alert.${boundary}`),
+    reconResolvedSubject: (boundary) => subject(`recon.resolved.${boundary}`),
+    meDbConsumer: `${namePrefix}recon-me-db`,
   };
 }

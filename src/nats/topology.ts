@@ -22,7 +22,7 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
   }
 }
 
-/** Creates (or updates) the streams and buckets the account lifecycle needs. Idempotent. */
+/** Creates (or updates) the engine's streams (commands, account events, recon alerts) and buckets. Idempotent. */
 export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames): Promise<Topology> {
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, {
@@ -35,6 +35,13 @@ export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames
   await ensureStream(jsm, {
     name: names.eventStream,
     subjects: [names.eventSubjectAll],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    duplicate_window: nanos(eventDedupWindowMs),
+  });
+  await ensureStream(jsm, {
+    name: names.reconStream,
+    subjects: [names.reconSubjectAll],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     duplicate_window: nanos(eventDedupWindowMs),

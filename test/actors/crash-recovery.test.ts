@@ -14,6 +14,7 @@ import { createPool, type Pool } from '../../src/db/pool.js';
 import type { AccountState, Authority } from '../../src/fsm/index.js';
 import { natsNames, type NatsNames } from '../../src/nats/names.js';
 import { createTestDatabase } from '../support/database.js';
+import { deleteNamespaceStreams } from '../support/engine.js';
 import { sharedNatsUrl, testNamespace } from '../support/nats.js';
 
 const accountsCount = 1_000;
@@ -147,9 +148,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await killEngine('SIGKILL');
-  for (const stream of [names.commandStream, names.eventStream, `KV_${names.accountsBucket}`]) {
-    await jsm?.streams.delete(stream).catch(() => undefined);
-  }
+  if (nc) await deleteNamespaceStreams(nc, names);
   await nc?.close();
   await pool?.end();
   await database?.drop();

@@ -47,13 +47,18 @@ export async function startTestEngine(overrides: Partial<Record<keyof Settings, 
     async close() {
       await engine.stop();
       // Leave the shared NATS as we found it: this namespace's streams and bucket go.
-      const jsm = await jetstreamManager(client);
-      for (const stream of [names.commandStream, names.eventStream, `KV_${names.accountsBucket}`]) {
-        await jsm.streams.delete(stream).catch(() => undefined);
-      }
+      await deleteNamespaceStreams(client, names);
       await client.close();
       await pool.end();
       await database.drop();
     },
   };
+}
+
+/** Leaves the shared NATS as the test found it: every stream and bucket of the namespace goes. */
+export async function deleteNamespaceStreams(nc: NatsConnection, names: NatsNames): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const stream of [names.commandStream, names.eventStream, names.reconStream, names.meBalanceStream, `KV_${names.accountsBucket}`]) {
+    await jsm.streams.delete(stream).catch(() => undefined);
+  }
 }

@@ -1,0 +1,3 @@
+/** The matching engine adapter's public surface: the wire contract and the snapshot client. */
+export * from './contract.js';
+export * from './snapshot-client.js';

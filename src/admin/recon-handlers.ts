@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { actorIdSchema } from '../actors/identifiers.js';
+import type { BoundaryStatus } from '../recon/boundary-status.js';
+import type { LiveBreak } from '../recon/breaks/break.js';
+import { AdminError } from './errors.js';
+import { parseRequest } from './requests.js';
+
+/** What the admin service needs of a running reconciler. */
+export interface ReconView {
+  status(): BoundaryStatus;
+  liveBreaks(): LiveBreak[];
+  act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<LiveBreak | null>;
+}
+
+const emptyRequest = z.object({});
+const breakActionRequest = z.object({
+  boundary: z.string().min(1).max(32),
+  breakId: z.string().uuid('breakId must be a UUID'),
+  actorId: actorIdSchema,
+  reason: z.string().min(1).max(1_000).optional(),
+});
+const acceptRequest = breakActionRequest.extend({ reason: z.string().min(1, 'accepting a break needs a reason').max(1_000) });
+const listRequest = z.object({ boundary: z.string().min(1).max(32).optional() });
+
+function wire(b: LiveBreak) {
+  return {
+    breakId: b.id, boundary: b.boundary, kind: b.kind, key: b.key, userId: b.userId, currency: b.currency,
+    left: b.left, right: b.right, delta: b.delta, detail: b.detail, status: b.status, firstSeenAt: new Date(b.firstSeenAtMs).toISOString(),
+  };
+}
+
+/** `admin.recon.*`: status of every boundary, live breaks, and the operator's acknowledge / accept. */
+export function reconHandlers(reconcilers: ReadonlyMap<string, ReconView>, disabled: () => BoundaryStatus[]) {
+  const find = (boundary: string): ReconView => {
+    const view = reconcilers.get(boundary);
+    if (!view) throw new AdminError('NOT_FOUND', `no running reconciler for boundary ${boundary}`);
+    return view;
+  };
+  const act = async (body: unknown, action: 'acknowledge' | 'accept') => {
+    const req = action === 'accept' ? parseRequest(acceptRequest, body) : parseRequest(breakActionRequest, body);
+    const live = await find(req.boundary).act(req.breakId, action, req.actorId, req.reason ?? null);
+    if (!live) throw new AdminError('NOT_FOUND', `no live break ${req.breakId} on ${req.boundary}`);
+    return wire(live);
+  };
+  return {
+    async status(body: unknown) {
+      parseRequest(emptyRequest, body);
+      return { boundaries: [...[...reconcilers.values()].map((r) => r.status()), ...disabled()] };
+    },
+    async breaks(body: unknown) {
+      const req = parseRequest(listRequest, body);
+      const views = req.boundary ? [find(req.boundary)] : [...reconcilers.values()];
+      return { breaks: views.flatMap((v) => v.liveBreaks().map(wire)) };
+    },
+    acknowledge: (body: unknown) => act(body, 'acknowledge'),
+    accept: (body: unknown) => act(body, 'accept'),
+  };
+}

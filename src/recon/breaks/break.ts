@@ -1,0 +1,48 @@
+/** All amounts are numeric(38,18): minor units at 18 decimals. */
+export const moneyScale = 18;
+
+export const breakStatuses = ['open', 'acknowledged', 'accepted', 'resolved'] as const;
+export type BreakStatus = (typeof breakStatuses)[number];
+
+/** A difference that outlived its grace window, as a reconciler sees it. */
+export interface BreakCandidate {
+  kind: string;
+  /** Identifies what differs within the kind, e.g. `<userId>/<currency>` or a journal id. */
+  key: string;
+  userId?: string;
+  currency?: string;
+  leftMinor?: bigint;
+  rightMinor?: bigint;
+  detail?: string;
+}
+
+/** A break that is open, acknowledged, or accepted and not yet cleared. */
+export interface LiveBreak {
+  id: string;
+  boundary: string;
+  kind: string;
+  key: string;
+  userId: string | null;
+  currency: string | null;
+  /** Decimal strings (wire form). */
+  left: string | null;
+  right: string | null;
+  delta: string | null;
+  detail: string | null;
+  status: Exclude<BreakStatus, 'resolved'>;
+  firstSeenAtMs: number;
+}
+
+/** Payload of `recon.alert.<boundary>` and `recon.resolved.<boundary>` (DESIGN.md §6). */
+export interface BreakAlert {
+  breakId: string;
+  boundary: string;
+  kind: string;
+  userId?: string;
+  currency: string | null;
+  left: string | null;
+  right: string | null;
+  delta: string | null;
+  firstSeenAt: string;
+  detail?: string;
+}

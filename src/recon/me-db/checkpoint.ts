@@ -1,0 +1,104 @@
+import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
+import type { Pool, PoolClient } from '../../db/pool.js';
+import type { LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
+import { moneyScale } from '../breaks/break.js';
+import type { Position } from './positions.js';
+
+export const meDbBoundary = 'me_db';
+
+export interface SavedState {
+  engineSeq: number;
+  ledger: LedgerWatermark;
+  rowsRead: bigint;
+  positions: Array<{ userId: string; currency: string; engineTotalMinor: bigint; engineSeq: number; ledgerTotalMinor: bigint }>;
+  currencyTotals: Map<string, bigint>;
+}
+
+/** The saved state, or null on a first start. */
+export async function loadCheckpoint(pool: Pool): Promise<SavedState | null> {
+  const mark = await pool.query<{ left_seq: string; right_tx: string; right_id: string; rows_read: string }>(
+    'SELECT left_seq::text, right_tx::text, right_id::text, rows_read::text FROM recon_watermarks WHERE boundary = $1', [meDbBoundary]);
+  const row = mark.rows[0];
+  if (!row) return null;
+  const positions = await pool.query<{ user_id: string; currency: string; engine_total: string; engine_seq: string; ledger_total: string }>(
+    'SELECT user_id, currency, engine_total::text, engine_seq::text, ledger_total::text FROM recon_me_db_positions');
+  const totals = await pool.query<{ currency: string; total: string }>('SELECT currency, total::text FROM recon_ledger_currency_totals');
+  return {
+    engineSeq: Number(row.left_seq),
+    ledger: { txId: BigInt(row.right_tx), id: BigInt(row.right_id) },
+    rowsRead: BigInt(row.rows_read),
+    positions: positions.rows.map((p) => ({
+      userId: p.user_id,
+      currency: p.currency,
+      engineTotalMinor: signedDecimalToMinor(p.engine_total, moneyScale),
+      engineSeq: Number(p.engine_seq),
+      ledgerTotalMinor: signedDecimalToMinor(p.ledger_total, moneyScale),
+    })),
+    currencyTotals: new Map(totals.rows.map((t) => [t.currency, signedDecimalToMinor(t.total, moneyScale)])),
+  };
+}
+
+export interface CheckpointWrite {
+  engineSeq: number;
+  ledger: LedgerWatermark;
+  rowsRead: bigint;
+  dirtyPositions: Position[];
+  currencyTotals: Map<string, bigint>;
+  check: { keysCompared: number; keysEqual: number; keysInFlight: number; breaksOpen: number };
+}
+
+const positionsBatchMax = 1_000;
+
+/** One transaction: the changed positions, the currency totals, the watermarks and a check row. */
+export async function saveCheckpoint(pool: Pool, write: CheckpointWrite): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    for (let i = 0; i < write.dirtyPositions.length; i += positionsBatchMax) {
+      await upsertPositions(client, write.dirtyPositions.slice(i, i + positionsBatchMax));
+    }
+    for (const [currency, total] of write.currencyTotals) {
+      await client.query(
+        `INSERT INTO recon_ledger_currency_totals (currency, total) VALUES ($1, $2)
+         ON CONFLICT (currency) DO UPDATE SET total = EXCLUDED.total`,
+        [currency, minorToDecimal(total, moneyScale)],
+      );
+    }
+    await client.query(
+      `INSERT INTO recon_watermarks (boundary, left_seq, right_tx, right_id, rows_read, saved_at)
+       VALUES ($1, $2, $3::text::xid8, $4, $5, now())
+       ON CONFLICT (boundary) DO UPDATE SET left_seq = EXCLUDED.left_seq, right_tx = EXCLUDED.right_tx,
+         right_id = EXCLUDED.right_id, rows_read = EXCLUDED.rows_read, saved_at = now()`,
+      [meDbBoundary, write.engineSeq, write.ledger.txId.toString(), write.ledger.id.toString(), write.rowsRead.toString()],
+    );
+    await client.query(
+      `INSERT INTO recon_checks (boundary, keys_compared, keys_equal, keys_in_flight, breaks_open, left_seq, right_tx, right_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::text::xid8, $8)`,
+      [meDbBoundary, write.check.keysCompared, write.check.keysEqual, write.check.keysInFlight, write.check.breaksOpen,
+        write.engineSeq, write.ledger.txId.toString(), write.ledger.id.toString()],
+    );
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function upsertPositions(client: PoolClient, positions: Position[]): Promise<void> {
+  if (positions.length === 0) return;
+  await client.query(
+    `INSERT INTO recon_me_db_positions (user_id, currency, engine_total, engine_seq, ledger_total)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::bigint[], $5::numeric[])
+     ON CONFLICT (user_id, currency) DO UPDATE SET engine_total = EXCLUDED.engine_total,
+       engine_seq = EXCLUDED.engine_seq, ledger_total = EXCLUDED.ledger_total`,
+    [
+      positions.map((p) => p.userId),
+      positions.map((p) => p.currency),
+      positions.map((p) => minorToDecimal(p.engineTotalMinor, moneyScale)),
+      positions.map((p) => String(p.engineSeq)),
+      positions.map((p) => minorToDecimal(p.ledgerTotalMinor, moneyScale)),
+    ],
+  );
+}

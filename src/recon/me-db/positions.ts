@@ -1,0 +1,135 @@
+/**
+ * The me_db running totals per (user, currency) and the comparison rule. Pure: no I/O,
+ * time passed in.
+ *
+ * The two sides are separate streams with no shared sequence, so "compared at watermarks"
+ * is done per key through each side's recent history: when the sides differ but one side's
+ * current value is a value the other side held a moment ago, the first side is merely
+ * behind. It is only a break when a change the lagging side has not caught up with is
+ * older than the grace window, or when the values match no recent history for longer than
+ * the grace window. See docs/adr/0005-me-db-comparison.md.
+ */
+
+export interface PositionKey {
+  userId: string;
+  currency: string;
+}
+
+interface HistoryPoint {
+  totalMinor: bigint;
+  atMs: number;
+}
+
+export interface Position extends PositionKey {
+  engineTotalMinor: bigint;
+  engineSeq: number;
+  ledgerTotalMinor: bigint;
+  /** Values each side held recently, oldest first, the current one last. */
+  engineHistory: HistoryPoint[];
+  ledgerHistory: HistoryPoint[];
+  /** When the sides last stopped agreeing; null while they agree. */
+  differentSinceMs: number | null;
+}
+
+export type Verdict = 'equal' | 'in_flight' | 'break';
+
+export interface PositionLimits {
+  graceMs: number;
+  /** History kept per side and key; must exceed the largest lag that is not a break. */
+  historyMs: number;
+  historyPointsMax: number;
+}
+
+export const keyOf = (userId: string, currency: string): string => `${userId}\u0000${currency}`;
+
+export class PositionBook {
+  private readonly positions = new Map<string, Position>();
+
+  constructor(private readonly limits: PositionLimits) {}
+
+  get size(): number {
+    return this.positions.size;
+  }
+
+  get(key: string): Position | undefined {
+    return this.positions.get(key);
+  }
+
+  values(): IterableIterator<Position> {
+    return this.positions.values();
+  }
+
+  /** Restores a saved position after a restart; its history starts at the saved values. */
+  restore(userId: string, currency: string, engineTotalMinor: bigint, engineSeq: number, ledgerTotalMinor: bigint, nowMs: number): void {
+    this.positions.set(keyOf(userId, currency), {
+      userId, currency, engineTotalMinor, engineSeq, ledgerTotalMinor,
+      engineHistory: [{ totalMinor: engineTotalMinor, atMs: nowMs }],
+      ledgerHistory: [{ totalMinor: ledgerTotalMinor, atMs: nowMs }],
+      differentSinceMs: null,
+    });
+  }
+
+  /** The engine's absolute balance at `seq`. Returns the key. */
+  applyEngine(userId: string, currency: string, totalMinor: bigint, seq: number, nowMs: number): string {
+    const position = this.open(userId, currency);
+    position.engineTotalMinor = totalMinor;
+    position.engineSeq = seq;
+    this.remember(position.engineHistory, totalMinor, nowMs);
+    return keyOf(userId, currency);
+  }
+
+  /** A ledger entry (a signed delta). Returns the key. */
+  applyLedger(userId: string, currency: string, amountMinor: bigint, nowMs: number): string {
+    const position = this.open(userId, currency);
+    position.ledgerTotalMinor += amountMinor;
+    this.remember(position.ledgerHistory, position.ledgerTotalMinor, nowMs);
+    return keyOf(userId, currency);
+  }
+
+  evaluate(key: string, nowMs: number): Verdict {
+    const p = this.positions.get(key);
+    if (!p) return 'equal';
+    if (p.engineTotalMinor === p.ledgerTotalMinor) {
+      p.differentSinceMs = null;
+      return 'equal';
+    }
+    p.differentSinceMs ??= nowMs;
+    const { graceMs } = this.limits;
+    const ledgerBehindSinceMs = oldestUnmatchedChangeMs(p.engineHistory, p.ledgerTotalMinor);
+    const engineBehindSinceMs = oldestUnmatchedChangeMs(p.ledgerHistory, p.engineTotalMinor);
+    const behindSinceMs = [ledgerBehindSinceMs, engineBehindSinceMs].filter((t): t is number => t !== null);
+    if (behindSinceMs.length > 0) return behindSinceMs.some((t) => nowMs - t < graceMs) ? 'in_flight' : 'break';
+    return nowMs - p.differentSinceMs < graceMs ? 'in_flight' : 'break';
+  }
+
+  private open(userId: string, currency: string): Position {
+    const key = keyOf(userId, currency);
+    let position = this.positions.get(key);
+    if (!position) {
+      position = {
+        userId, currency, engineTotalMinor: 0n, engineSeq: 0, ledgerTotalMinor: 0n,
+        engineHistory: [{ totalMinor: 0n, atMs: 0 }], ledgerHistory: [{ totalMinor: 0n, atMs: 0 }], differentSinceMs: null,
+      };
+      this.positions.set(key, position);
+    }
+    return position;
+  }
+
+  private remember(history: HistoryPoint[], totalMinor: bigint, nowMs: number): void {
+    history.push({ totalMinor, atMs: nowMs });
+    const cutoffMs = nowMs - this.limits.historyMs;
+    // Keep one point older than the cutoff: it is the value the other side may still be at.
+    while (history.length > 2 && ((history[1]?.atMs ?? nowMs) < cutoffMs || history.length > this.limits.historyPointsMax)) history.shift();
+  }
+}
+
+/**
+ * If `value` is one the side with `history` held (its latest such point), the arrival time
+ * of the change right after it: how long the other side has been behind. null if no match.
+ */
+function oldestUnmatchedChangeMs(history: readonly HistoryPoint[], value: bigint): number | null {
+  for (let i = history.length - 2; i >= 0; i--) {
+    if (history[i]?.totalMinor === value) return history[i + 1]?.atMs ?? null;
+  }
+  return null;
+}

@@ -1,0 +1,470 @@
+import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { ensureBalanceStream } from '../../adapters/exchange-simulator/balance-stream.js';
+import { listenForLedgerInserts, ledgerStart, readLedgerBatch, type LedgerRow, type LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
+import { parseBalanceEvent, userIdOfBalanceSubject } from '../../adapters/matching-engine/contract.js';
+import { fetchSnapshot } from '../../adapters/matching-engine/snapshot-client.js';
+import type { AccountCommandClient } from '../../actors/command-client.js';
+import { parkCommand } from '../../actors/parking.js';
+import { minorToDecimal } from '../../config/decimal.js';
+import type { Pool } from '../../db/pool.js';
+import { rewindDurableConsumer } from '../../nats/durable-consumer.js';
+import type { NatsNames } from '../../nats/names.js';
+import type { Logger } from '../../observability/logger.js';
+import { BreakRegistry } from '../breaks/break-registry.js';
+import { moneyScale, type LiveBreak } from '../breaks/break.js';
+import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
+import { CutDigest } from '../cut-digest.js';
+import { SerialQueue } from '../serial-queue.js';
+import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
+import { keyOf, PositionBook, type Position } from './positions.js';
+
+export interface MeDbLimits {
+  graceMs: number;
+  tickMs: number;
+  checkpointMs: number;
+  ledgerPollMs: number;
+  ledgerBatchRowsMax: number;
+  engineInFlightMax: number;
+  engineAckWaitMs: number;
+  snapshotTimeoutMs: number;
+}
+
+export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
+  tickMs: 250,
+  checkpointMs: 1_000,
+  ledgerPollMs: 500,
+  ledgerBatchRowsMax: 5_000,
+  engineInFlightMax: 50_000,
+  engineAckWaitMs: 60_000,
+  snapshotTimeoutMs: 5_000,
+};
+
+export interface MeDbDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  pool: Pool;
+  names: NatsNames;
+  log: Logger;
+  limits: MeDbLimits;
+  /** Freezes accounts on a new balance break; absent: no freeze (e.g. a read-only deployment). */
+  commands?: AccountCommandClient;
+  nowMs?: () => number;
+}
+
+export interface MeDbSeal {
+  boundary: string;
+  businessDate: string;
+  cut: { engineSeq: number; ledgerTxId: string; ledgerId: string; positions: number };
+  digest: string;
+  openBreaks: LiveBreak[];
+  sealedAt: string;
+}
+
+export interface MeDbCounters {
+  engineEventsApplied: number;
+  engineEventsParked: number;
+  ledgerRowsRead: number;
+  /** Rows read by this incarnation: shows a restart did not re-read history. */
+  ledgerRowsReadSinceStart: number;
+  checks: number;
+}
+
+const balanceKind = 'balance';
+const journalKind = 'journal_unbalanced';
+const currencyKind = 'currency_nonzero';
+const errorKind = 'reconciler_error';
+
+/**
+ * The me_db reconciler actor: matching-engine balances (a JetStream stream) against the
+ * ledger (Postgres). It keeps running totals per (user, currency) from both sides, compares
+ * the keys that changed, raises a break when a difference outlives the grace window (and
+ * freezes the account), resolves it when the sides agree, and checkpoints totals and
+ * watermarks so a restart resumes without rescanning. Every change to its state goes
+ * through one serial queue: it handles one message at a time.
+ */
+export class MeDbReconciler {
+  private readonly queue = new SerialQueue(100_000);
+  private readonly book: PositionBook;
+  private readonly breaks: BreakRegistry;
+  private readonly digest = new CutDigest();
+  private readonly nowMs: () => number;
+  private readonly watched = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly currencyTotals = new Map<string, bigint>();
+  private readonly currenciesToCheck = new Set<string>();
+  private readonly unacked: JsMsg[] = [];
+  private engineSeq = 0;
+  /** Events at or below this seq were applied before (checkpoint or snapshot): skipped. */
+  private appliedThroughSeq = 0;
+  private ledger: LedgerWatermark = ledgerStart;
+  private rowsRead = 0n;
+  private lastDeltaAtMs: number | null = null;
+  private checkCounts = { keysCompared: 0, keysEqual: 0, keysInFlight: 0 };
+  private readonly counters: MeDbCounters = { engineEventsApplied: 0, engineEventsParked: 0, ledgerRowsRead: 0, ledgerRowsReadSinceStart: 0, checks: 0 };
+  private messages: ConsumerMessages | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private listener: { close(): Promise<void> } | null = null;
+  private ledgerWake: (() => void) | null = null;
+  private stopped = false;
+  private loops: Promise<void>[] = [];
+  private lastCheckpointMs = 0;
+  private tickQueued = false;
+
+  constructor(private readonly deps: MeDbDeps) {
+    this.nowMs = deps.nowMs ?? Date.now;
+    this.book = new PositionBook({ graceMs: deps.limits.graceMs, historyMs: Math.max(60_000, deps.limits.graceMs * 4), historyPointsMax: 2_000 });
+    this.breaks = new BreakRegistry({
+      boundary: meDbBoundary,
+      pool: deps.pool,
+      js: deps.js,
+      names: deps.names,
+      log: deps.log,
+      onRaised: (live) => this.freeze(live),
+    });
+  }
+
+  async start(): Promise<void> {
+    const { deps } = this;
+    await ensureBalanceStream(deps.nc, deps.names);
+    await this.restore();
+    const startSeq = await rewindDurableConsumer(deps.jsm, {
+      stream: deps.names.meBalanceStream,
+      name: deps.names.meDbConsumer,
+      filterSubject: deps.names.meBalanceSubjectAll,
+      ackWaitMs: deps.limits.engineAckWaitMs,
+      inFlightMax: deps.limits.engineInFlightMax,
+      firstStart: 'all',
+    });
+    if (startSeq === null && this.engineSeq === 0) await this.seedFromSnapshot();
+    const consumer = await deps.js.consumers.get(deps.names.meBalanceStream, deps.names.meDbConsumer);
+    this.messages = await consumer.consume({ max_messages: 1_000 });
+    this.listener = await listenForLedgerInserts(deps.pool, () => this.ledgerWake?.(), deps.log).catch(() => null);
+    this.loops.push(this.pumpEngine(this.messages), this.followLedger());
+    this.timers.push(setInterval(() => this.scheduleTick(), deps.limits.tickMs));
+    deps.log.info({ event: 'recon.started', boundary: meDbBoundary, engineSeq: this.engineSeq, ledger: stringify(this.ledger), positions: this.book.size }, 'me_db reconciler started');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.ledgerWake?.();
+    await this.messages?.close();
+    await Promise.all(this.loops);
+    await this.listener?.close();
+    // A last checkpoint so the next start re-reads as little as possible.
+    await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
+  }
+
+  status(): BoundaryStatus {
+    const live = this.breaks.list();
+    return {
+      name: meDbBoundary,
+      enabled: true,
+      lastDeltaAt: this.lastDeltaAtMs === null ? null : new Date(this.lastDeltaAtMs).toISOString(),
+      openBreaks: this.breaks.openCount,
+      ageBuckets: ageBucketsOf(live.filter((b) => b.status !== 'accepted'), this.nowMs()),
+      watermarks: { engineSeq: this.engineSeq, ledgerTxId: this.ledger.txId.toString(), ledgerId: this.ledger.id.toString() },
+      counters: { ...this.counters },
+    };
+  }
+
+  liveBreaks(): LiveBreak[] {
+    return this.breaks.list();
+  }
+
+  /** Acknowledge or accept a live break (admin). */
+  act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<LiveBreak | null> {
+    return this.queue.run(() => this.breaks.act(breakId, action, actorId, reason));
+  }
+
+  /**
+   * The seal at a cutover: the state between two messages is a consistent cut of both sides
+   * (engine seq, ledger watermark). Written once per business date; a second call returns
+   * the first seal. Costs O(open breaks): the digest is maintained as positions change.
+   */
+  seal(businessDate: string): Promise<MeDbSeal> {
+    return this.queue.run(async () => {
+      await this.checkpoint();
+      const cut = { engineSeq: this.engineSeq, ledgerTxId: this.ledger.txId.toString(), ledgerId: this.ledger.id.toString(), positions: this.book.size };
+      const openBreaks = this.breaks.list();
+      await this.deps.pool.query(
+        `INSERT INTO recon_seals (boundary, business_date, cut, digest, open_breaks) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (boundary, business_date) DO NOTHING`,
+        [meDbBoundary, businessDate, JSON.stringify(cut), this.digest.hex(), JSON.stringify(openBreaks)],
+      );
+      const stored = await this.deps.pool.query<{ cut: MeDbSeal['cut']; digest: string; open_breaks: LiveBreak[]; sealed_at: Date }>(
+        'SELECT cut, digest, open_breaks, sealed_at FROM recon_seals WHERE boundary = $1 AND business_date = $2', [meDbBoundary, businessDate]);
+      const row = stored.rows[0];
+      if (!row) throw new Error(`seal ${businessDate} vanished`);
+      return { boundary: meDbBoundary, businessDate, cut: row.cut, digest: row.digest, openBreaks: row.open_breaks, sealedAt: row.sealed_at.toISOString() };
+    });
+  }
+
+  // ─── start-up ────────────────────────────────────────────────────────────
+
+  private async restore(): Promise<void> {
+    const saved = await loadCheckpoint(this.deps.pool);
+    await this.breaks.load();
+    if (!saved) return;
+    const nowMs = this.nowMs();
+    for (const p of saved.positions) {
+      this.book.restore(p.userId, p.currency, p.engineTotalMinor, p.engineSeq, p.ledgerTotalMinor, nowMs);
+      this.digest.replace(`${p.userId}/${p.currency}`, null, leafValue(p.engineTotalMinor, p.ledgerTotalMinor));
+      this.watched.add(keyOf(p.userId, p.currency));
+    }
+    for (const [currency, total] of saved.currencyTotals) this.currencyTotals.set(currency, total);
+    this.engineSeq = saved.engineSeq;
+    this.appliedThroughSeq = saved.engineSeq;
+    this.ledger = saved.ledger;
+    this.rowsRead = saved.rowsRead;
+  }
+
+  /** First start: the engine's balances as of a seq; events up to it are then skipped. */
+  private async seedFromSnapshot(): Promise<void> {
+    const result = await fetchSnapshot(this.deps.nc, this.deps.names, { chunkSize: 1_000, timeoutMs: this.deps.limits.snapshotTimeoutMs });
+    if (!result.ok) {
+      // No engine answering yet: its stream, from the start, is then the whole history.
+      this.deps.log.warn({ event: 'recon.snapshot_unavailable', code: result.error.code, err: result.error.message }, 'engine snapshot unavailable; reading the balance stream from its start');
+      return;
+    }
+    const nowMs = this.nowMs();
+    for (const row of result.snapshot.balances) {
+      this.applyEngineTotal(row.userId, row.currency, row.totalMinor, result.snapshot.asOfSeq, nowMs);
+    }
+    this.engineSeq = result.snapshot.asOfSeq;
+    this.appliedThroughSeq = result.snapshot.asOfSeq;
+    this.deps.log.info({ event: 'recon.snapshot_loaded', asOfSeq: result.snapshot.asOfSeq, rows: result.snapshot.balances.length }, 'engine snapshot loaded');
+  }
+
+  // ─── the engine side ─────────────────────────────────────────────────────
+
+  private async pumpEngine(messages: ConsumerMessages): Promise<void> {
+    for await (const msg of messages) {
+      try {
+        await this.queue.run(() => this.onEngineMessage(msg));
+      } catch (error) {
+        // Left unacked: it comes back after ack_wait (or at the next start, in order).
+        this.reportError('engine', error);
+      }
+      if (this.unacked.length >= this.deps.limits.engineInFlightMax / 2) {
+        await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
+      }
+    }
+  }
+
+  private async onEngineMessage(msg: JsMsg): Promise<void> {
+    const parsed = parseBalanceEvent(msg.data, { subjectUserId: userIdOfBalanceSubject(msg.subject) });
+    if (!parsed.ok) return this.parkEngineEvent(msg, `${parsed.code}: ${parsed.reason}`);
+    const event = parsed.event;
+    if (event.seq <= this.appliedThroughSeq) {
+      this.unacked.push(msg); // applied before the restart or contained in the snapshot
+      return;
+    }
+    if (event.seq <= this.engineSeq) return this.parkEngineEvent(msg, `sequence went backwards: ${event.seq} after ${this.engineSeq}`);
+    this.applyEngineTotal(event.userId, event.currency, event.totalMinor, event.seq, this.nowMs());
+    this.engineSeq = event.seq;
+    this.counters.engineEventsApplied++;
+    this.lastDeltaAtMs = this.nowMs();
+    this.unacked.push(msg);
+  }
+
+  private async parkEngineEvent(msg: JsMsg, reason: string): Promise<void> {
+    await parkCommand(this.deps.pool, { stream: msg.info.stream, streamSeq: msg.seq, subject: msg.subject, payload: msg.string() }, reason, 1);
+    this.counters.engineEventsParked++;
+    this.deps.log.error({ event: 'recon.engine_event_parked', subject: msg.subject, streamSeq: msg.seq, reason }, 'engine event breaks the contract; parked');
+    this.unacked.push(msg);
+  }
+
+  private applyEngineTotal(userId: string, currency: string, totalMinor: bigint, seq: number, nowMs: number): void {
+    const before = this.book.get(keyOf(userId, currency));
+    const oldLeaf = before ? leafValue(before.engineTotalMinor, before.ledgerTotalMinor) : null;
+    const key = this.book.applyEngine(userId, currency, totalMinor, seq, nowMs);
+    this.changed(key, oldLeaf);
+  }
+
+  // ─── the ledger side ─────────────────────────────────────────────────────
+
+  private async followLedger(): Promise<void> {
+    while (!this.stopped) {
+      let full = false;
+      try {
+        full = await this.queue.run(() => this.readLedger());
+      } catch (error) {
+        this.reportError('ledger', error);
+      }
+      if (!full && !this.stopped) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.deps.limits.ledgerPollMs);
+          this.ledgerWake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.ledgerWake = null;
+      }
+    }
+  }
+
+  /** Reads one batch past the watermark; true when the batch was full (more is waiting). */
+  private async readLedger(): Promise<boolean> {
+    const { rowsMax, batch } = await this.readLedgerTransactions();
+    const nowMs = this.nowMs();
+    const journals = new Map<string, Map<string, bigint>>();
+    for (const row of batch.rows) this.applyLedgerRow(row, nowMs, journals);
+    for (const [journal, sums] of journals) {
+      for (const [currency, sum] of sums) {
+        if (sum !== 0n) {
+          await this.breaks.raise({ kind: journalKind, key: `${journal}/${currency}`, currency, leftMinor: sum, rightMinor: 0n, detail: `journal ${journal} sums to ${minorToDecimal(sum, moneyScale)} ${currency}, not 0` }, nowMs);
+        }
+      }
+    }
+    if (batch.rows.length > 0) {
+      this.ledger = batch.next;
+      this.lastDeltaAtMs = nowMs;
+    }
+    return batch.rows.length >= rowsMax;
+  }
+
+  /** A batch never ends inside a transaction (unless one transaction alone exceeds the batch). */
+  private async readLedgerTransactions() {
+    const rowsMax = this.deps.limits.ledgerBatchRowsMax;
+    const batch = await readLedgerBatch(this.deps.pool, this.ledger, rowsMax);
+    if (batch.rows.length >= rowsMax) {
+      const lastTx = batch.rows.at(-1)?.txId;
+      const complete = batch.rows.filter((r) => r.txId !== lastTx);
+      if (complete.length > 0) {
+        const last = complete.at(-1);
+        return { rowsMax, batch: { ...batch, rows: complete, next: last ? { txId: last.txId, id: last.id } : this.ledger } };
+      }
+    }
+    return { rowsMax, batch };
+  }
+
+  private applyLedgerRow(row: LedgerRow, nowMs: number, journals: Map<string, Map<string, bigint>>): void {
+    this.rowsRead++;
+    this.counters.ledgerRowsRead++;
+    this.counters.ledgerRowsReadSinceStart++;
+    const journalKey = `${row.txId}:${row.journalId}`;
+    const sums = journals.get(journalKey) ?? new Map<string, bigint>();
+    sums.set(row.currency, (sums.get(row.currency) ?? 0n) + row.amountMinor);
+    journals.set(journalKey, sums);
+    this.currencyTotals.set(row.currency, (this.currencyTotals.get(row.currency) ?? 0n) + row.amountMinor);
+    this.currenciesToCheck.add(row.currency);
+    // House accounts live only in the ledger: no engine balance to compare with.
+    if (row.userId.startsWith('house:')) return;
+    const before = this.book.get(keyOf(row.userId, row.currency));
+    const oldLeaf = before ? leafValue(before.engineTotalMinor, before.ledgerTotalMinor) : null;
+    const key = this.book.applyLedger(row.userId, row.currency, row.amountMinor, nowMs);
+    this.changed(key, oldLeaf);
+  }
+
+  private changed(key: string, oldLeaf: string | null): void {
+    const p = this.book.get(key);
+    if (!p) return;
+    this.digest.replace(`${p.userId}/${p.currency}`, oldLeaf, leafValue(p.engineTotalMinor, p.ledgerTotalMinor));
+    this.watched.add(key);
+    this.dirty.add(key);
+  }
+
+  // ─── comparison, breaks, checkpoints ─────────────────────────────────────
+
+  /** At most one tick waits in the queue: a slow tick delays the next, never piles them up. */
+  private scheduleTick(): void {
+    if (this.tickQueued || this.stopped) return;
+    this.tickQueued = true;
+    void this.queue
+      .run(() => this.tick())
+      .catch((e: unknown) => this.reportError('tick', e))
+      .finally(() => (this.tickQueued = false));
+  }
+
+  private async tick(): Promise<void> {
+    const nowMs = this.nowMs();
+    for (const key of [...this.watched]) {
+      const p = this.book.get(key);
+      if (!p) {
+        this.watched.delete(key);
+        continue;
+      }
+      const verdict = this.book.evaluate(key, nowMs);
+      this.checkCounts.keysCompared++;
+      if (verdict === 'equal') {
+        this.checkCounts.keysEqual++;
+        this.watched.delete(key);
+        await this.breaks.resolve(balanceKind, breakKeyOf(p));
+      } else if (verdict === 'in_flight') {
+        this.checkCounts.keysInFlight++;
+      } else {
+        await this.breaks.raise(
+          { kind: balanceKind, key: breakKeyOf(p), userId: p.userId, currency: p.currency, leftMinor: p.engineTotalMinor, rightMinor: p.ledgerTotalMinor },
+          p.differentSinceMs ?? nowMs,
+        );
+      }
+    }
+    for (const currency of [...this.currenciesToCheck]) {
+      const total = this.currencyTotals.get(currency) ?? 0n;
+      if (total === 0n) await this.breaks.resolve(currencyKind, currency);
+      else await this.breaks.raise({ kind: currencyKind, key: currency, currency, leftMinor: total, rightMinor: 0n, detail: `Σ of all ledger accounts in ${currency} is ${minorToDecimal(total, moneyScale)}, not 0` }, nowMs);
+      this.currenciesToCheck.delete(currency);
+    }
+    if (nowMs - this.lastCheckpointMs >= this.deps.limits.checkpointMs) await this.checkpoint();
+  }
+
+  /** Saves totals and watermarks, then acks the engine events they include. */
+  private async checkpoint(): Promise<void> {
+    const dirtyPositions = [...this.dirty].map((key) => this.book.get(key)).filter((p): p is Position => p !== undefined);
+    const acks = this.unacked.splice(0);
+    try {
+      await saveCheckpoint(this.deps.pool, {
+        engineSeq: this.engineSeq,
+        ledger: this.ledger,
+        rowsRead: this.rowsRead,
+        dirtyPositions,
+        currencyTotals: this.currencyTotals,
+        check: { ...this.checkCounts, breaksOpen: this.breaks.openCount },
+      });
+    } catch (error) {
+      this.unacked.unshift(...acks);
+      throw error;
+    }
+    this.dirty.clear();
+    for (const msg of acks) msg.ack();
+    this.checkCounts = { keysCompared: 0, keysEqual: 0, keysInFlight: 0 };
+    this.counters.checks++;
+    this.lastCheckpointMs = this.nowMs();
+    await this.breaks.touchAll();
+    await this.breaks.resolve(errorKind, 'engine');
+  }
+
+  private async freeze(live: LiveBreak): Promise<void> {
+    if (live.kind !== balanceKind || !live.userId || !this.deps.commands) return;
+    try {
+      await this.deps.commands.enqueue({
+        commandId: `freeze:${live.id}`,
+        userId: live.userId,
+        kind: 'transition',
+        target: 'suspended',
+        authority: 'system',
+        reasonCode: 'recon_break_me_db',
+        actorId: `recon:${meDbBoundary}:${live.id}`,
+      });
+    } catch (error) {
+      this.deps.log.error({ event: 'recon.freeze_failed', breakId: live.id, userId: live.userId, err: (error as Error).message }, 'could not queue the freeze');
+    }
+  }
+
+  /** An error inside the reconciler is itself alerted (kind reconciler_error), never silent. */
+  private reportError(where: string, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.deps.log.error({ event: 'recon.error', boundary: meDbBoundary, where, err: message }, 'reconciler error');
+    void this.queue
+      .run(() => this.breaks.raise({ kind: errorKind, key: 'engine', detail: `${where}: ${message}` }, this.nowMs()))
+      .catch(() => undefined);
+  }
+}
+
+const breakKeyOf = (p: { userId: string; currency: string }): string => `${p.userId}/${p.currency}`;
+const leafValue = (engine: bigint, ledger: bigint): string => `${engine}|${ledger}`;
+const stringify = (w: LedgerWatermark) => ({ txId: w.txId.toString(), id: w.id.toString() });
