@@ -69,6 +69,8 @@ export interface ExchangeSimulatorOptions {
 }
 
 export interface SimulatorStats {
+  /** Set when a bug stopped generation (the message of what threw); null while healthy. */
+  failure: string | null;
   paused: boolean;
   stopped: boolean;
   rateEventsPerSec: number;
@@ -210,6 +212,7 @@ export async function startExchangeSimulator(options: ExchangeSimulatorOptions):
   let backpressureTicks = 0;
   let paused = false;
   let stopped = false;
+  let failure: string | null = null;
   let runningMs = 0;
   let budgetEvents = 0;
   let lastTickAt = performance.now();
@@ -262,6 +265,7 @@ export async function startExchangeSimulator(options: ExchangeSimulatorOptions):
   };
 
   const stats = (): SimulatorStats => ({
+    failure,
     paused,
     stopped,
     rateEventsPerSec,
@@ -280,7 +284,17 @@ export async function startExchangeSimulator(options: ExchangeSimulatorOptions):
     ledger: writer.stats(),
   });
 
-  const ticker = setInterval(tick, simulatorLimits.tickMs);
+  // A throw here is a bug (a change the registry refuses): stop generating and say so, rather than crash the host process.
+  const ticker = setInterval(() => {
+    if (failure) return;
+    try {
+      tick();
+    } catch (error) {
+      failure = (error as Error).message;
+      paused = true;
+      log.error({ event: 'sim.tick.failed', err: failure }, 'simulator stopped generating after a bug');
+    }
+  }, simulatorLimits.tickMs);
   const statsLogger = setInterval(() => log.info({ event: 'sim.stats', ...stats() }, 'simulator stats'), simulatorLimits.statsLogIntervalMs);
 
   const waitDurable = async (): Promise<void> => {
@@ -292,7 +306,7 @@ export async function startExchangeSimulator(options: ExchangeSimulatorOptions):
     paused = true;
     budgetEvents = 0;
     // The ticker keeps releasing due items while paused; wait for the queues to run dry.
-    while (drainDelayed && (engineQueue.length > 0 || ledgerQueue.length > 0)) {
+    while (drainDelayed && !failure && (engineQueue.length > 0 || ledgerQueue.length > 0)) {
       await new Promise((resolve) => setTimeout(resolve, simulatorLimits.tickMs));
     }
     await waitDurable();
@@ -372,7 +386,7 @@ export async function startExchangeSimulator(options: ExchangeSimulatorOptions):
     },
     pause,
     resume: () => {
-      if (stopped) throw new Error('simulator stopped');
+      if (stopped || failure) throw new Error(`simulator cannot resume: ${failure ?? 'stopped'}`);
       lastTickAt = performance.now();
       paused = false;
     },

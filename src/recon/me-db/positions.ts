@@ -75,6 +75,7 @@ export class PositionBook {
     position.engineTotalMinor = totalMinor;
     position.engineSeq = seq;
     this.remember(position.engineHistory, totalMinor, nowMs);
+    noteDifference(position, nowMs);
     return keyOf(userId, currency);
   }
 
@@ -83,6 +84,7 @@ export class PositionBook {
     const position = this.open(userId, currency);
     position.ledgerTotalMinor += amountMinor;
     this.remember(position.ledgerHistory, position.ledgerTotalMinor, nowMs);
+    noteDifference(position, nowMs);
     return keyOf(userId, currency);
   }
 
@@ -121,6 +123,12 @@ export class PositionBook {
     // Keep one point older than the cutoff: it is the value the other side may still be at.
     while (history.length > 2 && ((history[1]?.atMs ?? nowMs) < cutoffMs || history.length > this.limits.historyPointsMax)) history.shift();
   }
+}
+
+/** The difference dates from the change that made the sides disagree, not from when it was first looked at. */
+function noteDifference(position: Position, nowMs: number): void {
+  if (position.engineTotalMinor === position.ledgerTotalMinor) position.differentSinceMs = null;
+  else position.differentSinceMs ??= nowMs;
 }
 
 /**
