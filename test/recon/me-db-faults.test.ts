@@ -24,7 +24,7 @@ async function until<T>(what: string, probe: () => T | null | undefined | false 
 }
 
 function collect(subject: string, into: BreakAlert[]): void {
-  const sub = t.client.subscribe(subject, { callback: (_e, msg) => into.push(msg.json<BreakAlert>()) });
+  const sub = t.client.subscribe(subject, { callback: (_e, msg) => void into.push(msg.json<BreakAlert>()) });
   subscriptions.push(sub);
 }
 

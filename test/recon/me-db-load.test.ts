@@ -17,7 +17,7 @@ const alerts: BreakAlert[] = [];
 beforeAll(async () => {
   // The default grace window (5 s) against a ledger 2 s behind the engine.
   t = await startTestEngine({ RECON_GRACE_MS: '5000' });
-  sub = t.client.subscribe(t.names.reconAlertSubject('me_db'), { callback: (_e, msg) => alerts.push(msg.json<BreakAlert>()) });
+  sub = t.client.subscribe(t.names.reconAlertSubject('me_db'), { callback: (_e, msg) => void alerts.push(msg.json<BreakAlert>()) });
   await t.client.flush();
 });
 
