@@ -29,6 +29,8 @@ export interface EngineOptions {
 export interface Engine {
   nc: NatsConnection;
   pool: Pool;
+  /** The me_db reconciler (the EOD close seals it at the cutover). */
+  meDb: MeDbReconciler;
   stop(): Promise<void>;
 }
 
@@ -85,9 +87,11 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   }
 
   let stopping: Promise<void> | null = null;
+  const running = meDb;
   return {
     nc,
     pool,
+    meDb: running,
     stop() {
       stopping ??= (async () => {
         await admin?.stop().catch(() => undefined);
