@@ -5,7 +5,7 @@ import { resolveServices } from './embedded/services.js';
 import { startEngine } from './engine/engine.js';
 import { createLogger, type Logger } from './observability/logger.js';
 
-const usage = `usage: npm start [-- start]                  run the engine (embedded NATS + Postgres when NATS_URL / DATABASE_URL are unset)
+const usage = `usage: npm start [-- [start] [--simulate]]   run the engine (embedded NATS + Postgres + simulator when NATS_URL / DATABASE_URL are unset)
        npm run migrate                          apply migrations to DATABASE_URL and exit`;
 
 /** One line on stderr and a non-zero exit: what start-up failures look like to an operator. */
@@ -14,7 +14,9 @@ function die(message: string, code = 1): never {
   process.exit(code);
 }
 
-async function runEngine(settings: Settings, log: Logger): Promise<void> {
+async function runEngine(settings: Settings, log: Logger, simulateFlag: boolean): Promise<void> {
+  // The embedded default is a demo: with no services given, it simulates the exchange too.
+  const simulate = simulateFlag || (!settings.NATS_URL && !settings.DATABASE_URL);
   const services = await resolveServices({ natsUrl: settings.NATS_URL, databaseUrl: settings.DATABASE_URL, log });
   let stopping = false;
   const shutdown = async (code: number): Promise<void> => {
@@ -35,6 +37,7 @@ async function runEngine(settings: Settings, log: Logger): Promise<void> {
     natsUrl: services.natsUrl,
     databaseUrl: services.databaseUrl,
     log,
+    simulate,
     onFatal: (reason) => {
       log.fatal({ event: 'engine.fatal', reason }, 'supervisor escalated; exiting so the process manager restarts the engine');
       void shutdown(1);
@@ -46,6 +49,7 @@ async function runEngine(settings: Settings, log: Logger): Promise<void> {
       natsUrl: services.natsUrl,
       databaseUrl: services.databaseUrl.replace(/:[^:@/]*@/, ':***@'),
       embedded: services.embedded,
+      simulate,
       namespace: settings.NAMESPACE || '(none)',
       adminSubjects: `${settings.NAMESPACE ? `${settings.NAMESPACE}.` : ''}admin.>`,
     },
@@ -56,7 +60,7 @@ async function runEngine(settings: Settings, log: Logger): Promise<void> {
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h', default: false } },
+    options: { simulate: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
   });
   if (values.help) {
     process.stdout.write(`${usage}\n`);
@@ -73,7 +77,7 @@ async function main(): Promise<void> {
   const command = positionals[0] ?? 'start';
   switch (command) {
     case 'start':
-      await runEngine(settings, log);
+      await runEngine(settings, log, values.simulate === true);
       return;
     case 'migrate':
       if (!settings.DATABASE_URL) die('migrate: DATABASE_URL is not set', 2);

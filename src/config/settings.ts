@@ -79,6 +79,10 @@ export const settingsSchema = z.object({
   MAILBOX_DEPTH_MAX: positiveInt.default(1_000),
   COMMAND_MAX_ATTEMPTS: positiveInt.max(100).default(5),
   ADMIN_TIMEOUT_MS: positiveInt.default(10_000),
+  /** The exchange simulator run by the embedded default or `--simulate`. */
+  SIMULATOR_USERS: positiveInt.max(100_000).default(50),
+  SIMULATOR_SEED: nonNegativeInt.default(1),
+  SIMULATOR_RATE_EVENTS_PER_SEC: nonNegativeInt.max(100_000).default(200),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -12,6 +12,7 @@ import { createPool, type Pool } from '../db/pool.js';
 import { natsNames } from '../nats/names.js';
 import { ensureAccountTopology } from '../nats/topology.js';
 import type { Logger } from '../observability/logger.js';
+import { startDemo, type Demo } from '../demo/demo.js';
 import { startAccountLifecycle, type AccountLifecycle } from './account-lifecycle.js';
 import { reconHandlers, type ReconView } from '../admin/recon-handlers.js';
 import { disabledBoundary } from '../recon/boundary-status.js';
@@ -22,6 +23,8 @@ export interface EngineOptions {
   natsUrl: string;
   databaseUrl: string;
   log: Logger;
+  /** Run the exchange simulator and its demo faults against this engine. */
+  simulate?: boolean;
   /** The supervisor's restart budget is spent: the engine has stopped consuming. */
   onFatal?(reason: string): void;
 }
@@ -43,6 +46,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   let lifecycle: AccountLifecycle | null = null;
   let admin: Service | null = null;
   let meDb: MeDbReconciler | null = null;
+  let demo: Demo | null = null;
   try {
     const js = jetstream(nc);
     const { jsm, accounts } = await ensureAccountTopology(nc, names);
@@ -78,6 +82,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       },
       statsData: () => ({ accounts: supervisor.stats(), recon: [...reconcilers.values()].map((r) => r.status()) }),
     });
+    if (options.simulate) demo = await startDemo({ nc, pool, names, commands, settings, log });
   } catch (error) {
     await meDb?.stop().catch(() => undefined);
     await lifecycle?.stop().catch(() => undefined);
@@ -94,6 +99,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     meDb: running,
     stop() {
       stopping ??= (async () => {
+        await demo?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'demo stop failed'));
         await admin?.stop().catch(() => undefined);
         await meDb?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'me_db reconciler stop failed'));
         await lifecycle?.stop();

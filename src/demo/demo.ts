@@ -1,0 +1,106 @@
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { startExchangeSimulator, type ExchangeSimulator } from '../adapters/exchange-simulator/index.js';
+import type { AccountCommandClient } from '../actors/command-client.js';
+import type { AccountCommand } from '../actors/account-command.js';
+import type { Settings } from '../config/settings.js';
+import type { Pool } from '../db/pool.js';
+import type { NatsNames } from '../nats/names.js';
+import type { Logger } from '../observability/logger.js';
+import type { BreakAlert } from '../recon/breaks/break.js';
+
+export interface DemoDeps {
+  nc: NatsConnection;
+  pool: Pool;
+  names: NatsNames;
+  commands: AccountCommandClient;
+  settings: Settings;
+  log: Logger;
+}
+
+export interface Demo {
+  stop(): Promise<void>;
+}
+
+const demoCurrencies = ['BTC', 'ETH', 'USDT'] as const;
+/** One fault every cycle, fixed a little after its alert, so the console shows break → freeze → resolve. */
+const faultCycleMs = 30_000;
+const fixAfterAlertMs = 8_000;
+
+/**
+ * The simulated exchange the embedded default (or `--simulate`) runs against the engine:
+ * accounts opened and activated through the FSM, the exchange simulator trading on them,
+ * a periodic injected fault, and every recon alert and resolution shown as it happens.
+ */
+export async function startDemo(deps: DemoDeps): Promise<Demo> {
+  const { log, settings } = deps;
+  const users = Array.from({ length: settings.SIMULATOR_USERS }, (_, i) => `demo${String(i + 1).padStart(4, '0')}`);
+  await openAccounts(deps.commands, users);
+  log.info({ event: 'demo.accounts_ready', users: users.length }, `demo: ${users.length} accounts active`);
+
+  const simulator = await startExchangeSimulator({
+    nc: deps.nc, pool: deps.pool, names: deps.names, seed: settings.SIMULATOR_SEED,
+    rateEventsPerSec: settings.SIMULATOR_RATE_EVENTS_PER_SEC, users, currencies: demoCurrencies, log,
+  });
+  const subscriptions = watchRecon(deps);
+  let cycle = 0;
+  const pending = new Set<NodeJS.Timeout>();
+  const later = (ms: number, task: () => Promise<void>): void => {
+    const timer = setTimeout(() => {
+      pending.delete(timer);
+      task().catch((error: unknown) => log.warn({ event: 'demo.task_failed', err: (error as Error).message }, 'demo step failed'));
+    }, ms);
+    pending.add(timer);
+  };
+  const injectFault = async (): Promise<void> => {
+    cycle++;
+    const userId = users[(cycle * 7) % users.length] ?? users[0] ?? 'demo0001';
+    const currency = demoCurrencies[cycle % demoCurrencies.length] ?? 'USDT';
+    const handle = simulator.faults.engineOnlyChange({ userId, currency, deltaMinor: 10n ** 15n * BigInt(cycle) });
+    log.warn({ event: 'demo.fault_injected', userId, currency, faultId: handle.faultId }, `demo: engine balance of ${userId} ${currency} changed with no ledger entry`);
+    later(settings.RECON_GRACE_MS + fixAfterAlertMs, async () => {
+      await simulator.fix(handle.faultId);
+      log.info({ event: 'demo.fault_fixed', faultId: handle.faultId }, `demo: ledger adjustment booked for ${userId} ${currency}`);
+      later(settings.RECON_GRACE_MS + 2_000, async () => {
+        await deps.commands.send({ kind: 'transition', userId, target: 'active', authority: 'admin', reasonCode: 'recon_cleared', actorId: 'demo-ops', commandId: `demo-restore:${handle.faultId}` });
+        log.info({ event: 'demo.account_restored', userId }, `demo: ${userId} restored to active by ops`);
+      });
+    });
+    later(faultCycleMs, injectFault);
+  };
+  later(10_000, injectFault);
+
+  return {
+    async stop() {
+      for (const timer of pending) clearTimeout(timer);
+      for (const sub of subscriptions) sub.unsubscribe();
+      await simulator.stop();
+    },
+  };
+}
+
+async function openAccounts(commands: AccountCommandClient, users: readonly string[]): Promise<void> {
+  const steps: Array<Pick<AccountCommand, 'kind' | 'target' | 'authority' | 'reasonCode' | 'actorId'>> = [
+    { kind: 'create', target: 'pending_kyc', authority: 'self', reasonCode: 'signup', actorId: 'demo' },
+    { kind: 'transition', target: 'kyc_approved', authority: 'system', reasonCode: 'kyc_pass', actorId: 'demo-kyc' },
+    { kind: 'transition', target: 'active', authority: 'system', reasonCode: 'first_deposit', actorId: 'demo-ledger' },
+  ];
+  // Stable command ids: a second demo run on the same services changes nothing.
+  await Promise.all(users.map(async (userId) => {
+    for (const [i, step] of steps.entries()) await commands.send({ ...step, userId, commandId: `demo-open:${userId}:${i}` });
+  }));
+}
+
+function watchRecon(deps: DemoDeps): Subscription[] {
+  const { nc, names, log } = deps;
+  const show = (what: 'ALERT' | 'RESOLVED') => (_error: Error | null, msg: { json<T>(): T }) => {
+    const alert = msg.json<BreakAlert>();
+    const where = [alert.userId, alert.currency].filter(Boolean).join(' ');
+    log.warn({ event: `demo.recon_${what.toLowerCase()}`, ...alert }, `${what} ${alert.boundary} ${alert.kind} ${where} delta ${alert.delta ?? '-'}`);
+  };
+  return [
+    nc.subscribe(names.subject('recon.alert.>'), { callback: show('ALERT') }),
+    nc.subscribe(names.subject('recon.resolved.>'), { callback: show('RESOLVED') }),
+  ];
+}
+
+export type { ExchangeSimulator };
