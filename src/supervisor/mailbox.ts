@@ -5,6 +5,7 @@
 export class Mailbox<T> {
   private readonly items: T[] = [];
   private readonly waitingForRoom: Array<() => void> = [];
+  private closed = false;
 
   constructor(readonly depthMax: number) {
     if (!Number.isInteger(depthMax) || depthMax < 1) throw new RangeError(`mailbox depthMax must be ≥ 1, got ${depthMax}`);
@@ -15,10 +16,17 @@ export class Mailbox<T> {
   }
 
   async push(item: T): Promise<void> {
-    while (this.items.length >= this.depthMax) {
+    while (this.items.length >= this.depthMax && !this.closed) {
       await new Promise<void>((resolve) => this.waitingForRoom.push(resolve));
     }
+    if (this.closed) throw new Error('mailbox closed');
     this.items.push(item);
+  }
+
+  /** Wakes every waiting producer with an error: the actor is going away. */
+  close(): void {
+    this.closed = true;
+    for (const wake of this.waitingForRoom.splice(0)) wake();
   }
 
   peek(): T | undefined {

@@ -101,6 +101,7 @@ export class Supervisor<M, R> {
     this.stopped = true;
     clearInterval(this.idleSweep);
     for (const wake of this.waitingForSlot.splice(0)) wake();
+    for (const cell of this.cells.values()) cell.mailbox.close();
   }
 
   private async spawnCell(key: string): Promise<Cell<M, R>> {
