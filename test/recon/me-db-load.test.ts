@@ -49,7 +49,8 @@ describe('me_db under load', () => {
     console.info(`load: ${stats.engineEventsApplied} engine events in ${Math.round(stats.runningMs)} ms = ${Math.round(stats.achievedEventsPerSec)} events/s; ` +
       `reconciler applied ${meDb?.counters.engineEventsApplied} events and ${meDb?.counters.ledgerRowsRead} ledger rows; alerts ${alerts.length}`);
 
-    expect(stats.achievedEventsPerSec).toBeGreaterThanOrEqual(rateEventsPerSec * 0.95);
+    // Not a timing assertion (the bench measures speed): a guard that the run really was under load.
+    expect(stats.engineEventsApplied).toBeGreaterThanOrEqual((rateEventsPerSec * runMs * 0.8) / 1000);
     expect(meDb?.watermarks.engineSeq).toBe(lastSeq);
     expect(alerts).toEqual([]);
     expect(meDb?.openBreaks).toBe(0);

@@ -382,7 +382,33 @@ export class MeDbReconciler {
 
   private async tick(): Promise<void> {
     const nowMs = this.nowMs();
-    for (const key of [...this.watched]) {
+    let suspects = await this.compareWatched(nowMs);
+    if (suspects.length > 0) {
+      // Before calling anything a break, make sure our own view of the ledger is current:
+      // rows committed before the engine change may simply not have been read yet.
+      while (await this.readLedger());
+      suspects = await this.compareWatched(this.nowMs(), suspects);
+    }
+    for (const p of suspects) {
+      await this.breaks.raise(
+        { kind: balanceKind, key: breakKeyOf(p), userId: p.userId, currency: p.currency, leftMinor: p.engineTotalMinor, rightMinor: p.ledgerTotalMinor },
+        p.differentSinceMs ?? nowMs,
+      );
+    }
+    for (const currency of [...this.currenciesToCheck]) {
+      const total = this.currencyTotals.get(currency) ?? 0n;
+      if (total === 0n) await this.breaks.resolve(currencyKind, currency);
+      else await this.breaks.raise({ kind: currencyKind, key: currency, currency, leftMinor: total, rightMinor: 0n, detail: `Σ of all ledger accounts in ${currency} is ${minorToDecimal(total, moneyScale)}, not 0` }, nowMs);
+      this.currenciesToCheck.delete(currency);
+    }
+    if (nowMs - this.lastCheckpointMs >= this.deps.limits.checkpointMs) await this.checkpoint();
+  }
+
+  /** Compares the watched keys (or just `only`); resolves those that agree; returns those past their grace window. */
+  private async compareWatched(nowMs: number, only?: readonly Position[]): Promise<Position[]> {
+    const keys = only ? only.map((p) => keyOf(p.userId, p.currency)) : [...this.watched];
+    const suspects: Position[] = [];
+    for (const key of keys) {
       const p = this.book.get(key);
       if (!p) {
         this.watched.delete(key);
@@ -397,19 +423,10 @@ export class MeDbReconciler {
       } else if (verdict === 'in_flight') {
         this.checkCounts.keysInFlight++;
       } else {
-        await this.breaks.raise(
-          { kind: balanceKind, key: breakKeyOf(p), userId: p.userId, currency: p.currency, leftMinor: p.engineTotalMinor, rightMinor: p.ledgerTotalMinor },
-          p.differentSinceMs ?? nowMs,
-        );
+        suspects.push(p);
       }
     }
-    for (const currency of [...this.currenciesToCheck]) {
-      const total = this.currencyTotals.get(currency) ?? 0n;
-      if (total === 0n) await this.breaks.resolve(currencyKind, currency);
-      else await this.breaks.raise({ kind: currencyKind, key: currency, currency, leftMinor: total, rightMinor: 0n, detail: `Σ of all ledger accounts in ${currency} is ${minorToDecimal(total, moneyScale)}, not 0` }, nowMs);
-      this.currenciesToCheck.delete(currency);
-    }
-    if (nowMs - this.lastCheckpointMs >= this.deps.limits.checkpointMs) await this.checkpoint();
+    return suspects;
   }
 
   /** Saves totals and watermarks, then acks the engine events they include. */
