@@ -130,13 +130,34 @@ describe('me_db break lifecycle', () => {
     expect(after.boundaries[0]?.counters.engineEventsParked).toBe((before.boundaries[0]?.counters.engineEventsParked ?? 0) + 3);
   });
 
+  it('parks an engine event whose sequence goes backwards', async () => {
+    await engineBalance('lc7', 'BTC', '1');
+    const backwards = seq - 1;
+    await jetstream(t.client).publish(t.names.meBalanceSubject('lc7'), JSON.stringify({ seq: backwards, userId: 'lc7', currency: 'BTC', total: '9', locked: '0', available: '9', ts: new Date().toISOString() }));
+    const row = await until('parked', async () => (await t.pool.query("SELECT error FROM parked_commands WHERE stream = $1 AND error LIKE 'sequence went backwards%'", [t.names.meBalanceStream])).rows[0]);
+    expect(row.error).toBe(`sequence went backwards: ${backwards} after ${seq}`);
+    await deposit('j-lc7', 'lc7', 'BTC', '1');
+  });
+
+  it('raises a meta-alert when the reconciler itself fails, and resolves it on recovery', async () => {
+    await t.pool.query('ALTER TABLE ledger_entries RENAME TO ledger_entries_away');
+    try {
+      const meta = await until('meta-alert', () => alerts.find((a) => a.kind === 'reconciler_error'));
+      expect(meta.detail).toMatch(/ledger_entries/);
+    } finally {
+      await t.pool.query('ALTER TABLE ledger_entries_away RENAME TO ledger_entries');
+    }
+    const meta = alerts.find((a) => a.kind === 'reconciler_error');
+    await until('meta-alert resolved', () => resolved.find((r) => r.breakId === meta?.breakId));
+  });
+
   it('seals a consistent cut once per business date, with a digest of the positions', async () => {
     // The seal is taken by the EOD close; here through the engine's reconciler directly.
     const first = await t.engine.meDb.seal('2026-11-24');
     const again = await t.engine.meDb.seal('2026-11-24');
     expect(again).toEqual(first);
-    // The cut is at the last applied event: the three parked ones above do not count.
-    expect(first.cut.engineSeq).toBe(seq - 3);
+    // The cut is at the last applied event (lc7's, seq 8); parked events never move it.
+    expect(first.cut.engineSeq).toBe(seq);
     const positions = await t.pool.query<{ user_id: string; currency: string; engine_total: string; ledger_total: string }>(
       'SELECT user_id, currency, engine_total::text, ledger_total::text FROM recon_me_db_positions');
     const digest = new CutDigest();
