@@ -39,6 +39,8 @@ export interface CommandIntakeDeps {
 export class CommandIntake {
   private messages: ConsumerMessages | null = null;
   private loop: Promise<void> | null = null;
+  /** Dispatched, not yet settled: a stop waits for these so a new owner does not race them. */
+  private inFlight = 0;
 
   constructor(
     readonly partition: number,
@@ -53,9 +55,11 @@ export class CommandIntake {
     this.loop = this.pump(this.messages);
   }
 
-  async stop(): Promise<void> {
+  async stop(drainTimeoutMs = 10_000): Promise<void> {
     await this.messages?.close();
     await this.loop;
+    const deadline = Date.now() + drainTimeoutMs;
+    while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   }
 
   private async rewindConsumer(): Promise<string> {
@@ -102,13 +106,20 @@ export class CommandIntake {
       key: command.userId,
       message: command,
       settle: (settlement) => {
+        this.inFlight--;
         msg.ack();
         this.deps.reply(command, settlement);
       },
       park: (error, attempts) => this.deps.park(origin, error, attempts),
       inProgress: () => msg.working(),
     };
-    await this.deps.supervisor.dispatch(delivery);
+    this.inFlight++;
+    try {
+      await this.deps.supervisor.dispatch(delivery);
+    } catch (error) {
+      this.inFlight--;
+      throw error;
+    }
   }
 
   /** A command on the wrong subject would bypass its account's ordering: refuse it. */

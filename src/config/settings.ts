@@ -74,6 +74,8 @@ export const settingsSchema = z.object({
   STAKING_POOL_ADDRESS: z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed 20-byte address').optional(),
   CHAIN_POLL_MS: positiveInt.default(5_000),
   CHAIN_CONFIRMATIONS: nonNegativeInt.default(12),
+  /** Partition and leader leases expire this long after their holder stops renewing. */
+  LEASE_TTL_MS: positiveInt.min(1_000).default(10_000),
   LIVE_ACTORS_MAX: positiveInt.default(100_000),
   ACTOR_IDLE_MS: positiveInt.default(60_000),
   MAILBOX_DEPTH_MAX: positiveInt.default(1_000),

@@ -10,6 +10,7 @@ import { coolingOffMs } from '../config/settings.js';
 import type { Pool } from '../db/pool.js';
 import type { NatsNames } from '../nats/names.js';
 import type { Logger } from '../observability/logger.js';
+import { PartitionLeases } from '../supervisor/partition-leases.js';
 import { Supervisor, type Settlement } from '../supervisor/supervisor.js';
 
 export interface AccountLifecycleDeps {
@@ -17,6 +18,9 @@ export interface AccountLifecycleDeps {
   js: JetStreamClient;
   jsm: JetStreamManager;
   accounts: KV;
+  /** The partition lease bucket (TTL = LEASE_TTL_MS). */
+  leases: KV;
+  instanceId: string;
   pool: Pool;
   names: NatsNames;
   settings: Settings;
@@ -26,6 +30,7 @@ export interface AccountLifecycleDeps {
 
 export interface AccountLifecycle {
   supervisor: Supervisor<AccountCommand, CommandOutcome>;
+  leases: PartitionLeases;
   stop(): Promise<void>;
 }
 
@@ -65,7 +70,7 @@ export async function startAccountLifecycle(deps: AccountLifecycleDeps): Promise
     nc.publish(command.replyTo, JSON.stringify(body));
   };
 
-  const intakes = Array.from({ length: settings.COMMAND_PARTITIONS }, (_, partition) =>
+  const intakeOf = (partition: number): CommandIntake =>
     new CommandIntake(partition, {
       js: deps.js,
       jsm: deps.jsm,
@@ -76,16 +81,34 @@ export async function startAccountLifecycle(deps: AccountLifecycleDeps): Promise
       partitions: settings.COMMAND_PARTITIONS,
       park: (origin, error, attempts) => parkCommand(deps.pool, origin, error, attempts),
       reply,
-    }),
-  );
-  await Promise.all(intakes.map((intake) => intake.start()));
-  log.info({ event: 'accounts.started', partitions: intakes.length }, 'account lifecycle consuming commands');
+    });
+  const intakes = new Map<number, CommandIntake>();
+  const leases = new PartitionLeases({
+    bucket: deps.leases,
+    partitions: settings.COMMAND_PARTITIONS,
+    holderId: deps.instanceId,
+    leaseTtlMs: settings.LEASE_TTL_MS,
+    log,
+    onAcquired: async (partition) => {
+      const intake = intakeOf(partition);
+      await intake.start();
+      intakes.set(partition, intake);
+    },
+    onLost: async (partition) => {
+      const intake = intakes.get(partition);
+      intakes.delete(partition);
+      await intake?.stop();
+    },
+  });
+  await leases.start();
+  log.info({ event: 'accounts.started', partitions: settings.COMMAND_PARTITIONS, owned: leases.owned, instanceId: deps.instanceId }, 'account lifecycle consuming commands');
 
   return {
     supervisor,
+    leases,
     async stop() {
+      await leases.stop();
       supervisor.stop();
-      await Promise.all(intakes.map((intake) => intake.stop()));
     },
   };
 }

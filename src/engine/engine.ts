@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { nuid, type NatsConnection } from '@nats-io/nats-core';
 import type { Service } from '@nats-io/services';
 import { connect } from '@nats-io/transport-node';
 import { AccountCommandClient } from '../actors/command-client.js';
@@ -34,6 +34,8 @@ export interface Engine {
   pool: Pool;
   /** The me_db reconciler (the EOD close seals it at the cutover). */
   meDb: MeDbReconciler;
+  /** The command partitions this instance holds the lease of. */
+  ownedPartitions(): number[];
   stop(): Promise<void>;
 }
 
@@ -49,9 +51,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   let demo: Demo | null = null;
   try {
     const js = jetstream(nc);
-    const { jsm, accounts } = await ensureAccountTopology(nc, names);
+    const { jsm, accounts, leases } = await ensureAccountTopology(nc, names, settings.LEASE_TTL_MS);
     lifecycle = await startAccountLifecycle({
-      nc, js, jsm, accounts, pool, names, settings, log,
+      nc, js, jsm, accounts, leases, instanceId: nuid.next(), pool, names, settings, log,
       onEscalate: (reason) => options.onFatal?.(reason),
     });
     const commands = new AccountCommandClient({ nc, js, pool, names, partitions: settings.COMMAND_PARTITIONS, timeoutMs: settings.ADMIN_TIMEOUT_MS });
@@ -97,6 +99,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     nc,
     pool,
     meDb: running,
+    ownedPartitions: () => lifecycle?.leases.owned ?? [],
     stop() {
       stopping ??= (async () => {
         await demo?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'demo stop failed'));

@@ -10,6 +10,7 @@ export const eventDedupWindowMs = 60 * 60_000;
 export interface Topology {
   jsm: JetStreamManager;
   accounts: KV;
+  leases: KV;
 }
 
 async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
@@ -23,7 +24,7 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
 }
 
 /** Creates (or updates) the engine's streams (commands, account events, recon alerts) and buckets. Idempotent. */
-export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames): Promise<Topology> {
+export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames, leaseTtlMs = 10_000): Promise<Topology> {
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, {
     name: names.commandStream,
@@ -47,5 +48,7 @@ export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames
     duplicate_window: nanos(eventDedupWindowMs),
   });
   const accounts = await new Kvm(nc).create(names.accountsBucket, { history: 5 });
-  return { jsm, accounts };
+  // Bucket-level TTL (NATS 2.9 has no per-key TTL): an unrenewed lease disappears.
+  const leases = await new Kvm(nc).create(names.partitionLeaseBucket, { history: 1, ttl: leaseTtlMs });
+  return { jsm, accounts, leases };
 }
