@@ -16,6 +16,7 @@ export interface NatsNames {
   readonly eventSubjectAll: string;
   accountEventSubject(event: string, userId: string): string;
   readonly accountsBucket: string;
+  readonly partitionLeaseBucket: string;
   readonly adminPrefix: string;
   /** Matching engine balance events `me.balance.<userId>` (DESIGN.md §6) and the stream that keeps them. */
   readonly meBalanceStream: string;
@@ -30,6 +31,11 @@ export interface NatsNames {
   reconResolvedSubject(boundary: string): string;
   /** Durable consumer of the me_db reconciler on the engine's balance stream. */
   readonly meDbConsumer: string;
+  /** Custody withdrawal pause / resume per asset, raised by the db_custody reconciler (docs/bitgo-custody.md). */
+  readonly custodyStream: string;
+  readonly custodySubjectAll: string;
+  custodyWithdrawalsPausedSubject(asset: string): string;
+  custodyWithdrawalsResumedSubject(asset: string): string;
 }
 
 export function natsNames(namespace: string): NatsNames {
@@ -48,6 +54,7 @@ export function natsNames(namespace: string): NatsNames {
     eventSubjectAll: subject('account.>'),
     accountEventSubject: (event, userId) => subject(`account.${event}.${userId}`),
     accountsBucket: `${namePrefix}accounts`,
+    partitionLeaseBucket: `${namePrefix}partition_leases`,
     adminPrefix: subject('admin'),
     meBalanceStream: `${namePrefix}ME_BALANCES`,
     meBalanceSubjectAll: subject('me.balance.>'),
@@ -58,5 +65,9 @@ export function natsNames(namespace: string): NatsNames {
     reconAlertSubject: (boundary) => subject(`recon.alert.${boundary}`),
     reconResolvedSubject: (boundary) => subject(`recon.resolved.${boundary}`),
     meDbConsumer: `${namePrefix}recon-me-db`,
+    custodyStream: `${namePrefix}CUSTODY_EVENTS`,
+    custodySubjectAll: subject('custody.withdrawals.>'),
+    custodyWithdrawalsPausedSubject: (asset) => subject(`custody.withdrawals.paused.${asset}`),
+    custodyWithdrawalsResumedSubject: (asset) => subject(`custody.withdrawals.resumed.${asset}`),
   };
 }
