@@ -14,9 +14,8 @@ import { ensureAccountTopology } from '../nats/topology.js';
 import type { Logger } from '../observability/logger.js';
 import { startDemo, type Demo } from '../demo/demo.js';
 import { startAccountLifecycle, type AccountLifecycle } from './account-lifecycle.js';
-import { reconHandlers, type ReconView } from '../admin/recon-handlers.js';
-import { disabledBoundary } from '../recon/boundary-status.js';
-import { defaultMeDbLimits, MeDbReconciler } from '../recon/me-db/reconciler.js';
+import type { MeDbReconciler } from '../recon/me-db/reconciler.js';
+import { Singletons } from './singletons.js';
 
 export interface EngineOptions {
   settings: Settings;
@@ -32,8 +31,10 @@ export interface EngineOptions {
 export interface Engine {
   nc: NatsConnection;
   pool: Pool;
-  /** The me_db reconciler (the EOD close seals it at the cutover). */
-  meDb: MeDbReconciler;
+  /** The me_db reconciler, on the leader (the EOD close seals it at the cutover); throws elsewhere. */
+  readonly meDb: MeDbReconciler;
+  /** This instance holds the leader lease and runs the reconcilers. */
+  isLeader(): boolean;
   /** The command partitions this instance holds the lease of. */
   ownedPartitions(): number[];
   stop(): Promise<void>;
@@ -47,24 +48,21 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const pool = createPool(options.databaseUrl);
   let lifecycle: AccountLifecycle | null = null;
   let admin: Service | null = null;
-  let meDb: MeDbReconciler | null = null;
+  let singletons: Singletons | null = null;
+  const instanceId = nuid.next();
   let demo: Demo | null = null;
   try {
     const js = jetstream(nc);
     const { jsm, accounts, leases } = await ensureAccountTopology(nc, names, settings.LEASE_TTL_MS);
     lifecycle = await startAccountLifecycle({
-      nc, js, jsm, accounts, leases, instanceId: nuid.next(), pool, names, settings, log,
+      nc, js, jsm, accounts, leases, instanceId, pool, names, settings, log,
       onEscalate: (reason) => options.onFatal?.(reason),
     });
     const commands = new AccountCommandClient({ nc, js, pool, names, partitions: settings.COMMAND_PARTITIONS, timeoutMs: settings.ADMIN_TIMEOUT_MS });
     const accountsApi = accountHandlers({ js, accounts, pool, names, commands });
-    meDb = new MeDbReconciler({ nc, js, jsm, pool, names, log, commands, limits: { ...defaultMeDbLimits, graceMs: settings.RECON_GRACE_MS } });
-    await meDb.start();
-    const reconcilers = new Map<string, ReconView>([['me_db', meDb]]);
-    const reconApi = reconHandlers(reconcilers, () => [
-      disabledBoundary('db_custody', 'not configured: set BITGO_ROOT_URI, BITGO_ACCESS_TOKEN and BITGO_WALLETS'),
-      disabledBoundary('db_chain', 'not configured: set ETH_RPC_URL and STAKING_POOL_ADDRESS'),
-    ]);
+    singletons = new Singletons({ nc, js, jsm, pool, names, log, settings, commands, leases, instanceId });
+    await singletons.start();
+    const leader = singletons;
     const supervisor = lifecycle.supervisor;
     admin = await startAdminService({
       nc,
@@ -76,17 +74,14 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         'account.transition': accountsApi.transition,
         'account.history': accountsApi.history,
         'audit.replay': accountsApi.replay,
-        'recon.status': reconApi.status,
-        'recon.breaks': reconApi.breaks,
-        'recon.break.acknowledge': reconApi.acknowledge,
-        'recon.break.accept': reconApi.accept,
+        ...leader.adminEndpoints(),
         'parked.list': async (body) => ({ parked: await listParked(pool, parseRequest(parkedListRequest, body).limit) }),
       },
-      statsData: () => ({ accounts: supervisor.stats(), recon: [...reconcilers.values()].map((r) => r.status()) }),
+      statsData: () => ({ accounts: supervisor.stats(), leader: leader.isLeader, recon: leader.statuses() }),
     });
     if (options.simulate) demo = await startDemo({ nc, pool, names, commands, settings, log });
   } catch (error) {
-    await meDb?.stop().catch(() => undefined);
+    await singletons?.stop().catch(() => undefined);
     await lifecycle?.stop().catch(() => undefined);
     await nc.close().catch(() => undefined);
     await pool.end().catch(() => undefined);
@@ -94,17 +89,20 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   }
 
   let stopping: Promise<void> | null = null;
-  const running = meDb;
+  const leader = singletons;
   return {
     nc,
     pool,
-    meDb: running,
+    get meDb() {
+      return leader.meDb;
+    },
+    isLeader: () => leader.isLeader,
     ownedPartitions: () => lifecycle?.leases.owned ?? [],
     stop() {
       stopping ??= (async () => {
         await demo?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'demo stop failed'));
         await admin?.stop().catch(() => undefined);
-        await meDb?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'me_db reconciler stop failed'));
+        await singletons?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'singletons stop failed'));
         await lifecycle?.stop();
         await nc.drain().catch(() => undefined);
         await pool.end();

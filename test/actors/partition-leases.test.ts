@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 
 describe('partition leases (several engine instances)', () => {
-  it('splits the partitions between instances, serves commands, and hands over when one stops', { timeout: 60_000 }, async () => {
+  it('splits the partitions between instances, elects one leader, serves commands, and hands over when one stops', { timeout: 60_000 }, async () => {
     const a = await start();
     expect(a.ownedPartitions()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     const b = await start();
@@ -55,8 +55,18 @@ describe('partition leases (several engine instances)', () => {
     const users = Array.from({ length: 40 }, (_, i) => `lease${i}`);
     for (const userId of users) expect(await ask('account.create', { userId })).toMatchObject({ state: 'pending_kyc' });
 
+    // One leader runs the reconcilers; recon requests reach it whichever instance takes them.
+    expect(a.isLeader()).toBe(true);
+    expect(b.isLeader()).toBe(false);
+    for (let i = 0; i < 10; i++) {
+      const status = await ask('recon.status', {});
+      expect(status).toHaveProperty('boundaries');
+      expect((status.boundaries as Array<{ name: string; enabled: boolean }>)[0]).toMatchObject({ name: 'me_db', enabled: true });
+    }
+
     await a.stop();
     await until('b takes over every partition', () => b.ownedPartitions().length === 8);
+    await until('b leads', () => b.isLeader());
     for (const userId of users) {
       expect(await ask('account.transition', { userId, target: 'kyc_approved', reasonCode: 'kyc_pass', authority: 'system', actorId: 'kyc' }))
         .toMatchObject({ from: 'pending_kyc', to: 'kyc_approved' });

@@ -1,0 +1,83 @@
+import type { KV } from '@nats-io/kv';
+import type { Logger } from '../observability/logger.js';
+
+export interface LeaderLeaseOptions {
+  bucket: KV;
+  /** The lease key, e.g. `leader`. */
+  key: string;
+  holderId: string;
+  /** The bucket's TTL: a leader that stops renewing is replaced after this. */
+  leaseTtlMs: number;
+  log: Logger;
+  onElected(): Promise<void>;
+  onDeposed(): Promise<void>;
+}
+
+/**
+ * Exactly one instance runs the singletons (the reconcilers, the EOD close). The lease is a
+ * key created with `create` (fails while someone holds it) and renewed with `update` on its
+ * last revision, which is the fencing token; the bucket's TTL removes a dead leader's key.
+ */
+export class LeaderLease {
+  private revision: number | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private round: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly options: LeaderLeaseOptions) {}
+
+  get isLeader(): boolean {
+    return this.revision !== null;
+  }
+
+  async start(): Promise<void> {
+    await this.runRound();
+    this.timer = setInterval(() => void this.runRound(), Math.max(100, Math.floor(this.options.leaseTtlMs / 3)));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.round;
+    const revision = this.revision;
+    if (revision === null) return;
+    this.revision = null;
+    await this.options.onDeposed().catch((error: unknown) => this.options.log.error({ event: 'leader.stop_failed', err: String(error) }, 'stopping singletons failed'));
+    await this.options.bucket.delete(this.options.key, { previousSeq: revision }).catch(() => undefined);
+  }
+
+  private runRound(): Promise<void> {
+    this.round = this.round.then(() => this.renewOrAcquire()).catch((error: unknown) =>
+      this.options.log.warn({ event: 'leader.round_failed', err: (error as Error).message }, 'leader lease round failed'));
+    return this.round;
+  }
+
+  private async renewOrAcquire(): Promise<void> {
+    if (this.stopped) return;
+    const { bucket, key, holderId, log } = this.options;
+    if (this.revision !== null) {
+      try {
+        this.revision = await bucket.update(key, holderId, this.revision);
+      } catch (error) {
+        this.revision = null;
+        log.warn({ event: 'leader.deposed', holderId, err: (error as Error).message }, 'leader lease lost');
+        await this.options.onDeposed();
+      }
+      return;
+    }
+    try {
+      this.revision = await bucket.create(key, holderId);
+    } catch {
+      return; // someone else leads
+    }
+    log.info({ event: 'leader.elected', holderId }, 'elected leader: running the singletons');
+    try {
+      await this.options.onElected();
+    } catch (error) {
+      const revision = this.revision;
+      this.revision = null;
+      if (revision !== null) await bucket.delete(key, { previousSeq: revision }).catch(() => undefined);
+      throw error;
+    }
+  }
+}
