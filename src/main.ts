@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadSettings, SettingsError, type Settings } from './config/settings.js';
 import { migrate } from './db/migrate.js';
 import { resolveServices } from './embedded/services.js';
+import { startEmbeddedStakingChain, type EmbeddedStakingChain } from './embedded/anvil.js';
 import { startEngine } from './engine/engine.js';
 import { createLogger, type Logger } from './observability/logger.js';
 
@@ -14,7 +15,8 @@ function die(message: string, code = 1): never {
   process.exit(code);
 }
 
-async function runEngine(settings: Settings, log: Logger, simulateFlag: boolean): Promise<void> {
+async function runEngine(given: Settings, log: Logger, simulateFlag: boolean): Promise<void> {
+  let settings = given;
   // The embedded default is a demo: with no services given, it simulates the exchange too.
   const simulate = simulateFlag || (!settings.NATS_URL && !settings.DATABASE_URL);
   const services = await resolveServices({ natsUrl: settings.NATS_URL, databaseUrl: settings.DATABASE_URL, log });
@@ -24,16 +26,30 @@ async function runEngine(settings: Settings, log: Logger, simulateFlag: boolean)
     stopping = true;
     log.info({ event: 'engine.stopping' }, 'stopping');
     await engine?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'engine stop failed'));
+    await chain?.stop().catch(() => undefined);
     await services.stop().catch((error: unknown) => log.error({ err: String(error) }, 'embedded services stop failed'));
     process.exit(code);
   };
-  process.once('SIGINT', () => void shutdown(0));
-  process.once('SIGTERM', () => void shutdown(0));
+  // `on`, not `once`: Ctrl-C reaches npm, tsx and us, and tsx relays it again; a second
+  // signal must not kill us mid-shutdown and leave the embedded services running.
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
 
   let engine: Awaited<ReturnType<typeof startEngine>> | null = null;
+  let chain: EmbeddedStakingChain | null = null;
   await migrate(services.databaseUrl, log);
+  if (simulate && !settings.ETH_RPC_URL) {
+    // The demo's chain: anvil with the StakingPool deployed, a block a second.
+    try {
+      chain = await startEmbeddedStakingChain({ log, confirmations: settings.CHAIN_CONFIRMATIONS, blockTimeSec: 1 });
+      settings = { ...settings, ETH_RPC_URL: chain.anvil.url, STAKING_POOL_ADDRESS: chain.poolAddress };
+    } catch (error) {
+      log.warn({ event: 'embedded.anvil_unavailable', err: (error as Error).message }, 'no embedded chain: db_chain stays disabled');
+    }
+  }
   engine = await startEngine({
     settings,
+    ...(chain ? { demoChain: { anvil: chain.anvil, poolAddress: chain.poolAddress } } : {}),
     natsUrl: services.natsUrl,
     databaseUrl: services.databaseUrl,
     log,

@@ -8,5 +8,9 @@ pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => value);
 // bigint columns (ids, revisions) come back as strings; callers convert explicitly.
 
 export function createPool(databaseUrl: string, max = 10): Pool {
-  return new pg.Pool({ connectionString: databaseUrl, max, application_name: 'recon-engine' });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max, application_name: 'recon-engine' });
+  // An idle connection the server closed (restart, shutdown) is dropped by the pool; without a
+  // listener the 'error' event would crash the process. The next query reconnects or fails loudly.
+  pool.on('error', () => undefined);
+  return pool;
 }

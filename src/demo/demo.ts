@@ -3,6 +3,8 @@ import { startExchangeSimulator, type ExchangeSimulator } from '../adapters/exch
 import type { AccountCommandClient } from '../actors/command-client.js';
 import type { AccountCommand } from '../actors/account-command.js';
 import type { Settings } from '../config/settings.js';
+import type { AnvilHandle } from '../embedded/anvil.js';
+import { startStakingDemo } from './staking-demo.js';
 import type { Pool } from '../db/pool.js';
 import type { NatsNames } from '../nats/names.js';
 import type { Logger } from '../observability/logger.js';
@@ -15,6 +17,7 @@ export interface DemoDeps {
   commands: AccountCommandClient;
   settings: Settings;
   log: Logger;
+  chain?: { anvil: AnvilHandle; poolAddress: string };
 }
 
 export interface Demo {
@@ -42,6 +45,7 @@ export async function startDemo(deps: DemoDeps): Promise<Demo> {
     rateEventsPerSec: settings.SIMULATOR_RATE_EVENTS_PER_SEC, users, currencies: demoCurrencies, log,
   });
   const subscriptions = watchRecon(deps);
+  const staking = deps.chain ? await startStakingDemo({ ...deps.chain, pool: deps.pool, log, users }) : null;
   let cycle = 0;
   const pending = new Set<NodeJS.Timeout>();
   const later = (ms: number, task: () => Promise<void>): void => {
@@ -73,6 +77,7 @@ export async function startDemo(deps: DemoDeps): Promise<Demo> {
     async stop() {
       for (const timer of pending) clearTimeout(timer);
       for (const sub of subscriptions) sub.unsubscribe();
+      await staking?.stop();
       await simulator.stop();
     },
   };

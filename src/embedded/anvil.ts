@@ -104,7 +104,7 @@ async function startOnce(binary: string, port: number, opts: StartAnvilOptions):
 
   const t0 = Date.now();
   const tail = new OutputTail();
-  const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout?.on('data', (c: Buffer) => tail.push(c));
   child.stderr?.on('data', (c: Buffer) => tail.push(c));
   let exited = false;

@@ -86,7 +86,7 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
 
   const t0 = Date.now();
   const tail = new OutputTail();
-  const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   // nats-server logs "Server is ready" once its client listener is bound; we also
   // require a TCP connect so we never mistake someone else's listener for ours.
   let sawReady = false;

@@ -253,10 +253,12 @@ async function spawnPostgres(opts: SpawnPostgresOptions): Promise<EmbeddedPostgr
 
   const t0 = Date.now();
   const tail = new OutputTail();
+  // Own process group: Ctrl-C reaches only the engine, which stops its children in order.
   const child: ChildProcess = spawn(binaries.postgres, args, {
     cwd: dataDir,
     env: childEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
     ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
   });
   // "ready to accept connections" comes after recovery; a bare TCP connect can

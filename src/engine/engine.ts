@@ -13,6 +13,7 @@ import { natsNames } from '../nats/names.js';
 import { ensureAccountTopology } from '../nats/topology.js';
 import type { Logger } from '../observability/logger.js';
 import { startDemo, type Demo } from '../demo/demo.js';
+import type { AnvilHandle } from '../embedded/anvil.js';
 import { startAccountLifecycle, type AccountLifecycle } from './account-lifecycle.js';
 import type { MeDbReconciler } from '../recon/me-db/reconciler.js';
 import { Singletons } from './singletons.js';
@@ -24,6 +25,8 @@ export interface EngineOptions {
   log: Logger;
   /** Run the exchange simulator and its demo faults against this engine. */
   simulate?: boolean;
+  /** The embedded chain, for the demo's staking activity. */
+  demoChain?: { anvil: AnvilHandle; poolAddress: string };
   /** The supervisor's restart budget is spent: the engine has stopped consuming. */
   onFatal?(reason: string): void;
 }
@@ -79,7 +82,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       },
       statsData: () => ({ accounts: supervisor.stats(), leader: leader.isLeader, recon: leader.statuses() }),
     });
-    if (options.simulate) demo = await startDemo({ nc, pool, names, commands, settings, log });
+    if (options.simulate) demo = await startDemo({ nc, pool, names, commands, settings, log, ...(options.demoChain ? { chain: options.demoChain } : {}) });
   } catch (error) {
     await singletons?.stop().catch(() => undefined);
     await lifecycle?.stop().catch(() => undefined);

@@ -10,6 +10,7 @@ import type { Pool } from '../db/pool.js';
 import type { NatsNames } from '../nats/names.js';
 import type { Logger } from '../observability/logger.js';
 import { disabledBoundary, type BoundaryStatus } from '../recon/boundary-status.js';
+import { dbChainDisabledReason, startDbChainReconciler } from '../recon/db-chain/index.js';
 import { defaultMeDbLimits, MeDbReconciler } from '../recon/me-db/reconciler.js';
 import { LeaderLease } from '../supervisor/leader-lease.js';
 
@@ -113,7 +114,7 @@ export class Singletons {
     const names = new Set(this.reconcilers.keys());
     return [
       ...(names.has('db_custody') ? [] : [disabledBoundary('db_custody', 'not configured: set BITGO_ROOT_URI, BITGO_ACCESS_TOKEN and BITGO_WALLETS')]),
-      ...(names.has('db_chain') ? [] : [disabledBoundary('db_chain', 'not configured: set ETH_RPC_URL and STAKING_POOL_ADDRESS')]),
+      ...(names.has('db_chain') ? [] : [disabledBoundary('db_chain', dbChainDisabledReason(this.deps.settings) ?? 'not running')]),
     ];
   }
 
@@ -126,6 +127,10 @@ export class Singletons {
     await meDb.start();
     this.meDbReconciler = meDb;
     this.reconcilers.set('me_db', meDb);
+    if (dbChainDisabledReason(deps.settings) === null) {
+      const { nc, js, jsm, pool, names, log, settings } = deps;
+      this.reconcilers.set('db_chain', await startDbChainReconciler({ nc, js, jsm, pool, names, log, settings }));
+    }
     // Requests forwarded by the other instances.
     this.leaderSubscription = deps.nc.subscribe(this.deps.names.subject('leader.recon.>'), {
       callback: (_error, msg) => {

@@ -102,7 +102,7 @@ export class PartitionLeases {
       return; // held by someone else
     }
     this.held.set(partition, revision);
-    this.options.log.info({ event: 'lease.acquired', partition, holderId: this.options.holderId }, 'partition lease acquired');
+    this.options.log.debug({ event: 'lease.acquired', partition, holderId: this.options.holderId }, 'partition lease acquired');
     try {
       await this.options.onAcquired(partition);
     } catch (error) {
