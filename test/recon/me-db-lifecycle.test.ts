@@ -130,6 +130,27 @@ describe('me_db break lifecycle', () => {
     expect(after.boundaries[0]?.counters.engineEventsParked).toBe((before.boundaries[0]?.counters.engineEventsParked ?? 0) + 3);
   });
 
+  it('a long transaction elsewhere on the server holds the read horizon back: no false break, real ones still caught', async () => {
+    const blocker = await t.pool.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT pg_current_xact_id()'); // takes an xid: the horizon stops here
+      await deposit('j-lt', 'lc8', 'BTC', '4');
+      await engineBalance('lc8', 'BTC', '4');
+      await engineBalance('lc9', 'BTC', '2'); // no ledger entry at all: a real break
+      await until('the real break', () => alerts.find((a) => a.userId === 'lc9'));
+      await new Promise((r) => setTimeout(r, 600));
+      expect(alerts.filter((a) => a.userId === 'lc8')).toEqual([]);
+    } finally {
+      await blocker.query('ROLLBACK');
+      blocker.release();
+    }
+    await deposit('j-lc9', 'lc9', 'BTC', '2');
+    const lc9 = alerts.find((a) => a.userId === 'lc9');
+    await until('lc9 resolved', () => resolved.find((r) => r.breakId === lc9?.breakId));
+    expect(alerts.filter((a) => a.userId === 'lc8')).toEqual([]);
+  });
+
   it('parks an engine event whose sequence goes backwards', async () => {
     await engineBalance('lc7', 'BTC', '1');
     const backwards = seq - 1;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { minorToDecimal } from '../../config/decimal.js';
 import type { Pool } from '../../db/pool.js';
+import { withTransaction } from '../../db/transaction.js';
 import type { NatsNames } from '../../nats/names.js';
 import type { Logger } from '../../observability/logger.js';
 import { moneyScale, type BreakAlert, type BreakCandidate, type LiveBreak } from './break.js';
@@ -132,22 +133,14 @@ export class BreakRegistry {
   async act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<LiveBreak | null> {
     const live = this.byId(breakId);
     if (!live) return null;
-    const client = await this.deps.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await withTransaction(this.deps.pool, async (client) => {
       if (action === 'acknowledge') {
         await client.query(`UPDATE recon_breaks SET status = 'acknowledged', acknowledged_by = $2, acknowledged_at = now() WHERE id = $1 AND status = 'open'`, [breakId, actorId]);
       } else {
         await client.query(`UPDATE recon_breaks SET status = 'accepted', accepted_by = $2, accepted_reason = $3, accepted_at = now() WHERE id = $1`, [breakId, actorId, reason]);
       }
       await client.query('INSERT INTO recon_break_actions (break_id, action, actor_id, reason) VALUES ($1, $2, $3, $4)', [breakId, action, actorId, reason]);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
     if (action === 'accept') live.status = 'accepted';
     else if (live.status === 'open') live.status = 'acknowledged';
     this.deps.log.info({ event: `recon.break_${action}`, breakId, actorId, reason }, `break ${action}d`);

@@ -1,5 +1,6 @@
 import type { ConfirmedStakes, SavedStakes, StakesChanges } from '../../adapters/chain/confirmed-stakes.js';
 import type { Pool, PoolClient } from '../../db/pool.js';
+import { withTransaction } from '../../db/transaction.js';
 
 export const dbChainBoundary = 'db_chain';
 
@@ -37,9 +38,7 @@ export async function loadFollowState(pool: Pool, poolKey: string): Promise<Save
 
 /** One transaction: what changed since the last save, then the processed block. */
 export async function saveFollowState(pool: Pool, poolKey: string, stakes: ConfirmedStakes, changes: StakesChanges): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await withTransaction(pool, async (client) => {
     if (changes.reset) {
       for (const table of ['recon_db_chain_blocks', 'recon_db_chain_deltas', 'recon_db_chain_stakers']) {
         await client.query(`DELETE FROM ${table} WHERE pool = $1`, [poolKey]);
@@ -79,13 +78,7 @@ export async function saveFollowState(pool: Pool, poolKey: string, stakes: Confi
          processed_hash = EXCLUDED.processed_hash, saved_at = now()`,
       [poolKey, stakes.startBlock, processed ? String(processed.number) : null, processed?.hash ?? null],
     );
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 async function saveStakers(client: PoolClient, poolKey: string, changed: ReadonlyMap<string, bigint>): Promise<void> {

@@ -1,5 +1,6 @@
 import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
 import type { Pool, PoolClient } from '../../db/pool.js';
+import { withTransaction } from '../../db/transaction.js';
 import type { LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
 import { moneyScale } from '../breaks/break.js';
 import type { Position } from './positions.js';
@@ -51,9 +52,7 @@ const positionsBatchMax = 1_000;
 
 /** One transaction: the changed positions, the currency totals, the watermarks and a check row. */
 export async function saveCheckpoint(pool: Pool, write: CheckpointWrite): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await withTransaction(pool, async (client) => {
     for (let i = 0; i < write.dirtyPositions.length; i += positionsBatchMax) {
       await upsertPositions(client, write.dirtyPositions.slice(i, i + positionsBatchMax));
     }
@@ -77,13 +76,7 @@ export async function saveCheckpoint(pool: Pool, write: CheckpointWrite): Promis
       [meDbBoundary, write.check.keysCompared, write.check.keysEqual, write.check.keysInFlight, write.check.breaksOpen,
         write.engineSeq, write.ledger.txId.toString(), write.ledger.id.toString()],
     );
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 async function upsertPositions(client: PoolClient, positions: Position[]): Promise<void> {

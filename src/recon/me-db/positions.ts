@@ -88,16 +88,21 @@ export class PositionBook {
     return keyOf(userId, currency);
   }
 
-  evaluate(key: string, nowMs: number): Verdict {
+  /**
+   * `committedLedgerMinor`: the ledger as committed right now, when the caller knows it is
+   * ahead of what was applied (rows past the read horizon); the comparison then uses it.
+   */
+  evaluate(key: string, nowMs: number, committedLedgerMinor?: bigint): Verdict {
     const p = this.positions.get(key);
     if (!p) return 'equal';
-    if (p.engineTotalMinor === p.ledgerTotalMinor) {
-      p.differentSinceMs = null;
+    const ledgerMinor = committedLedgerMinor ?? p.ledgerTotalMinor;
+    if (p.engineTotalMinor === ledgerMinor) {
+      if (committedLedgerMinor === undefined) p.differentSinceMs = null;
       return 'equal';
     }
     p.differentSinceMs ??= nowMs;
     const { graceMs } = this.limits;
-    const ledgerBehindSinceMs = oldestUnmatchedChangeMs(p.engineHistory, p.ledgerTotalMinor);
+    const ledgerBehindSinceMs = oldestUnmatchedChangeMs(p.engineHistory, ledgerMinor);
     const engineBehindSinceMs = oldestUnmatchedChangeMs(p.ledgerHistory, p.engineTotalMinor);
     const behindSinceMs = [ledgerBehindSinceMs, engineBehindSinceMs].filter((t): t is number => t !== null);
     if (behindSinceMs.length > 0) return behindSinceMs.some((t) => nowMs - t < graceMs) ? 'in_flight' : 'break';

@@ -6,7 +6,7 @@ import { parseBalanceEvent, userIdOfBalanceSubject } from '../../adapters/matchi
 import { fetchSnapshot } from '../../adapters/matching-engine/snapshot-client.js';
 import type { AccountCommandClient } from '../../actors/command-client.js';
 import { parkCommand } from '../../actors/parking.js';
-import { minorToDecimal } from '../../config/decimal.js';
+import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
 import type { Pool } from '../../db/pool.js';
 import { rewindDurableConsumer } from '../../nats/durable-consumer.js';
 import type { NatsNames } from '../../nats/names.js';
@@ -17,7 +17,7 @@ import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
 import { CutDigest } from '../cut-digest.js';
 import { SerialQueue } from '../serial-queue.js';
 import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
-import { keyOf, PositionBook, type Position } from './positions.js';
+import { keyOf, PositionBook, type Position, type PositionKey } from './positions.js';
 
 export interface MeDbLimits {
   graceMs: number;
@@ -389,6 +389,16 @@ export class MeDbReconciler {
       while (await this.readLedger());
       suspects = await this.compareWatched(this.nowMs(), suspects);
     }
+    if (suspects.length > 0) {
+      // A long transaction anywhere on the server holds the read horizon back; rows committed
+      // past it are real. Judge the suspects against the ledger as committed now.
+      const committed = await committedPastWatermark(this.deps.pool, suspects, this.ledger);
+      const judgedAtMs = this.nowMs();
+      suspects = suspects.filter((p) => {
+        const pending = committed.get(keyOf(p.userId, p.currency));
+        return pending === undefined || this.book.evaluate(keyOf(p.userId, p.currency), judgedAtMs, p.ledgerTotalMinor + pending) === 'break';
+      });
+    }
     for (const p of suspects) {
       await this.breaks.raise(
         { kind: balanceKind, key: breakKeyOf(p), userId: p.userId, currency: p.currency, leftMinor: p.engineTotalMinor, rightMinor: p.ledgerTotalMinor },
@@ -483,5 +493,18 @@ export class MeDbReconciler {
 }
 
 const breakKeyOf = (p: { userId: string; currency: string }): string => `${p.userId}/${p.currency}`;
+
+/** Σ of committed ledger rows past the watermark, per suspect key (one indexed query). */
+async function committedPastWatermark(pool: Pool, keys: readonly PositionKey[], after: LedgerWatermark): Promise<Map<string, bigint>> {
+  const result = await pool.query<{ user_id: string; currency: string; total: string }>(
+    `SELECT e.user_id, e.currency, sum(e.amount)::text AS total
+       FROM ledger_entries e
+       JOIN unnest($1::text[], $2::text[]) AS k(user_id, currency) ON k.user_id = e.user_id AND k.currency = e.currency
+      WHERE (e.tx_id, e.id) > ($3::text::xid8, $4::bigint)
+      GROUP BY e.user_id, e.currency`,
+    [keys.map((k) => k.userId), keys.map((k) => k.currency), after.txId.toString(), after.id.toString()],
+  );
+  return new Map(result.rows.map((r) => [keyOf(r.user_id, r.currency), signedDecimalToMinor(r.total, moneyScale)]));
+}
 const leafValue = (engine: bigint, ledger: bigint): string => `${engine}|${ledger}`;
 const stringify = (w: LedgerWatermark) => ({ txId: w.txId.toString(), id: w.id.toString() });

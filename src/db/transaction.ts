@@ -1,0 +1,17 @@
+import type { Pool, PoolClient } from './pool.js';
+
+/** Runs `work` in one transaction on one connection: COMMIT if it resolves, ROLLBACK if it throws. */
+export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
