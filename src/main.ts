@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadSettings, SettingsError, type Settings } from './config/settings.js';
 import { migrate } from './db/migrate.js';
 import { resolveServices } from './embedded/services.js';
+import { randomV2AccessToken, startBitgoSimulatorFor, type BitgoSimulator } from './adapters/bitgo/simulator/index.js';
 import { startEmbeddedStakingChain, type EmbeddedStakingChain } from './embedded/anvil.js';
 import { startEngine } from './engine/engine.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -27,6 +28,7 @@ async function runEngine(given: Settings, log: Logger, simulateFlag: boolean): P
     log.info({ event: 'engine.stopping' }, 'stopping');
     await engine?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'engine stop failed'));
     await chain?.stop().catch(() => undefined);
+    await bitgo?.stop().catch(() => undefined);
     await services.stop().catch((error: unknown) => log.error({ err: String(error) }, 'embedded services stop failed'));
     process.exit(code);
   };
@@ -37,6 +39,7 @@ async function runEngine(given: Settings, log: Logger, simulateFlag: boolean): P
 
   let engine: Awaited<ReturnType<typeof startEngine>> | null = null;
   let chain: EmbeddedStakingChain | null = null;
+  let bitgo: BitgoSimulator | null = null;
   await migrate(services.databaseUrl, log);
   if (simulate && !settings.ETH_RPC_URL) {
     // The demo's chain: anvil with the StakingPool deployed, a block a second.
@@ -47,8 +50,17 @@ async function runEngine(given: Settings, log: Logger, simulateFlag: boolean): P
       log.warn({ event: 'embedded.anvil_unavailable', err: (error as Error).message }, 'no embedded chain: db_chain stays disabled');
     }
   }
+  if (simulate && !settings.BITGO_ROOT_URI) {
+    // The demo's custodian: a local server speaking BitGo's REST API, HMAC-signed like BitGo.
+    const wallets = [{ currency: 'SOL', coin: 'tsol', walletId: 'demo-sol-hot' }, { currency: 'SOL', coin: 'tsol', walletId: 'demo-sol-cold' }];
+    const token = randomV2AccessToken();
+    bitgo = await startBitgoSimulatorFor(wallets, token);
+    settings = { ...settings, BITGO_ROOT_URI: bitgo.url, BITGO_ACCESS_TOKEN: token, BITGO_WALLETS: wallets, BITGO_POLL_MS: Math.min(settings.BITGO_POLL_MS, 3_000) };
+    log.info({ event: 'embedded.bitgo.started', url: bitgo.url, wallets: wallets.map((w) => `${w.currency}=${w.coin}:${w.walletId}`) }, 'BitGo API simulator started');
+  }
   engine = await startEngine({
     settings,
+    ...(bitgo && settings.BITGO_WALLETS[0] ? { demoCustody: { bitgo, hotWallet: settings.BITGO_WALLETS[0] } } : {}),
     ...(chain ? { demoChain: { anvil: chain.anvil, poolAddress: chain.poolAddress } } : {}),
     natsUrl: services.natsUrl,
     databaseUrl: services.databaseUrl,

@@ -2,7 +2,9 @@ import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { startExchangeSimulator, type ExchangeSimulator } from '../adapters/exchange-simulator/index.js';
 import type { AccountCommandClient } from '../actors/command-client.js';
 import type { AccountCommand } from '../actors/account-command.js';
-import type { Settings } from '../config/settings.js';
+import type { BitgoSimulator } from '../adapters/bitgo/simulator/index.js';
+import type { BitgoWalletRef, Settings } from '../config/settings.js';
+import { startCustodyDemo } from './custody-demo.js';
 import type { AnvilHandle } from '../embedded/anvil.js';
 import { startStakingDemo } from './staking-demo.js';
 import type { Pool } from '../db/pool.js';
@@ -18,6 +20,7 @@ export interface DemoDeps {
   settings: Settings;
   log: Logger;
   chain?: { anvil: AnvilHandle; poolAddress: string };
+  custody?: { bitgo: BitgoSimulator; hotWallet: BitgoWalletRef };
 }
 
 export interface Demo {
@@ -46,6 +49,7 @@ export async function startDemo(deps: DemoDeps): Promise<Demo> {
   });
   const subscriptions = watchRecon(deps);
   const staking = deps.chain ? await startStakingDemo({ ...deps.chain, pool: deps.pool, log, users }) : null;
+  const custody = deps.custody ? startCustodyDemo({ ...deps.custody, pool: deps.pool, log }) : null;
   let cycle = 0;
   const pending = new Set<NodeJS.Timeout>();
   const later = (ms: number, task: () => Promise<void>): void => {
@@ -78,6 +82,7 @@ export async function startDemo(deps: DemoDeps): Promise<Demo> {
       for (const timer of pending) clearTimeout(timer);
       for (const sub of subscriptions) sub.unsubscribe();
       await staking?.stop();
+      await custody?.stop();
       await simulator.stop();
     },
   };

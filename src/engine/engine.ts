@@ -14,6 +14,8 @@ import { ensureAccountTopology } from '../nats/topology.js';
 import type { Logger } from '../observability/logger.js';
 import { startDemo, type Demo } from '../demo/demo.js';
 import type { AnvilHandle } from '../embedded/anvil.js';
+import type { BitgoSimulator } from '../adapters/bitgo/simulator/index.js';
+import type { BitgoWalletRef } from '../config/settings.js';
 import { startAccountLifecycle, type AccountLifecycle } from './account-lifecycle.js';
 import type { MeDbReconciler } from '../recon/me-db/reconciler.js';
 import { Singletons } from './singletons.js';
@@ -27,6 +29,8 @@ export interface EngineOptions {
   simulate?: boolean;
   /** The embedded chain, for the demo's staking activity. */
   demoChain?: { anvil: AnvilHandle; poolAddress: string };
+  /** The BitGo simulator, for the demo's custody activity. */
+  demoCustody?: { bitgo: BitgoSimulator; hotWallet: BitgoWalletRef };
   /** The supervisor's restart budget is spent: the engine has stopped consuming. */
   onFatal?(reason: string): void;
 }
@@ -82,7 +86,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       },
       statsData: () => ({ accounts: supervisor.stats(), leader: leader.isLeader, recon: leader.statuses() }),
     });
-    if (options.simulate) demo = await startDemo({ nc, pool, names, commands, settings, log, ...(options.demoChain ? { chain: options.demoChain } : {}) });
+    if (options.simulate) demo = await startDemo({ nc, pool, names, commands, settings, log, ...(options.demoChain ? { chain: options.demoChain } : {}), ...(options.demoCustody ? { custody: options.demoCustody } : {}) });
   } catch (error) {
     await singletons?.stop().catch(() => undefined);
     await lifecycle?.stop().catch(() => undefined);

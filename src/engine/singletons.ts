@@ -11,6 +11,7 @@ import type { NatsNames } from '../nats/names.js';
 import type { Logger } from '../observability/logger.js';
 import { disabledBoundary, type BoundaryStatus } from '../recon/boundary-status.js';
 import { dbChainDisabledReason, startDbChainReconciler } from '../recon/db-chain/index.js';
+import { dbCustodyDisabledReason, startDbCustodyReconciler } from '../recon/db-custody/index.js';
 import { defaultMeDbLimits, MeDbReconciler } from '../recon/me-db/reconciler.js';
 import { LeaderLease } from '../supervisor/leader-lease.js';
 
@@ -113,7 +114,7 @@ export class Singletons {
   private disabled(): BoundaryStatus[] {
     const names = new Set(this.reconcilers.keys());
     return [
-      ...(names.has('db_custody') ? [] : [disabledBoundary('db_custody', 'not configured: set BITGO_ROOT_URI, BITGO_ACCESS_TOKEN and BITGO_WALLETS')]),
+      ...(names.has('db_custody') ? [] : [disabledBoundary('db_custody', dbCustodyDisabledReason(this.deps.settings) ?? 'not running')]),
       ...(names.has('db_chain') ? [] : [disabledBoundary('db_chain', dbChainDisabledReason(this.deps.settings) ?? 'not running')]),
     ];
   }
@@ -127,6 +128,10 @@ export class Singletons {
     await meDb.start();
     this.meDbReconciler = meDb;
     this.reconcilers.set('me_db', meDb);
+    if (dbCustodyDisabledReason(deps.settings) === null) {
+      const { nc, js, jsm, pool, names, log, settings } = deps;
+      this.reconcilers.set('db_custody', await startDbCustodyReconciler({ nc, js, jsm, pool, names, log, settings }));
+    }
     if (dbChainDisabledReason(deps.settings) === null) {
       const { nc, js, jsm, pool, names, log, settings } = deps;
       this.reconcilers.set('db_chain', await startDbChainReconciler({ nc, js, jsm, pool, names, log, settings }));

@@ -91,7 +91,7 @@ export class PartitionLeases {
     this.held.delete(partition);
     await this.options.onLost(partition);
     await this.options.bucket.delete(keyOf(partition), { previousSeq: revision }).catch(() => undefined);
-    this.options.log.info({ event: 'lease.released', partition, holderId: this.options.holderId, why }, 'partition lease released');
+    this.options.log.debug({ event: 'lease.released', partition, holderId: this.options.holderId, why }, 'partition lease released');
   }
 
   private async tryAcquire(partition: number): Promise<void> {

@@ -58,7 +58,7 @@ export async function startTestEngine(overrides: Partial<Record<keyof Settings, 
 /** Leaves the shared NATS as the test found it: every stream and bucket of the namespace goes. */
 export async function deleteNamespaceStreams(nc: NatsConnection, names: NatsNames): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  for (const stream of [names.commandStream, names.eventStream, names.reconStream, names.meBalanceStream, `KV_${names.accountsBucket}`, `KV_${names.partitionLeaseBucket}`]) {
+  for (const stream of [names.commandStream, names.eventStream, names.reconStream, names.meBalanceStream, names.custodyStream, `KV_${names.accountsBucket}`, `KV_${names.partitionLeaseBucket}`]) {
     await jsm.streams.delete(stream).catch(() => undefined);
   }
 }

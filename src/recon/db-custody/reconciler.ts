@@ -1,0 +1,612 @@
+import { RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { createBitgoCustodyClient, defaultBitgoClientLimits, type BitgoCustodyClient, type WalletReadError, type WalletReadResult } from '../../adapters/bitgo/client.js';
+import { decimalsOfCoin } from '../../adapters/bitgo/coin-decimals.js';
+import type { WalletReading } from '../../adapters/bitgo/wallet-response.js';
+import { readLedgerBatch } from '../../adapters/ledger/ledger-follower.js';
+import { decimalToMinor, minorToDecimal } from '../../config/decimal.js';
+import type { BitgoWalletRef, Settings } from '../../config/settings.js';
+import type { Pool } from '../../db/pool.js';
+import type { NatsNames } from '../../nats/names.js';
+import type { Logger } from '../../observability/logger.js';
+import type { ReconView } from '../../admin/recon-handlers.js';
+import { BreakRegistry } from '../breaks/break-registry.js';
+import { moneyScale, type LiveBreak } from '../breaks/break.js';
+import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
+import { CutDigest } from '../cut-digest.js';
+import { SerialQueue } from '../serial-queue.js';
+import { noInFlight } from './in-flight.js';
+import { applyLedgerRow, dbCustodyBoundary, loadHoldings, saveCheck, seedHoldings, type LedgerHoldings } from './ledger-holdings.js';
+import { readLedgerView } from './ledger-view.js';
+import { judgeCurrency, type BreakCause, type CurrencyJudgement } from './tolerance.js';
+
+export interface DbCustodyLimits {
+  /** BITGO_POLL_MS: between two successful polls. */
+  pollMs: number;
+  /** RECON_GRACE_MS: how long a difference (or an outage) may last before it is a break. */
+  graceMs: number;
+  /** After a failed poll the next waits pollMs·2^failures, at most this. */
+  backoffMaxMs: number;
+  /** One BitGo request; the SDK's own limit is 305 s. */
+  requestTimeoutMs: number;
+  /** Attempts per wallet read for 429 / 5xx / network errors, and the delays between them. */
+  retryAttemptsMax: number;
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  walletsInParallelMax: number;
+  ledgerBatchRowsMax: number;
+  /** Ledger batches the follower reads per round at most (the rest is counted from the tail). */
+  ledgerBatchesPerRoundMax: number;
+  /** Pending custody_in_flight rows older than this stop widening the tolerance. */
+  inFlightMaxAgeMs: number;
+}
+
+export function dbCustodyLimitsFrom(settings: Settings): DbCustodyLimits {
+  const pollMs = settings.BITGO_POLL_MS;
+  return {
+    pollMs,
+    graceMs: settings.RECON_GRACE_MS,
+    backoffMaxMs: Math.max(pollMs, Math.min(pollMs * 16, 10 * 60_000)),
+    requestTimeoutMs: defaultBitgoClientLimits.requestTimeoutMs,
+    retryAttemptsMax: defaultBitgoClientLimits.retry.attemptsMax,
+    retryBaseDelayMs: defaultBitgoClientLimits.retry.baseDelayMs,
+    retryMaxDelayMs: defaultBitgoClientLimits.retry.maxDelayMs,
+    walletsInParallelMax: 4,
+    ledgerBatchRowsMax: 5_000,
+    ledgerBatchesPerRoundMax: 20,
+    inFlightMaxAgeMs: 24 * 60 * 60_000,
+  };
+}
+
+export interface DbCustodyDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  pool: Pool;
+  names: NatsNames;
+  log: Logger;
+  settings: Settings;
+  /** Overrides of the limits derived from settings (tests use short ones). */
+  limits?: Partial<DbCustodyLimits>;
+  /** A custody client other than the SDK's (none in production; the tests use the SDK too). */
+  client?: BitgoCustodyClient;
+  nowMs?: () => number;
+}
+
+/** What `admin.recon.*` needs, plus the seal at cutover and a clean stop. */
+export interface DbCustodyReconciler extends ReconView {
+  seal(businessDate: string): Promise<DbCustodySeal>;
+  stop(): Promise<void>;
+  /** Polls and compares now (outside the schedule); resolves when the round is done. */
+  checkNow(): Promise<void>;
+}
+
+export interface SealedWallet {
+  currency: string;
+  coin: string;
+  walletId: string;
+  /** Base units, as BitGo reported them. */
+  balance: string;
+  confirmedBalance: string;
+  spendableBalance: string;
+  /** The balance in whole units of the ledger currency. */
+  balanceWhole: string;
+  polledAt: string;
+  /** False when the latest poll of this wallet failed: its last good reading is sealed. */
+  fresh: boolean;
+}
+
+export interface SealedCurrency {
+  currency: string;
+  ledgerHeld: string;
+  custody: string | null;
+  delta: string | null;
+  tolerance: string | null;
+  state: CurrencyJudgement['verdict']['state'] | 'unknown';
+  cause?: BreakCause;
+}
+
+export interface DbCustodySeal {
+  boundary: string;
+  businessDate: string;
+  cut: {
+    /** The oldest reading in the cut (every wallet's own time is in `wallets`). */
+    custodyPolledAt: string | null;
+    /** The follower's watermark, and the snapshot whose visible rows the amounts are Σ of. */
+    ledger: { txId: string; id: string; snapshot: string | null };
+    wallets: SealedWallet[];
+    currencies: SealedCurrency[];
+  };
+  digest: string;
+  openBreaks: LiveBreak[];
+  sealedAt: string;
+}
+
+/** A reason the boundary cannot run, or null when BitGo is configured (for `admin.recon.status`). */
+export function dbCustodyDisabledReason(settings: Settings): string | null {
+  if (!settings.BITGO_ROOT_URI || !settings.BITGO_ACCESS_TOKEN || settings.BITGO_WALLETS.length === 0) {
+    return 'not configured: set BITGO_ROOT_URI, BITGO_ACCESS_TOKEN and BITGO_WALLETS';
+  }
+  return null;
+}
+
+/** Starts the db_custody reconciler: ledger holdings against BitGo wallet balances, per asset. */
+export async function startDbCustodyReconciler(deps: DbCustodyDeps): Promise<DbCustodyReconciler> {
+  const reason = dbCustodyDisabledReason(deps.settings);
+  if (reason) throw new Error(`db_custody: ${reason}`);
+  const seen = new Set<string>();
+  for (const w of deps.settings.BITGO_WALLETS) {
+    if (seen.has(`${w.coin}:${w.walletId}`)) throw new Error(`db_custody: BITGO_WALLETS lists ${w.coin}:${w.walletId} twice: it would be counted twice`);
+    seen.add(`${w.coin}:${w.walletId}`);
+    if (decimalsOfCoin(w.coin) === undefined) throw new Error(`db_custody: BITGO_WALLETS: unknown coin "${w.coin}" (wallet ${w.walletId}); add it to src/adapters/bitgo/coin-decimals.ts`);
+  }
+  const limits = { ...dbCustodyLimitsFrom(deps.settings), ...deps.limits };
+  const client = deps.client ?? await createBitgoCustodyClient({
+    rootUri: deps.settings.BITGO_ROOT_URI!,
+    accessToken: deps.settings.BITGO_ACCESS_TOKEN!,
+    requestTimeoutMs: limits.requestTimeoutMs,
+    retry: { attemptsMax: limits.retryAttemptsMax, baseDelayMs: limits.retryBaseDelayMs, maxDelayMs: limits.retryMaxDelayMs },
+    responseMaxSkewMs: defaultBitgoClientLimits.responseMaxSkewMs,
+  });
+  const reconciler = new DbCustodyActor(deps, limits, client);
+  await reconciler.start();
+  return reconciler;
+}
+
+const balanceKind = 'balance';
+const unreachableKind = 'unreachable';
+const errorKind = 'reconciler_error';
+/** One key for the reconciler's own failures (ledger unreadable, a round that threw): resolved by the next good round. */
+const errorKey = 'reconciler';
+/** The key of an `unreachable` break when every wallet fails: the custodian itself. */
+const custodianKey = 'bitgo';
+
+interface WalletState {
+  ref: BitgoWalletRef;
+  key: string;
+  last: WalletReading | null;
+  /** Whether the latest poll of this wallet succeeded. */
+  fresh: boolean;
+  failingSinceMs: number | null;
+  lastError: WalletReadError | null;
+}
+
+interface PendingPublication {
+  subject: string;
+  payload: string;
+  msgID: string;
+}
+
+const publicationsPendingMax = 10_000;
+
+/**
+ * The db_custody reconciler actor. A poller reads every configured BitGo wallet (outside the
+ * actor: network waits never block it) and hands the readings to the actor as one message;
+ * the actor catches the ledger up to a watermark, compares per asset within the tolerance,
+ * raises or resolves breaks, pauses or resumes the asset's withdrawals, and saves the round.
+ * Every change to its state goes through one serial queue.
+ */
+class DbCustodyActor implements DbCustodyReconciler {
+  private readonly queue = new SerialQueue(1_000);
+  private readonly breaks: BreakRegistry;
+  private readonly nowMs: () => number;
+  private readonly wallets: WalletState[];
+  private readonly currencies: string[];
+  private readonly tolerancesMinor = new Map<string, bigint>();
+  private holdings: LedgerHoldings = { watermark: { txId: 0n, id: 0n }, rowsRead: 0n, heldMinor: new Map() };
+  private readonly differentSinceMs = new Map<string, number>();
+  private readonly lastJudgements = new Map<string, CurrencyJudgement | null>();
+  private readonly publications: PendingPublication[] = [];
+  private readonly abort = new AbortController();
+  private lastDeltaAtMs: number | null = null;
+  private lastPolledAtMs: number | null = null;
+  private lastLedgerSnapshot: string | null = null;
+  private lastLedgerHeld = new Map<string, bigint>();
+  private failedRounds = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly running = new Set<Promise<void>>();
+  private stopped = false;
+  private readonly counters = {
+    polls: 0, pollsFailed: 0, walletReadsFailed: 0, ledgerRowsRead: 0, ledgerRowsReadSinceStart: 0,
+    checks: 0, inFlightStaleRows: 0, publicationsPending: 0, ledgerTailRows: 0,
+  };
+
+  constructor(private readonly deps: DbCustodyDeps, private readonly limits: DbCustodyLimits, private readonly client: BitgoCustodyClient) {
+    this.nowMs = deps.nowMs ?? Date.now;
+    this.wallets = deps.settings.BITGO_WALLETS.map((ref) => ({ ref, key: `${ref.coin}:${ref.walletId}`, last: null, fresh: false, failingSinceMs: null, lastError: null }));
+    this.currencies = [...new Set(deps.settings.BITGO_WALLETS.map((w) => w.currency))].sort();
+    for (const currency of this.currencies) {
+      this.tolerancesMinor.set(currency, decimalToMinor(deps.settings.CUSTODY_TOLERANCES[currency] ?? '0', moneyScale));
+    }
+    this.breaks = new BreakRegistry({
+      boundary: dbCustodyBoundary,
+      pool: deps.pool,
+      js: deps.js,
+      names: deps.names,
+      log: deps.log,
+      onRaised: async (live) => this.publishWithdrawals('paused', live),
+      onResolved: async (live) => this.publishWithdrawals('resumed', live),
+    });
+  }
+
+  async start(): Promise<void> {
+    const { deps } = this;
+    await ensureStreamExists(deps.jsm, { name: deps.names.reconStream, subjects: [deps.names.reconSubjectAll] });
+    await ensureStreamExists(deps.jsm, { name: deps.names.custodyStream, subjects: [deps.names.custodySubjectAll] });
+    await this.breaks.load();
+    this.holdings = (await loadHoldings(deps.pool)) ?? (await seedHoldings(deps.pool));
+    // A pause whose publication a crash interrupted goes out again (same Nats-Msg-Id: no duplicate).
+    for (const live of this.breaks.list()) if (live.kind === balanceKind) this.publishWithdrawals('paused', live);
+    deps.log.info({
+      event: 'recon.started', boundary: dbCustodyBoundary, wallets: this.wallets.map((w) => w.key), currencies: this.currencies,
+      ledger: { txId: this.holdings.watermark.txId.toString(), id: this.holdings.watermark.id.toString() }, pollMs: this.limits.pollMs,
+    }, 'db_custody reconciler started');
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.all([...this.running]);
+    await this.queue.run(() => this.flushPublications()).catch(() => undefined);
+  }
+
+  status(): BoundaryStatus {
+    const live = this.breaks.list();
+    const paused = live.filter((b) => b.kind === balanceKind && b.currency).map((b) => b.currency).sort();
+    return {
+      name: dbCustodyBoundary,
+      enabled: true,
+      lastDeltaAt: this.lastDeltaAtMs === null ? null : new Date(this.lastDeltaAtMs).toISOString(),
+      openBreaks: this.breaks.openCount,
+      ageBuckets: ageBucketsOf(live.filter((b) => b.status !== 'accepted'), this.nowMs()),
+      watermarks: {
+        custodyPolledAt: this.lastPolledAtMs === null ? '' : new Date(this.lastPolledAtMs).toISOString(),
+        ledgerTxId: this.holdings.watermark.txId.toString(),
+        ledgerId: this.holdings.watermark.id.toString(),
+        withdrawalsPaused: paused.join(','),
+      },
+      counters: { ...this.counters, consecutiveFailedPolls: this.failedRounds, bitgoRequests: this.client.stats.requests },
+    };
+  }
+
+  liveBreaks(): LiveBreak[] {
+    return this.breaks.list();
+  }
+
+  act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<LiveBreak | null> {
+    return this.queue.run(() => this.breaks.act(breakId, action, actorId, reason));
+  }
+
+  async checkNow(): Promise<void> {
+    await this.round();
+  }
+
+  /**
+   * The cut at a cutover: a fresh poll and the ledger caught up to a watermark, compared, then
+   * written once per business date (a second call returns the first seal). Costs O(wallets).
+   */
+  async seal(businessDate: string): Promise<DbCustodySeal> {
+    const readings = await this.pollWallets();
+    return this.queue.run(async () => {
+      await this.applyRound(readings);
+      const { cut, digest } = this.cut();
+      const openBreaks = this.breaks.list();
+      await this.deps.pool.query(
+        `INSERT INTO recon_seals (boundary, business_date, cut, digest, open_breaks) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (boundary, business_date) DO NOTHING`,
+        [dbCustodyBoundary, businessDate, JSON.stringify(cut), digest, JSON.stringify(openBreaks)],
+      );
+      const stored = await this.deps.pool.query<{ cut: DbCustodySeal['cut']; digest: string; open_breaks: LiveBreak[]; sealed_at: Date }>(
+        'SELECT cut, digest, open_breaks, sealed_at FROM recon_seals WHERE boundary = $1 AND business_date = $2', [dbCustodyBoundary, businessDate]);
+      const row = stored.rows[0];
+      if (!row) throw new Error(`seal ${businessDate} vanished`);
+      return { boundary: dbCustodyBoundary, businessDate, cut: row.cut, digest: row.digest, openBreaks: row.open_breaks, sealedAt: row.sealed_at.toISOString() };
+    });
+  }
+
+  // ─── the schedule ────────────────────────────────────────────────────────
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.round().finally(() => {
+        // Backs off while BitGo fails: pollMs·2^n, capped; back to pollMs at the first good round.
+        const delay = this.failedRounds === 0 ? this.limits.pollMs : Math.min(this.limits.backoffMaxMs, this.limits.pollMs * 2 ** this.failedRounds);
+        this.schedule(delay);
+      });
+    }, delayMs);
+  }
+
+  /** One round: poll (outside the actor), then apply (inside). Never throws. */
+  private round(): Promise<void> {
+    const run = (async () => {
+      try {
+        const readings = await this.pollWallets();
+        if (this.stopped) return;
+        await this.queue.run(() => this.applyRound(readings));
+      } catch (error) {
+        this.reportError('round', error);
+      }
+    })();
+    this.running.add(run);
+    void run.finally(() => this.running.delete(run));
+    return run;
+  }
+
+  private async pollWallets(): Promise<Map<string, WalletReadResult>> {
+    const results = new Map<string, WalletReadResult>();
+    const max = Math.max(1, this.limits.walletsInParallelMax);
+    for (let i = 0; i < this.wallets.length; i += max) {
+      const slice = this.wallets.slice(i, i + max);
+      const read = await Promise.all(slice.map((w) => this.client.readWallet({ coin: w.ref.coin, walletId: w.ref.walletId }, this.abort.signal)));
+      slice.forEach((w, j) => results.set(w.key, read[j]!));
+    }
+    return results;
+  }
+
+  // ─── one round, inside the actor ─────────────────────────────────────────
+
+  private async applyRound(readings: Map<string, WalletReadResult>): Promise<void> {
+    const nowMs = this.nowMs();
+    this.counters.polls++;
+    let anyFailed = false;
+    for (const w of this.wallets) {
+      const result = readings.get(w.key);
+      if (!result) continue;
+      // Rounds may overlap (a seal or checkNow beside the schedule): never step back in time.
+      if (result.ok && w.last && result.reading.polledAtMs < w.last.polledAtMs) continue;
+      if (result.ok) {
+        w.last = result.reading;
+        w.fresh = true;
+        w.failingSinceMs = null;
+        w.lastError = null;
+        this.lastPolledAtMs = result.reading.polledAtMs;
+        this.lastDeltaAtMs = nowMs;
+      } else {
+        anyFailed = true;
+        w.fresh = false;
+        w.failingSinceMs ??= nowMs;
+        w.lastError = result.error;
+        this.counters.walletReadsFailed++;
+        this.deps.log.warn({ event: 'custody.read_failed', wallet: w.key, code: result.error.code, status: result.error.status, attempts: result.attempts, err: result.error.message }, 'BitGo wallet read failed');
+      }
+    }
+    if (anyFailed) {
+      this.counters.pollsFailed++;
+      this.failedRounds++;
+    } else {
+      this.failedRounds = 0;
+    }
+    await this.judgeReachability(nowMs);
+
+    await this.catchUpLedger();
+    const judged = await this.judgeCurrencies(nowMs);
+    await this.breaks.touchAll();
+    await saveCheck(this.deps.pool, this.holdings, {
+      polledAtMs: this.lastPolledAtMs ?? 0,
+      currenciesCompared: judged.compared,
+      currenciesAgreeing: judged.agreeing,
+      currenciesInFlight: judged.inFlight,
+      breaksOpen: this.breaks.openCount,
+    });
+    this.counters.checks++;
+    await this.breaks.resolve(errorKind, errorKey);
+    await this.flushPublications();
+  }
+
+  /**
+   * Moves the running totals forward (the follower's rows below the snapshot horizon), so the
+   * tail each comparison adds stays short; true when caught up (the last batch was not full).
+   */
+  private async catchUpLedger(): Promise<boolean> {
+    for (let batchNo = 0; batchNo < this.limits.ledgerBatchesPerRoundMax; batchNo++) {
+      const batch = await readLedgerBatch(this.deps.pool, this.holdings.watermark, this.limits.ledgerBatchRowsMax);
+      let moved = false;
+      for (const row of batch.rows) moved = applyLedgerRow(this.holdings, row) || moved;
+      this.holdings.watermark = batch.next;
+      this.counters.ledgerRowsRead += batch.rows.length;
+      this.counters.ledgerRowsReadSinceStart += batch.rows.length;
+      if (moved) this.lastDeltaAtMs = this.nowMs();
+      if (batch.rows.length < this.limits.ledgerBatchRowsMax) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Per asset whose every wallet was read in this round: ledger against custody within the
+   * tolerance. An asset with a wallet that could not be read is not judged at all (its grace
+   * clock restarts): an outage is an `unreachable` alert, never a balance break.
+   */
+  private async judgeCurrencies(nowMs: number): Promise<{ compared: number; agreeing: number; inFlight: number }> {
+    const view = await readLedgerView(this.deps.pool, this.holdings, this.currencies, this.limits.inFlightMaxAgeMs);
+    this.lastLedgerSnapshot = view.snapshot;
+    this.lastLedgerHeld = view.heldMinor;
+    this.counters.ledgerTailRows = view.tailRows;
+    let compared = 0;
+    let agreeing = 0;
+    let inFlightCount = 0;
+    let staleRows = 0;
+    for (const currency of this.currencies) {
+      const wallets = this.wallets.filter((w) => w.ref.currency === currency);
+      if (!wallets.every((w) => w.fresh && w.last)) {
+        this.differentSinceMs.delete(currency);
+        this.lastJudgements.set(currency, null);
+        continue;
+      }
+      const custodyMinor = wallets.reduce((sum, w) => sum + (w.last?.balanceMinor ?? 0n), 0n);
+      const unconfirmedMinor = wallets.reduce((sum, w) => sum + ((w.last?.balanceMinor ?? 0n) - (w.last?.confirmedMinor ?? 0n)), 0n);
+      const flight = view.inFlight.get(currency) ?? noInFlight;
+      staleRows += flight.staleRows;
+      const judgement = judgeCurrency(
+        currency,
+        view.heldMinor.get(currency) ?? 0n,
+        custodyMinor,
+        { absoluteMinor: this.tolerancesMinor.get(currency) ?? 0n, floatMinor: view.floatsMinor.get(currency) ?? 0n, inFlightDepositsMinor: flight.depositsMinor, inFlightWithdrawalsMinor: flight.withdrawalsMinor },
+        { unbookedGasMinor: flight.unbookedGasMinor, undistributedRewardsMinor: flight.undistributedRewardsMinor, custodianUnconfirmedMinor: unconfirmedMinor },
+      );
+      this.lastJudgements.set(currency, judgement);
+      compared++;
+      const verdict = judgement.verdict;
+      if (verdict.state !== 'beyond') {
+        if (verdict.state === 'agree') agreeing++;
+        else inFlightCount++;
+        this.differentSinceMs.delete(currency);
+        await this.breaks.resolve(balanceKind, currency);
+        continue;
+      }
+      const since = this.differentSinceMs.get(currency) ?? nowMs;
+      this.differentSinceMs.set(currency, since);
+      if (nowMs - since >= this.limits.graceMs) {
+        await this.breaks.raise(
+          { kind: balanceKind, key: currency, currency, leftMinor: judgement.ledgerMinor, rightMinor: judgement.custodyMinor, detail: verdict.detail },
+          since,
+        );
+      }
+    }
+    this.counters.inFlightStaleRows = staleRows;
+    return { compared, agreeing, inFlight: inFlightCount };
+  }
+
+  /**
+   * `unreachable` breaks: keyed 'bitgo' when no wallet could be read, else per wallet
+   * (`<coin>:<walletId>`); raised once an outage outlives the grace window, resolved by the
+   * first good read.
+   */
+  private async judgeReachability(nowMs: number): Promise<void> {
+    const failing = this.wallets.filter((w) => w.failingSinceMs !== null);
+    const wanted = new Map<string, { sinceMs: number; detail: string }>();
+    const describe = (w: WalletState): string => `${w.key}: ${w.lastError?.code ?? 'error'}${w.lastError?.status ? ` (${w.lastError.status})` : ''}: ${w.lastError?.message ?? ''}`;
+    if (failing.length > 0 && failing.length === this.wallets.length) {
+      const sinceMs = Math.min(...failing.map((w) => w.failingSinceMs ?? nowMs));
+      wanted.set(custodianKey, { sinceMs, detail: `BitGo unreachable: no wallet could be read; ${failing.map(describe).join('; ')}`.slice(0, 2_000) });
+    } else {
+      for (const w of failing) wanted.set(w.key, { sinceMs: w.failingSinceMs ?? nowMs, detail: `wallet unreadable: ${describe(w)}`.slice(0, 2_000) });
+    }
+    for (const live of this.breaks.list()) {
+      if (live.kind === unreachableKind && !wanted.has(live.key)) await this.breaks.resolve(unreachableKind, live.key);
+    }
+    for (const [key, outage] of wanted) {
+      if (nowMs - outage.sinceMs >= this.limits.graceMs) await this.breaks.raise({ kind: unreachableKind, key, detail: outage.detail }, outage.sinceMs);
+    }
+  }
+
+  // ─── the seal ────────────────────────────────────────────────────────────
+
+  private cut(): { cut: DbCustodySeal['cut']; digest: string } {
+    const digest = new CutDigest();
+    const wallets: SealedWallet[] = [];
+    for (const w of this.wallets) {
+      if (!w.last) continue;
+      const r = w.last;
+      wallets.push({
+        currency: w.ref.currency, coin: r.coin, walletId: r.walletId,
+        balance: r.balanceBase.toString(), confirmedBalance: r.confirmedBase.toString(), spendableBalance: r.spendableBase.toString(),
+        balanceWhole: minorToDecimal(r.balanceMinor, moneyScale), polledAt: new Date(r.polledAtMs).toISOString(), fresh: w.fresh,
+      });
+      digest.replace(`wallet/${w.key}`, null, `${r.balanceBase}|${r.confirmedBase}|${r.spendableBase}|${r.polledAtMs}`);
+    }
+    const d = (v: bigint): string => minorToDecimal(v, moneyScale);
+    const currencies: SealedCurrency[] = this.currencies.map((currency) => {
+      const ledgerHeld = this.lastLedgerHeld.get(currency) ?? this.holdings.heldMinor.get(currency) ?? 0n;
+      const j = this.lastJudgements.get(currency) ?? null;
+      digest.replace(`currency/${currency}`, null, `${ledgerHeld}|${j ? j.custodyMinor : 'unknown'}`);
+      if (!j) return { currency, ledgerHeld: d(ledgerHeld), custody: null, delta: null, tolerance: null, state: 'unknown' };
+      return {
+        currency, ledgerHeld: d(j.ledgerMinor), custody: d(j.custodyMinor), delta: d(j.deltaMinor), tolerance: d(j.toleranceMinor),
+        state: j.verdict.state, ...(j.verdict.state === 'beyond' ? { cause: j.verdict.cause } : {}),
+      };
+    });
+    const ledger = { txId: this.holdings.watermark.txId.toString(), id: this.holdings.watermark.id.toString(), snapshot: this.lastLedgerSnapshot };
+    digest.replace('ledger', null, `${ledger.txId}|${ledger.id}|${ledger.snapshot ?? ''}`);
+    const times = wallets.map((w) => Date.parse(w.polledAt));
+    const custodyPolledAt = times.length === 0 ? null : new Date(Math.min(...times)).toISOString();
+    return { cut: { custodyPolledAt, ledger, wallets, currencies }, digest: digest.hex() };
+  }
+
+  // ─── withdrawal pauses ───────────────────────────────────────────────────
+
+  /**
+   * A balance break pauses the asset's withdrawals; its resolution resumes them. Published on
+   * JetStream with the break id in the Nats-Msg-Id, so a retry (or a restart) never doubles one.
+   * A publication that fails is retried at the next round, in order.
+   */
+  private publishWithdrawals(action: 'paused' | 'resumed', live: LiveBreak): void {
+    if (live.kind !== balanceKind || !live.currency) return;
+    const subject = action === 'paused'
+      ? this.deps.names.custodyWithdrawalsPausedSubject(live.currency)
+      : this.deps.names.custodyWithdrawalsResumedSubject(live.currency);
+    const payload = JSON.stringify({
+      asset: live.currency,
+      action,
+      breakId: live.id,
+      boundary: dbCustodyBoundary,
+      reason: action === 'paused' ? 'recon_break_db_custody' : 'recon_resolved_db_custody',
+      ledger: live.left,
+      custody: live.right,
+      delta: live.delta,
+      detail: live.detail,
+      at: new Date(this.nowMs()).toISOString(),
+    });
+    if (this.publications.length >= publicationsPendingMax) this.publications.shift();
+    this.publications.push({ subject, payload, msgID: `custody-withdrawals-${action}:${live.id}` });
+    this.counters.publicationsPending = this.publications.length;
+    void this.flushPublications();
+  }
+
+  private flushing: Promise<void> | null = null;
+
+  private flushPublications(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.publications.length === 0) return Promise.resolve();
+    let failed = false;
+    const run = async (): Promise<void> => {
+      while (this.publications.length > 0) {
+        const next = this.publications[0]!;
+        try {
+          await this.deps.js.publish(next.subject, next.payload, { msgID: next.msgID });
+        } catch (error) {
+          failed = true;
+          this.deps.log.error({ event: 'custody.withdrawals_publish_failed', subject: next.subject, err: (error as Error).message }, 'withdrawal pause/resume not published; retrying next round');
+          return;
+        }
+        this.publications.shift();
+        this.deps.log.warn({ event: 'custody.withdrawals', subject: next.subject, msgID: next.msgID }, 'custody withdrawals event');
+      }
+    };
+    this.flushing = run().finally(() => {
+      this.flushing = null;
+      this.counters.publicationsPending = this.publications.length;
+      // Queued while the last publish was in flight: go on (a failure waits for the next round).
+      if (!failed && this.publications.length > 0 && !this.stopped) void this.flushPublications();
+    });
+    return this.flushing;
+  }
+
+  /** An error inside the reconciler is itself alerted (kind reconciler_error), never silent. */
+  private reportError(where: string, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.deps.log.error({ event: 'recon.error', boundary: dbCustodyBoundary, where, err: message }, 'reconciler error');
+    if (this.stopped) return;
+    void this.queue
+      .run(() => this.breaks.raise({ kind: errorKind, key: errorKey, detail: `${where}: ${message}` }, this.nowMs()))
+      .catch(() => undefined);
+  }
+}
+
+/** Creates the stream if it is missing; an existing one (the engine's topology) is left as it is. */
+async function ensureStreamExists(jsm: JetStreamManager, config: Pick<StreamConfig, 'name' | 'subjects'>): Promise<void> {
+  try {
+    await jsm.streams.info(config.name);
+  } catch (error) {
+    if ((error as Error).name !== 'StreamNotFoundError' && !/stream not found/i.test((error as Error).message)) throw error;
+    try {
+      await jsm.streams.add({ ...config, retention: RetentionPolicy.Limits, storage: StorageType.File, duplicate_window: nanos(60 * 60_000) });
+    } catch (addError) {
+      // Another instance created it in between: fine.
+      if (!/already in use|already exists/i.test((addError as Error).message)) throw addError;
+    }
+  }
+}
