@@ -14,6 +14,7 @@ import { JsonRpcProvider, Network } from 'ethers';
 import { deployStakingPool } from '../adapters/chain/staking-pool-artifact.js';
 import type { Logger } from '../observability/logger.js';
 import { freePort, OutputTail } from './nats-server-process.js';
+import { watchChild } from './watched-child.js';
 
 export const ANVIL_NOT_FOUND = 'anvil not found: install foundry (https://getfoundry.sh) or set ETH_RPC_URL';
 
@@ -107,32 +108,19 @@ async function startOnce(binary: string, port: number, opts: StartAnvilOptions):
   const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout?.on('data', (c: Buffer) => tail.push(c));
   child.stderr?.on('data', (c: Buffer) => tail.push(c));
-  let exited = false;
-  let exitInfo = '';
-  const exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = true;
-      exitInfo = signal ? `signal ${signal}` : `code ${code}`;
-      resolve();
-    });
-  });
-  let spawnError: Error | undefined;
-  child.once('error', (err) => {
-    spawnError = err;
-    exited = true;
-  });
+  const watched = watchChild(child);
   // If our process dies without calling stop(), don't leave anvil running.
   const onExit = () => {
-    if (!exited) child.kill('SIGKILL');
+    if (!watched.exited) child.kill('SIGKILL');
   };
   process.once('exit', onExit);
 
   const rpc = <T>(method: string, params: unknown[] = []) => jsonRpc<T>(url, method, params);
   const failStart = async (message: string): Promise<never> => {
     process.removeListener('exit', onExit);
-    if (!exited && !spawnError) {
+    if (!watched.exited && !watched.spawnError) {
       child.kill('SIGKILL');
-      await exitPromise;
+      await watched.exit;
     }
     throw new Error(message);
   };
@@ -141,10 +129,10 @@ async function startOnce(binary: string, port: number, opts: StartAnvilOptions):
   // on the command line) and a live child rule out someone else's node on a recycled port.
   const deadline = Date.now() + (opts.readyTimeoutMs ?? anvilLimits.readyTimeoutMs);
   for (;;) {
-    if (spawnError) await failStart(`anvil failed to spawn (${binary}): ${spawnError.message}`);
-    if (exited) await failStart(`anvil exited during startup (${exitInfo}) on port ${port}: ${tail.lines()}`);
+    if (watched.spawnError) await failStart(`anvil failed to spawn (${binary}): ${watched.spawnError.message}`);
+    if (watched.exited) await failStart(`anvil exited during startup (${watched.exitInfo}) on port ${port}: ${tail.lines()}`);
     const answered = await rpc<string>('eth_chainId').catch(() => null);
-    if (answered !== null && !exited) {
+    if (answered !== null && !watched.exited) {
       if (BigInt(answered) !== BigInt(chainId)) await failStart(`127.0.0.1:${port} answers with chain id ${BigInt(answered)}, not our anvil's ${chainId}`);
       break;
     }
@@ -163,12 +151,12 @@ async function startOnce(binary: string, port: number, opts: StartAnvilOptions):
     rpc,
     stop() {
       stopping ??= (async () => {
-        if (!exited) {
+        if (!watched.exited) {
           child.kill('SIGTERM');
           const timer = setTimeout(() => {
-            if (!exited) child.kill('SIGKILL');
+            if (!watched.exited) child.kill('SIGKILL');
           }, anvilLimits.stopTimeoutMs);
-          await exitPromise;
+          await watched.exit;
           clearTimeout(timer);
         }
         process.removeListener('exit', onExit);

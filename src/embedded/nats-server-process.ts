@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../observability/logger.js';
+import { watchChild } from './watched-child.js';
 
 export interface StartNatsServerOptions {
   binary: string;
@@ -97,44 +98,31 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
   child.stdout?.on('data', onOutput);
   child.stderr?.on('data', onOutput);
 
-  let exited = false;
-  let exitInfo = '';
-  const exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = true;
-      exitInfo = signal ? `signal ${signal}` : `code ${code}`;
-      resolve();
-    });
-  });
-  let spawnError: Error | undefined;
-  child.once('error', (err) => {
-    spawnError = err;
-    exited = true;
-  });
+  const watched = watchChild(child);
   // If our process dies without calling stop(), don't leave the server running.
   const onExit = () => {
-    if (!exited) child.kill('SIGKILL');
+    if (!watched.exited) child.kill('SIGKILL');
   };
   process.once('exit', onExit);
 
   const cleanupFailedStart = async () => {
     process.removeListener('exit', onExit);
-    if (!exited && !spawnError) {
+    if (!watched.exited && !watched.spawnError) {
       child.kill('SIGKILL');
-      await exitPromise;
+      await watched.exit;
     }
     if (ownsStore) await fs.rm(storeDir, { recursive: true, force: true });
   };
 
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
-    if (spawnError) {
+    if (watched.spawnError) {
       await cleanupFailedStart();
-      throw new Error(`nats-server failed to spawn (${binary}): ${spawnError.message}`);
+      throw new Error(`nats-server failed to spawn (${binary}): ${watched.spawnError.message}`);
     }
-    if (exited) {
+    if (watched.exited) {
       await cleanupFailedStart();
-      throw new Error(`nats-server exited during startup (${exitInfo}) on port ${port}:\n${tail.lines()}`);
+      throw new Error(`nats-server exited during startup (${watched.exitInfo}) on port ${port}:\n${tail.lines()}`);
     }
     if ((sawReady || Date.now() - t0 > 2_000) && (await canConnect(port))) break;
     if (Date.now() > deadline) {
@@ -154,16 +142,16 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
     storeDir,
     pid,
     kill(signal: NodeJS.Signals = 'SIGTERM') {
-      if (!exited) child.kill(signal);
+      if (!watched.exited) child.kill(signal);
     },
     stop() {
       stopping ??= (async () => {
-        if (!exited) {
+        if (!watched.exited) {
           child.kill('SIGTERM');
           const timer = setTimeout(() => {
-            if (!exited) child.kill('SIGKILL');
+            if (!watched.exited) child.kill('SIGKILL');
           }, 10_000);
-          await exitPromise;
+          await watched.exit;
           clearTimeout(timer);
         }
         process.removeListener('exit', onExit);

@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import { canConnect, freePort, OutputTail } from './nats-server-process.js';
 import { locatePostgres, unprivilegedUser, type PostgresBinaries, type RunAsUser } from './postgres-binary.js';
+import { watchChild } from './watched-child.js';
 
 export interface StartEmbeddedPostgresOptions {
   log: Logger;
@@ -271,23 +272,10 @@ async function spawnPostgres(opts: SpawnPostgresOptions): Promise<EmbeddedPostgr
   child.stdout?.on('data', onOutput);
   child.stderr?.on('data', onOutput);
 
-  let exited = false;
-  let exitInfo = '';
-  const exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = true;
-      exitInfo = signal ? `signal ${signal}` : `code ${code}`;
-      resolve();
-    });
-  });
-  let spawnError: Error | undefined;
-  child.once('error', (err) => {
-    spawnError = err;
-    exited = true;
-  });
+  const watched = watchChild(child);
   // If our process dies without calling stop(), don't leave the server or its files behind.
   const onExit = () => {
-    if (!exited) child.kill('SIGKILL');
+    if (!watched.exited) child.kill('SIGKILL');
     if (tempRoot) {
       try {
         rmSync(tempRoot, { recursive: true, force: true });
@@ -300,23 +288,23 @@ async function spawnPostgres(opts: SpawnPostgresOptions): Promise<EmbeddedPostgr
 
   const cleanupFailedStart = async () => {
     process.removeListener('exit', onExit);
-    if (!exited && !spawnError) {
+    if (!watched.exited && !watched.spawnError) {
       child.kill('SIGKILL');
-      await exitPromise;
+      await watched.exit;
     }
   };
 
   const deadline = Date.now() + opts.readyTimeoutMs;
   for (;;) {
-    if (spawnError) {
+    if (watched.spawnError) {
       await cleanupFailedStart();
-      throw new Error(`postgres failed to spawn (${binaries.postgres}): ${spawnError.message}`);
+      throw new Error(`postgres failed to spawn (${binaries.postgres}): ${watched.spawnError.message}`);
     }
-    if (exited) {
+    if (watched.exited) {
       await cleanupFailedStart();
       const output = tail.lines();
       if (/could not bind|Address already in use/i.test(output)) throw new PortTakenError(`port ${port} taken:\n${output}`);
-      throw new Error(`postgres exited during startup (${exitInfo}) on port ${port} (${binaries.postgres}):\n${output}`);
+      throw new Error(`postgres exited during startup (${watched.exitInfo}) on port ${port} (${binaries.postgres}):\n${output}`);
     }
     if ((sawReady || Date.now() - t0 > 3_000) && (await canConnect(port))) break;
     if (Date.now() > deadline) {
@@ -335,13 +323,13 @@ async function spawnPostgres(opts: SpawnPostgresOptions): Promise<EmbeddedPostgr
     pid,
     stop() {
       stopping ??= (async () => {
-        if (!exited) {
+        if (!watched.exited) {
           // SIGINT is "fast" shutdown: disconnect clients, checkpoint, exit.
           // SIGTERM would wait for every client (a leaked pool) to leave.
           child.kill('SIGINT');
-          const escalate = setTimeout(() => !exited && child.kill('SIGQUIT'), STOP_ESCALATE_MS);
-          const kill = setTimeout(() => !exited && child.kill('SIGKILL'), STOP_KILL_MS);
-          await exitPromise;
+          const escalate = setTimeout(() => !watched.exited && child.kill('SIGQUIT'), STOP_ESCALATE_MS);
+          const kill = setTimeout(() => !watched.exited && child.kill('SIGKILL'), STOP_KILL_MS);
+          await watched.exit;
           clearTimeout(escalate);
           clearTimeout(kill);
         }
