@@ -3,11 +3,12 @@
  * time passed in.
  *
  * The two sides are separate streams with no shared sequence, so "compared at watermarks"
- * is done per key through each side's recent history: when the sides differ but one side's
+ * is done per key through each side's recent history, dated by each side's own clock (the
+ * engine event's ts, the ledger row's created_at): when the sides differ but one side's
  * current value is a value the other side held a moment ago, the first side is merely
- * behind. It is only a break when a change the lagging side has not caught up with is
- * older than the grace window, or when the values match no recent history for longer than
- * the grace window. See docs/adr/0005-me-db-comparison.md.
+ * behind. It is only a break when both sides are known complete past the change the
+ * lagging side missed plus the grace window, or past the first difference when the values
+ * match no recent history. See docs/adr/0005-me-db-comparison.md.
  */
 
 export interface PositionKey {
@@ -32,6 +33,12 @@ export interface Position extends PositionKey {
 }
 
 export type Verdict = 'equal' | 'in_flight' | 'break';
+
+/** Up to when each side is known complete: nothing it held before then is still on its way. */
+export interface SideClocks {
+  engineCompleteMs: number;
+  ledgerCompleteMs: number;
+}
 
 export interface PositionLimits {
   graceMs: number;
@@ -69,30 +76,33 @@ export class PositionBook {
     });
   }
 
-  /** The engine's absolute balance at `seq`. Returns the key. */
-  applyEngine(userId: string, currency: string, totalMinor: bigint, seq: number, nowMs: number): string {
+  /** The engine's absolute balance at `seq`, changed at `atMs` (the event's own time). Returns the key. */
+  applyEngine(userId: string, currency: string, totalMinor: bigint, seq: number, atMs: number): string {
     const position = this.open(userId, currency);
     position.engineTotalMinor = totalMinor;
     position.engineSeq = seq;
-    this.remember(position.engineHistory, totalMinor, nowMs);
-    noteDifference(position, nowMs);
+    this.remember(position.engineHistory, totalMinor, atMs);
+    noteDifference(position, atMs);
     return keyOf(userId, currency);
   }
 
-  /** A ledger entry (a signed delta). Returns the key. */
-  applyLedger(userId: string, currency: string, amountMinor: bigint, nowMs: number): string {
+  /** A ledger entry (a signed delta) written at `atMs` (its created_at). Returns the key. */
+  applyLedger(userId: string, currency: string, amountMinor: bigint, atMs: number): string {
     const position = this.open(userId, currency);
     position.ledgerTotalMinor += amountMinor;
-    this.remember(position.ledgerHistory, position.ledgerTotalMinor, nowMs);
-    noteDifference(position, nowMs);
+    this.remember(position.ledgerHistory, position.ledgerTotalMinor, atMs);
+    noteDifference(position, atMs);
     return keyOf(userId, currency);
   }
 
   /**
+   * `clocks`: how far each side is known complete (a number: both). A difference is a break
+   * only once both sides are complete past the change it dates from plus the grace window,
+   * so a side that is merely behind (lagging, or catching up on a backlog) is never a break.
    * `committedLedgerMinor`: the ledger as committed right now, when the caller knows it is
    * ahead of what was applied (rows past the read horizon); the comparison then uses it.
    */
-  evaluate(key: string, nowMs: number, committedLedgerMinor?: bigint): Verdict {
+  evaluate(key: string, clocks: SideClocks | number, committedLedgerMinor?: bigint): Verdict {
     const p = this.positions.get(key);
     if (!p) return 'equal';
     const ledgerMinor = committedLedgerMinor ?? p.ledgerTotalMinor;
@@ -100,13 +110,14 @@ export class PositionBook {
       if (committedLedgerMinor === undefined) p.differentSinceMs = null;
       return 'equal';
     }
-    p.differentSinceMs ??= nowMs;
+    const completeMs = typeof clocks === 'number' ? clocks : Math.min(clocks.engineCompleteMs, clocks.ledgerCompleteMs);
+    p.differentSinceMs ??= completeMs;
     const { graceMs } = this.limits;
     const ledgerBehindSinceMs = oldestUnmatchedChangeMs(p.engineHistory, ledgerMinor);
     const engineBehindSinceMs = oldestUnmatchedChangeMs(p.ledgerHistory, p.engineTotalMinor);
     const behindSinceMs = [ledgerBehindSinceMs, engineBehindSinceMs].filter((t): t is number => t !== null);
-    if (behindSinceMs.length > 0) return behindSinceMs.some((t) => nowMs - t < graceMs) ? 'in_flight' : 'break';
-    return nowMs - p.differentSinceMs < graceMs ? 'in_flight' : 'break';
+    if (behindSinceMs.length > 0) return behindSinceMs.some((t) => completeMs - t < graceMs) ? 'in_flight' : 'break';
+    return completeMs - p.differentSinceMs < graceMs ? 'in_flight' : 'break';
   }
 
   private open(userId: string, currency: string): Position {
@@ -137,8 +148,8 @@ function noteDifference(position: Position, nowMs: number): void {
 }
 
 /**
- * If `value` is one the side with `history` held (its latest such point), the arrival time
- * of the change right after it: how long the other side has been behind. null if no match.
+ * If `value` is one the side with `history` held (its latest such point), the time of the
+ * change right after it: since when the other side has been behind. null if no match.
  */
 function oldestUnmatchedChangeMs(history: readonly HistoryPoint[], value: bigint): number | null {
   for (let i = history.length - 2; i >= 0; i--) {

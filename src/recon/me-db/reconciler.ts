@@ -1,7 +1,7 @@
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { ensureBalanceStream } from '../../adapters/exchange-simulator/balance-stream.js';
-import { listenForLedgerInserts, ledgerStart, readLedgerBatch, type LedgerRow, type LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
+import { listenForLedgerInserts, ledgerStart, readLedgerBatch, type LedgerBatch, type LedgerRow, type LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
 import { parseBalanceEvent, userIdOfBalanceSubject } from '../../adapters/matching-engine/contract.js';
 import { fetchSnapshot } from '../../adapters/matching-engine/snapshot-client.js';
 import type { AccountCommandClient } from '../../actors/command-client.js';
@@ -17,7 +17,7 @@ import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
 import { CutDigest } from '../cut-digest.js';
 import { SerialQueue } from '../serial-queue.js';
 import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
-import { keyOf, PositionBook, type Position, type PositionKey } from './positions.js';
+import { keyOf, PositionBook, type Position, type PositionKey, type SideClocks } from './positions.js';
 
 export interface MeDbLimits {
   graceMs: number;
@@ -111,6 +111,14 @@ export class MeDbReconciler {
   private loops: Promise<void>[] = [];
   private lastCheckpointMs = 0;
   private tickQueued = false;
+  /** Engine events in the stream behind the last one applied (JetStream's count). */
+  private engineBacklog = 0;
+  /** Engine messages received and waiting in the queue. */
+  private engineQueued = 0;
+  /** The ts of the last engine event applied. */
+  private engineAppliedTsMs = 0;
+  /** When the ledger was last read up to its horizon. */
+  private ledgerCompleteMs = 0;
 
   constructor(private readonly deps: MeDbDeps) {
     this.nowMs = deps.nowMs ?? Date.now;
@@ -242,8 +250,12 @@ export class MeDbReconciler {
 
   private async pumpEngine(messages: ConsumerMessages): Promise<void> {
     for await (const msg of messages) {
+      this.engineQueued++;
       try {
-        await this.queue.run(() => this.onEngineMessage(msg));
+        await this.queue.run(() => {
+          this.engineQueued--;
+          return this.onEngineMessage(msg);
+        });
       } catch (error) {
         // Left unacked: it comes back after ack_wait (or at the next start, in order).
         this.reportError('engine', error);
@@ -263,8 +275,10 @@ export class MeDbReconciler {
       return;
     }
     if (event.seq <= this.engineSeq) return this.parkEngineEvent(msg, `sequence went backwards: ${event.seq} after ${this.engineSeq}`);
-    this.applyEngineTotal(event.userId, event.currency, event.totalMinor, event.seq, this.nowMs());
+    this.applyEngineTotal(event.userId, event.currency, event.totalMinor, event.seq, event.tsMs);
     this.engineSeq = event.seq;
+    this.engineBacklog = msg.info.pending;
+    this.engineAppliedTsMs = Math.max(this.engineAppliedTsMs, event.tsMs);
     this.counters.engineEventsApplied++;
     this.lastDeltaAtMs = this.nowMs();
     this.unacked.push(msg);
@@ -277,10 +291,10 @@ export class MeDbReconciler {
     this.unacked.push(msg);
   }
 
-  private applyEngineTotal(userId: string, currency: string, totalMinor: bigint, seq: number, nowMs: number): void {
+  private applyEngineTotal(userId: string, currency: string, totalMinor: bigint, seq: number, atMs: number): void {
     const before = this.book.get(keyOf(userId, currency));
     const oldLeaf = before ? leafValue(before.engineTotalMinor, before.ledgerTotalMinor) : null;
-    const key = this.book.applyEngine(userId, currency, totalMinor, seq, nowMs);
+    const key = this.book.applyEngine(userId, currency, totalMinor, seq, atMs);
     this.changed(key, oldLeaf);
   }
 
@@ -309,7 +323,8 @@ export class MeDbReconciler {
 
   /** Reads one batch past the watermark; true when the batch was full (more is waiting). */
   private async readLedger(): Promise<boolean> {
-    const { rowsMax, batch } = await this.readLedgerTransactions();
+    const startedMs = this.nowMs();
+    const { full, batch } = await this.readLedgerTransactions();
     const nowMs = this.nowMs();
     const journals = new Map<string, Map<string, bigint>>();
     for (const row of batch.rows) this.applyLedgerRow(row, nowMs, journals);
@@ -324,22 +339,23 @@ export class MeDbReconciler {
       this.ledger = batch.next;
       this.lastDeltaAtMs = nowMs;
     }
-    return batch.rows.length >= rowsMax;
+    if (!full) this.ledgerCompleteMs = startedMs;
+    return full;
   }
 
   /** A batch never ends inside a transaction (unless one transaction alone exceeds the batch). */
-  private async readLedgerTransactions() {
+  private async readLedgerTransactions(): Promise<{ full: boolean; batch: LedgerBatch }> {
     const rowsMax = this.deps.limits.ledgerBatchRowsMax;
     const batch = await readLedgerBatch(this.deps.pool, this.ledger, rowsMax);
-    if (batch.rows.length >= rowsMax) {
+    // Full before trimming: more rows are waiting, the ledger is not read to its horizon yet.
+    const full = batch.rows.length >= rowsMax;
+    if (full) {
       const lastTx = batch.rows.at(-1)?.txId;
       const complete = batch.rows.filter((r) => r.txId !== lastTx);
-      if (complete.length > 0) {
-        const last = complete.at(-1);
-        return { rowsMax, batch: { ...batch, rows: complete, next: last ? { txId: last.txId, id: last.id } : this.ledger } };
-      }
+      const last = complete.at(-1);
+      if (last) return { full, batch: { ...batch, rows: complete, next: { txId: last.txId, id: last.id } } };
     }
-    return { rowsMax, batch };
+    return { full, batch };
   }
 
   private applyLedgerRow(row: LedgerRow, nowMs: number, journals: Map<string, Map<string, bigint>>): void {
@@ -356,7 +372,7 @@ export class MeDbReconciler {
     if (row.userId.startsWith('house:')) return;
     const before = this.book.get(keyOf(row.userId, row.currency));
     const oldLeaf = before ? leafValue(before.engineTotalMinor, before.ledgerTotalMinor) : null;
-    const key = this.book.applyLedger(row.userId, row.currency, row.amountMinor, nowMs);
+    const key = this.book.applyLedger(row.userId, row.currency, row.amountMinor, row.createdAtMs);
     this.changed(key, oldLeaf);
   }
 
@@ -382,21 +398,21 @@ export class MeDbReconciler {
 
   private async tick(): Promise<void> {
     const nowMs = this.nowMs();
-    let suspects = await this.compareWatched(nowMs);
+    let suspects = await this.compareWatched(this.clocks());
     if (suspects.length > 0) {
       // Before calling anything a break, make sure our own view of the ledger is current:
       // rows committed before the engine change may simply not have been read yet.
       while (await this.readLedger());
-      suspects = await this.compareWatched(this.nowMs(), suspects);
+      suspects = await this.compareWatched(this.clocks(), suspects);
     }
     if (suspects.length > 0) {
       // A long transaction anywhere on the server holds the read horizon back; rows committed
       // past it are real. Judge the suspects against the ledger as committed now.
       const committed = await committedPastWatermark(this.deps.pool, suspects, this.ledger);
-      const judgedAtMs = this.nowMs();
+      const clocks = { ...this.clocks(), ledgerCompleteMs: this.nowMs() };
       suspects = suspects.filter((p) => {
         const pending = committed.get(keyOf(p.userId, p.currency));
-        return pending === undefined || this.book.evaluate(keyOf(p.userId, p.currency), judgedAtMs, p.ledgerTotalMinor + pending) === 'break';
+        return pending === undefined || this.book.evaluate(keyOf(p.userId, p.currency), clocks, p.ledgerTotalMinor + pending) === 'break';
       });
     }
     for (const p of suspects) {
@@ -414,8 +430,17 @@ export class MeDbReconciler {
     if (nowMs - this.lastCheckpointMs >= this.deps.limits.checkpointMs) await this.checkpoint();
   }
 
+  /**
+   * How far each side is complete: the engine up to now when nothing of its stream is
+   * waiting, else up to the last event applied; the ledger up to its last full read.
+   */
+  private clocks(): SideClocks {
+    const engineCaughtUp = this.engineBacklog === 0 && this.engineQueued === 0;
+    return { engineCompleteMs: engineCaughtUp ? this.nowMs() : this.engineAppliedTsMs, ledgerCompleteMs: this.ledgerCompleteMs };
+  }
+
   /** Compares the watched keys (or just `only`); resolves those that agree; returns those past their grace window. */
-  private async compareWatched(nowMs: number, only?: readonly Position[]): Promise<Position[]> {
+  private async compareWatched(clocks: SideClocks, only?: readonly Position[]): Promise<Position[]> {
     const keys = only ? only.map((p) => keyOf(p.userId, p.currency)) : [...this.watched];
     const suspects: Position[] = [];
     for (const key of keys) {
@@ -424,7 +449,7 @@ export class MeDbReconciler {
         this.watched.delete(key);
         continue;
       }
-      const verdict = this.book.evaluate(key, nowMs);
+      const verdict = this.book.evaluate(key, clocks);
       this.checkCounts.keysCompared++;
       if (verdict === 'equal') {
         this.checkCounts.keysEqual++;

@@ -1,0 +1,218 @@
+/**
+ * What every bench phase needs: the services (local ones when they answer, embedded ones
+ * otherwise, as the tests find them), a database and a NATS namespace of its own that are
+ * removed at the end, and a few statistics helpers.
+ */
+import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import pg from 'pg';
+import { createPool, type Pool } from '../src/db/pool.js';
+import { migrate } from '../src/db/migrate.js';
+import { canConnect } from '../src/embedded/nats-server-process.js';
+import { resolveServices, type ResolvedServices } from '../src/embedded/services.js';
+import type { NatsNames } from '../src/nats/names.js';
+import type { Logger } from '../src/observability/logger.js';
+
+const LOCAL_NATS_URL = 'nats://127.0.0.1:4222';
+const LOCAL_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+const PROBE_TIMEOUT_MS = 2_000;
+
+/**
+ * BENCH_NATS_URL / BENCH_DATABASE_URL if set, else the local default ports if they answer
+ * (NATS with JetStream on, Postgres with trust auth), else private embedded servers
+ * (always, with BENCH_SERVICES=embedded).
+ */
+export async function findServices(log: Logger): Promise<ResolvedServices> {
+  const probeLocal = process.env.BENCH_SERVICES !== 'embedded';
+  const [natsUrl, databaseUrl] = await Promise.all([
+    process.env.BENCH_NATS_URL || (probeLocal ? localNats().then((ok) => (ok ? LOCAL_NATS_URL : undefined)) : undefined),
+    process.env.BENCH_DATABASE_URL || (probeLocal ? localPostgres().then((ok) => (ok ? LOCAL_DATABASE_URL : undefined)) : undefined),
+  ]);
+  return resolveServices({ natsUrl, databaseUrl, log });
+}
+
+async function localNats(): Promise<boolean> {
+  if (!(await canConnect(4222))) return false;
+  try {
+    const nc = await connect({ servers: LOCAL_NATS_URL, timeout: PROBE_TIMEOUT_MS, reconnect: false });
+    try {
+      await jetstreamManager(nc, { timeout: PROBE_TIMEOUT_MS });
+      return true;
+    } finally {
+      await nc.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+async function localPostgres(): Promise<boolean> {
+  if (!(await canConnect(5432))) return false;
+  const client = new pg.Client({ connectionString: LOCAL_DATABASE_URL, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface BenchDatabase {
+  url: string;
+  name: string;
+  pool: Pool;
+  drop(): Promise<void>;
+}
+
+/** A fresh, migrated database on the server; drop() ends the pool and drops it (idempotent). */
+export async function createBenchDatabase(serverUrl: string, tag: string, log: Logger, poolMax = 8): Promise<BenchDatabase> {
+  const name = `recon_bench_${tag}_${randomBytes(4).toString('hex')}`;
+  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${name}`));
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  await migrate(url.toString(), log);
+  const pool = createPool(url.toString(), poolMax);
+  // A connection terminated by the final DROP … WITH (FORCE) is expected, not a crash.
+  pool.on('error', () => undefined);
+  let dropping: Promise<void> | undefined;
+  return {
+    url: url.toString(),
+    name,
+    pool,
+    drop() {
+      dropping ??= (async () => {
+        await pool.end().catch(() => undefined);
+        await withClient(serverUrl, async (c) => {
+          const { rows } = await c.query<{ server_version_num: string }>('SHOW server_version_num');
+          if (Number(rows[0]?.server_version_num) >= 130_000) await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+          else {
+            await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+            await c.query(`DROP DATABASE IF EXISTS ${name}`);
+          }
+        });
+      })();
+      return dropping;
+    },
+  };
+}
+
+/** `b` + 8 hex digits: valid for natsNames() (letters and digits, ≤ 32). */
+export function benchNamespace(): string {
+  return `b${randomBytes(4).toString('hex')}`;
+}
+
+/** Every stream and bucket a namespace may have made on the shared server goes. */
+export async function deleteNamespaceStreams(nc: NatsConnection, names: NatsNames): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const stream of [names.commandStream, names.eventStream, names.reconStream, names.meBalanceStream, `KV_${names.accountsBucket}`]) {
+    await jsm.streams.delete(stream).catch(() => undefined);
+  }
+}
+
+/** Cleanups registered as resources are made, run in reverse order once (normal end, error or Ctrl-C). */
+export class Cleanup {
+  private readonly tasks: Array<{ what: string; run: () => Promise<unknown> }> = [];
+  private running: Promise<void> | null = null;
+
+  add(what: string, run: () => Promise<unknown>): void {
+    this.tasks.push({ what, run });
+  }
+
+  runAll(log: (line: string) => void): Promise<void> {
+    this.running ??= (async () => {
+      for (const task of this.tasks.reverse()) {
+        try {
+          await task.run();
+        } catch (error) {
+          log(`cleanup: ${task.what} failed: ${(error as Error).message}`);
+        }
+      }
+      this.tasks.length = 0;
+    })();
+    return this.running;
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Wall-clock ms since the epoch with sub-ms resolution (one clock for every timestamp in the bench). */
+export const nowMs = (): number => performance.timeOrigin + performance.now();
+
+/** Polls until `probe` holds; `slow` is called every 5 s of waiting (progress on a loaded box). */
+export async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs: number, pollMs = 10, slow?: () => void): Promise<void> {
+  const started = Date.now();
+  let nextReport = started + 5_000;
+  while (!(await probe())) {
+    const now = Date.now();
+    if (now > started + timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (slow && now >= nextReport) {
+      slow();
+      nextReport = now + 5_000;
+    }
+    await sleep(pollMs);
+  }
+}
+
+export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t0, value };
+}
+
+/** Nearest-rank percentile of a non-empty sample. */
+export function percentile(sample: readonly number[], p: number): number {
+  if (sample.length === 0) return Number.NaN;
+  const sorted = [...sample].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1] as number;
+}
+
+export const median = (sample: readonly number[]): number => percentile(sample, 50);
+
+export function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return 'n/a';
+  if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms >= 1_000) return `${(ms / 1000).toFixed(2)} s`;
+  if (ms >= 100) return `${ms.toFixed(0)} ms`;
+  if (ms >= 10) return `${ms.toFixed(1)} ms`;
+  return `${ms.toFixed(2)} ms`;
+}
+
+export function fmtInt(n: number): string {
+  if (!Number.isFinite(n)) return 'n/a';
+  return Math.round(n).toLocaleString('en-US');
+}
+
+export function fmtRatio(r: number): string {
+  if (!Number.isFinite(r)) return 'n/a';
+  if (r >= 100) return `${r.toFixed(0)}×`;
+  if (r >= 10) return `${r.toFixed(1)}×`;
+  return `${r.toFixed(2)}×`;
+}
+
+export function fmtRows(n: number): string {
+  if (n >= 1_000_000 && n % 1_000_000 === 0) return `${n / 1_000_000}M`;
+  if (n >= 1_000 && n % 1_000 === 0) return `${n / 1_000}k`;
+  return fmtInt(n);
+}
+
+/** Runs `fn` the first time only; later calls get the first call's promise (a stop safe to call twice). */
+export function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let first: Promise<T> | undefined;
+  return () => (first ??= fn());
+}
