@@ -1,28 +1,17 @@
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { Subscription } from '@nats-io/nats-core';
 import type { AccountCommandClient } from '../actors/command-client.js';
 import { AdminError, adminErrorCodes } from '../admin/errors.js';
 import { reconHandlers, type ReconView } from '../admin/recon-handlers.js';
 import type { AdminHandler } from '../admin/admin-service.js';
-import type { Settings } from '../config/settings.js';
-import type { Pool } from '../db/pool.js';
-import type { NatsNames } from '../nats/names.js';
-import type { Logger } from '../observability/logger.js';
 import { disabledBoundary, type BoundaryStatus } from '../recon/boundary-status.js';
 import { dbChainDisabledReason, startDbChainReconciler } from '../recon/db-chain/index.js';
 import { dbCustodyDisabledReason, startDbCustodyReconciler } from '../recon/db-custody/index.js';
 import { defaultMeDbLimits, MeDbReconciler } from '../recon/me-db/reconciler.js';
 import { LeaderLease } from '../supervisor/leader-lease.js';
+import type { ReconcilerDeps } from '../recon/reconciler-deps.js';
 
-export interface SingletonDeps {
-  nc: NatsConnection;
-  js: JetStreamClient;
-  jsm: JetStreamManager;
-  pool: Pool;
-  names: NatsNames;
-  log: Logger;
-  settings: Settings;
+export interface SingletonDeps extends ReconcilerDeps {
   commands: AccountCommandClient;
   leases: KV;
   instanceId: string;

@@ -6,11 +6,25 @@
 export class SerialQueue {
   private tail: Promise<unknown> = Promise.resolve();
   private queued = 0;
+  private readonly waitingByName = new Set<string>();
 
   constructor(readonly depthMax: number) {}
 
   get depth(): number {
     return this.queued;
+  }
+
+  /**
+   * Queues `task` unless a task of this name is already waiting: a periodic task that runs
+   * slow delays the next one instead of piling them up. Returns null when skipped.
+   */
+  runCoalesced(name: string, task: () => Promise<void>): Promise<void> | null {
+    if (this.waitingByName.has(name)) return null;
+    this.waitingByName.add(name);
+    return this.run(() => {
+      this.waitingByName.delete(name);
+      return task();
+    });
   }
 
   run<T>(task: () => Promise<T>): Promise<T> {

@@ -8,6 +8,7 @@ import { createTestDatabase } from '../support/database.js';
 import { deleteNamespaceStreams } from '../support/engine.js';
 import { silentLogger } from '../support/log.js';
 import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import { until } from '../support/until.js';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let settings: Settings;
@@ -20,13 +21,6 @@ const start = async (): Promise<Engine> => {
   return engine;
 };
 
-async function until(what: string, probe: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 beforeAll(async () => {
   database = await createTestDatabase();

@@ -17,6 +17,8 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { silentLogger } from '../support/log.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import { until } from '../support/until.js';
+export { until };
 
 export interface WithdrawalEvent {
   subject: string;
@@ -131,15 +133,6 @@ export async function startCustodyHarness(options: HarnessOptions): Promise<Cust
   return harness;
 }
 
-export async function until<T>(what: string, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 8_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -5,6 +5,7 @@ import { minorToDecimal } from '../../src/config/decimal.js';
 import type { BreakAlert } from '../../src/recon/breaks/break.js';
 import { startTestEngine, type TestEngine } from '../support/engine.js';
 import { silentLogger } from '../support/log.js';
+import { until } from '../support/until.js';
 
 const users = Array.from({ length: 8 }, (_, i) => `fu${i + 1}`);
 let t: TestEngine;
@@ -13,15 +14,6 @@ const alerts: BreakAlert[] = [];
 const resolved: BreakAlert[] = [];
 const subscriptions: Subscription[] = [];
 
-async function until<T>(what: string, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function collect(subject: string, into: BreakAlert[]): void {
   const sub = t.client.subscribe(subject, { callback: (_e, msg) => void into.push(msg.json<BreakAlert>()) });

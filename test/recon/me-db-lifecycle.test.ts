@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BreakAlert } from '../../src/recon/breaks/break.js';
 import { CutDigest } from '../../src/recon/cut-digest.js';
 import { startTestEngine, type TestEngine } from '../support/engine.js';
+import { until } from '../support/until.js';
 
 let t: TestEngine;
 const alerts: BreakAlert[] = [];
@@ -11,15 +12,6 @@ const resolved: BreakAlert[] = [];
 const subs: Subscription[] = [];
 let seq = 0;
 
-async function until<T>(what: string, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** What the matching engine would publish. */
 async function engineBalance(userId: string, currency: string, total: string, overrides: Record<string, unknown> = {}): Promise<void> {

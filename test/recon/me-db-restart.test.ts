@@ -11,6 +11,7 @@ import { createTestDatabase } from '../support/database.js';
 import { deleteNamespaceStreams } from '../support/engine.js';
 import { silentLogger } from '../support/log.js';
 import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import { until } from '../support/until.js';
 
 let nc: NatsConnection;
 let pool: Pool;
@@ -26,13 +27,6 @@ async function startReconciler(): Promise<MeDbReconciler> {
   return reconciler;
 }
 
-async function until(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const ledgerRows = async (): Promise<number> => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger_entries')).rows[0]?.n ?? 0;
 
@@ -75,7 +69,7 @@ describe('me_db reconciler restart', () => {
     await until('the reconciler to catch up', () => {
       const s = reconciler.status();
       return s.watermarks?.engineSeq === lastSeq && s.counters?.ledgerRowsReadSinceStart === totalRows - rowsBeforeRestart;
-    });
+    }, 30_000);
 
     const status = reconciler.status();
     const readAfterRestart = status.counters?.ledgerRowsReadSinceStart ?? -1;

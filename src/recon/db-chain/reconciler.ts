@@ -1,12 +1,7 @@
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { ChainMovedError, defaultStakingFollowerLimits, StakingFollower, type ChainCut, type FollowerPoll, type StakingFollowerLimits } from '../../adapters/chain/staking-follower.js';
 import { StakingPoolRpc } from '../../adapters/chain/staking-pool-rpc.js';
 import { minorToDecimal } from '../../config/decimal.js';
 import type { Settings } from '../../config/settings.js';
-import type { Pool } from '../../db/pool.js';
-import type { NatsNames } from '../../nats/names.js';
-import type { Logger } from '../../observability/logger.js';
 import type { ReconView } from '../../admin/recon-handlers.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { moneyScale, type LiveBreak } from '../breaks/break.js';
@@ -16,6 +11,7 @@ import { dbChainBoundary, loadFollowState, poolKeyOf, saveFollowState } from './
 import { compareSides, DifferenceClock, type Comparison } from './comparison.js';
 import { LeafSetDigest } from './leaf-digest.js';
 import { readStakingPositions, type DbPositions } from './positions.js';
+import type { ReconcilerDeps } from '../reconciler-deps.js';
 
 export interface DbChainLimits extends StakingFollowerLimits {
   /** RECON_GRACE_MS: how long a difference (or an unreachable node) may last before it is a break. */
@@ -41,14 +37,7 @@ export const defaultDbChainLimits: Omit<DbChainLimits, 'graceMs' | 'pollMs' | 'c
   currency: 'STAKE',
 };
 
-export interface DbChainDeps {
-  nc: NatsConnection;
-  js: JetStreamClient;
-  jsm: JetStreamManager;
-  pool: Pool;
-  names: NatsNames;
-  log: Logger;
-  settings: Settings;
+export interface DbChainDeps extends ReconcilerDeps {
   /** Overrides of the limits derived from settings (tests, tuning). */
   limits?: Partial<DbChainLimits>;
   nowMs?: () => number;
@@ -164,7 +153,6 @@ class DbChainActor implements DbChainReconciler {
   private lastTouchMs = 0;
   private lastDbTotal: bigint | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private tickQueued = false;
   private stopped = false;
   private readonly counters = { comparisons: 0, chainErrors: 0, chainMoved: 0, checkpoints: 0 };
 
@@ -280,13 +268,10 @@ class DbChainActor implements DbChainReconciler {
 
   /** At most one tick waits in the queue: a slow poll delays the next, never piles them up. */
   private scheduleTick(): void {
-    if (this.tickQueued || this.stopped) return;
-    this.tickQueued = true;
-    void this.queue
-      .run(() => this.tick())
-      .catch((e: unknown) => this.reportError('tick', e))
-      .finally(() => (this.tickQueued = false));
+    if (this.stopped) return;
+    this.queue.runCoalesced('tick', () => this.tick())?.catch((e: unknown) => this.reportError('tick', e));
   }
+
 
   private async tick(): Promise<void> {
     if (this.stopped) return;

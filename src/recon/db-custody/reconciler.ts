@@ -1,14 +1,11 @@
-import { RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
-import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
 import { createBitgoCustodyClient, defaultBitgoClientLimits, type BitgoCustodyClient, type WalletReadError, type WalletReadResult } from '../../adapters/bitgo/client.js';
 import { decimalsOfCoin } from '../../adapters/bitgo/coin-decimals.js';
 import type { WalletReading } from '../../adapters/bitgo/wallet-response.js';
 import { readLedgerBatch } from '../../adapters/ledger/ledger-follower.js';
 import { decimalToMinor, minorToDecimal } from '../../config/decimal.js';
 import type { BitgoWalletRef, Settings } from '../../config/settings.js';
-import type { Pool } from '../../db/pool.js';
-import type { NatsNames } from '../../nats/names.js';
-import type { Logger } from '../../observability/logger.js';
 import type { ReconView } from '../../admin/recon-handlers.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { moneyScale, type LiveBreak } from '../breaks/break.js';
@@ -19,6 +16,7 @@ import { noInFlight } from './in-flight.js';
 import { applyLedgerRow, dbCustodyBoundary, loadHoldings, saveCheck, seedHoldings, type LedgerHoldings } from './ledger-holdings.js';
 import { readLedgerView } from './ledger-view.js';
 import { judgeCurrency, type BreakCause, type CurrencyJudgement } from './tolerance.js';
+import type { ReconcilerDeps } from '../reconciler-deps.js';
 
 export interface DbCustodyLimits {
   /** BITGO_POLL_MS: between two successful polls. */
@@ -58,14 +56,7 @@ export function dbCustodyLimitsFrom(settings: Settings): DbCustodyLimits {
   };
 }
 
-export interface DbCustodyDeps {
-  nc: NatsConnection;
-  js: JetStreamClient;
-  jsm: JetStreamManager;
-  pool: Pool;
-  names: NatsNames;
-  log: Logger;
-  settings: Settings;
+export interface DbCustodyDeps extends ReconcilerDeps {
   /** Overrides of the limits derived from settings (tests use short ones). */
   limits?: Partial<DbCustodyLimits>;
   /** A custody client other than the SDK's (none in production; the tests use the SDK too). */

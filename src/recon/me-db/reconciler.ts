@@ -110,7 +110,6 @@ export class MeDbReconciler {
   private stopped = false;
   private loops: Promise<void>[] = [];
   private lastCheckpointMs = 0;
-  private tickQueued = false;
   /** Engine events in the stream behind the last one applied (JetStream's count). */
   private engineBacklog = 0;
   /** Engine messages received and waiting in the queue. */
@@ -388,13 +387,10 @@ export class MeDbReconciler {
 
   /** At most one tick waits in the queue: a slow tick delays the next, never piles them up. */
   private scheduleTick(): void {
-    if (this.tickQueued || this.stopped) return;
-    this.tickQueued = true;
-    void this.queue
-      .run(() => this.tick())
-      .catch((e: unknown) => this.reportError('tick', e))
-      .finally(() => (this.tickQueued = false));
+    if (this.stopped) return;
+    this.queue.runCoalesced('tick', () => this.tick())?.catch((e: unknown) => this.reportError('tick', e));
   }
+
 
   private async tick(): Promise<void> {
     const nowMs = this.nowMs();

@@ -1,0 +1,17 @@
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { Settings } from '../config/settings.js';
+import type { Pool } from '../db/pool.js';
+import type { NatsNames } from '../nats/names.js';
+import type { Logger } from '../observability/logger.js';
+
+/** What every reconciler is started with. */
+export interface ReconcilerDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  pool: Pool;
+  names: NatsNames;
+  log: Logger;
+  settings: Settings;
+}
