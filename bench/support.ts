@@ -6,18 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { migrate } from '../src/db/migrate.js';
-import { canConnect } from '../src/embedded/nats-server-process.js';
+import { findLocalServices } from '../src/embedded/local-services.js';
 import { resolveServices, type ResolvedServices } from '../src/embedded/services.js';
 import type { NatsNames } from '../src/nats/names.js';
 import type { Logger } from '../src/observability/logger.js';
 
-const LOCAL_NATS_URL = 'nats://127.0.0.1:4222';
-const LOCAL_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-const PROBE_TIMEOUT_MS = 2_000;
 
 /**
  * BENCH_NATS_URL / BENCH_DATABASE_URL if set, else the local default ports if they answer
@@ -25,41 +21,13 @@ const PROBE_TIMEOUT_MS = 2_000;
  * (always, with BENCH_SERVICES=embedded).
  */
 export async function findServices(log: Logger): Promise<ResolvedServices> {
-  const probeLocal = process.env.BENCH_SERVICES !== 'embedded';
-  const [natsUrl, databaseUrl] = await Promise.all([
-    process.env.BENCH_NATS_URL || (probeLocal ? localNats().then((ok) => (ok ? LOCAL_NATS_URL : undefined)) : undefined),
-    process.env.BENCH_DATABASE_URL || (probeLocal ? localPostgres().then((ok) => (ok ? LOCAL_DATABASE_URL : undefined)) : undefined),
-  ]);
-  return resolveServices({ natsUrl, databaseUrl, log });
-}
-
-async function localNats(): Promise<boolean> {
-  if (!(await canConnect(4222))) return false;
-  try {
-    const nc = await connect({ servers: LOCAL_NATS_URL, timeout: PROBE_TIMEOUT_MS, reconnect: false });
-    try {
-      await jetstreamManager(nc, { timeout: PROBE_TIMEOUT_MS });
-      return true;
-    } finally {
-      await nc.close();
-    }
-  } catch {
-    return false;
-  }
-}
-
-async function localPostgres(): Promise<boolean> {
-  if (!(await canConnect(5432))) return false;
-  const client = new pg.Client({ connectionString: LOCAL_DATABASE_URL, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  const found = await findLocalServices({
+    ...(process.env.BENCH_NATS_URL ? { natsUrl: process.env.BENCH_NATS_URL } : {}),
+    ...(process.env.BENCH_DATABASE_URL ? { databaseUrl: process.env.BENCH_DATABASE_URL } : {}),
+    probeLocal: process.env.BENCH_SERVICES !== 'embedded',
+    log,
+  });
+  return resolveServices({ ...found, log });
 }
 
 export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {

@@ -6,12 +6,12 @@
  * `dpkg-deb -x`) → a one-line error telling the user how to get one.
  */
 import { execFile } from 'node:child_process';
-import { constants as fsc } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../observability/logger.js';
+import { isExecutable } from './executable.js';
 
 export const NATS_SERVER_NOT_FOUND =
   'nats-server not found: install it (apt-get install nats-server, brew install nats-server) or set NATS_URL, or run docker compose up';
@@ -133,17 +133,6 @@ async function which(cmd: string): Promise<string | undefined> {
     if (await isExecutable(candidate)) return candidate;
   }
   return undefined;
-}
-
-async function isExecutable(file: string): Promise<boolean> {
-  try {
-    const st = await fs.stat(file);
-    if (!st.isFile()) return false;
-    await fs.access(file, fsc.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function run(cmd: string, args: string[], cwd: string, timeout: number): Promise<string> {

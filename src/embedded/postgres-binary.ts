@@ -8,13 +8,13 @@
  * `postgres --version` and `initdb --version` run as the user that will run them.
  */
 import { execFile } from 'node:child_process';
-import { constants as fsc } from 'node:fs';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger.js';
+import { isExecutable } from './executable.js';
 
 export const POSTGRES_NOT_FOUND =
   'PostgreSQL not found: install it (apt-get install postgresql, brew install postgresql) or set DATABASE_URL, or run docker compose up';
@@ -274,17 +274,6 @@ async function chmodTree(dir: string): Promise<void> {
       const { mode } = await fs.stat(full);
       await fs.chmod(full, (mode & 0o111 ? 0o755 : 0o644));
     }
-  }
-}
-
-async function isExecutable(file: string): Promise<boolean> {
-  try {
-    const st = await fs.stat(file);
-    if (!st.isFile()) return false;
-    await fs.access(file, fsc.X_OK);
-    return true;
-  } catch {
-    return false;
   }
 }
 
