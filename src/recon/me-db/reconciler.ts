@@ -72,6 +72,8 @@ export interface MeDbCounters {
 }
 
 const balanceKind = 'balance';
+/** Engine messages received but not yet applied, at most. */
+const engineInboxMax = 5_000;
 const journalKind = 'journal_unbalanced';
 const currencyKind = 'currency_nonzero';
 const errorKind = 'reconciler_error';
@@ -112,8 +114,10 @@ export class MeDbReconciler {
   private lastCheckpointMs = 0;
   /** Engine events in the stream behind the last one applied (JetStream's count). */
   private engineBacklog = 0;
-  /** Engine messages received and waiting in the queue. */
-  private engineQueued = 0;
+  /** Engine messages received, waiting for the next batch. */
+  private readonly engineInbox: JsMsg[] = [];
+  private engineDrainQueued = false;
+  private engineDraining: Promise<void> = Promise.resolve();
   /** The ts of the last engine event applied. */
   private engineAppliedTsMs = 0;
   /** When the ledger was last read up to its horizon. */
@@ -247,23 +251,41 @@ export class MeDbReconciler {
 
   // ─── the engine side ─────────────────────────────────────────────────────
 
+  /**
+   * Engine messages are applied in batches: everything that arrived while the previous batch
+   * ran goes into one queue task, so a burst costs one trip through the queue, not one per
+   * event. The inbox is bounded: the pump waits when it is full.
+   */
   private async pumpEngine(messages: ConsumerMessages): Promise<void> {
     for await (const msg of messages) {
-      this.engineQueued++;
-      try {
-        await this.queue.run(() => {
-          this.engineQueued--;
-          return this.onEngineMessage(msg);
-        });
-      } catch (error) {
-        // Left unacked: it comes back after ack_wait (or at the next start, in order).
-        this.reportError('engine', error);
-      }
+      this.engineInbox.push(msg);
+      this.drainEngineInbox();
+      if (this.engineInbox.length >= engineInboxMax) await this.engineDraining;
       if (this.unacked.length >= this.deps.limits.engineInFlightMax / 2) {
         await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
       }
     }
+    await this.engineDraining;
   }
+
+  private drainEngineInbox(): void {
+    if (this.engineDrainQueued) return;
+    this.engineDrainQueued = true;
+    this.engineDraining = this.queue
+      .run(async () => {
+        this.engineDrainQueued = false;
+        for (const msg of this.engineInbox.splice(0)) {
+          try {
+            await this.onEngineMessage(msg);
+          } catch (error) {
+            // Left unacked: it comes back after ack_wait (or at the next start, in order).
+            this.reportError('engine', error);
+          }
+        }
+      })
+      .catch((error: unknown) => this.reportError('engine', error));
+  }
+
 
   private async onEngineMessage(msg: JsMsg): Promise<void> {
     const parsed = parseBalanceEvent(msg.data, { subjectUserId: userIdOfBalanceSubject(msg.subject) });
@@ -431,7 +453,7 @@ export class MeDbReconciler {
    * waiting, else up to the last event applied; the ledger up to its last full read.
    */
   private clocks(): SideClocks {
-    const engineCaughtUp = this.engineBacklog === 0 && this.engineQueued === 0;
+    const engineCaughtUp = this.engineBacklog === 0 && this.engineInbox.length === 0;
     return { engineCompleteMs: engineCaughtUp ? this.nowMs() : this.engineAppliedTsMs, ledgerCompleteMs: this.ledgerCompleteMs };
   }
 
