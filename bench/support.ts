@@ -4,7 +4,6 @@
  * removed at the end, and a few statistics helpers.
  */
 import { randomBytes } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import pg from 'pg';
 import { createPool, type Pool } from '../src/db/pool.js';
@@ -13,6 +12,7 @@ import { findLocalServices } from '../src/embedded/local-services.js';
 import { resolveServices, type ResolvedServices } from '../src/embedded/services.js';
 import type { NatsNames } from '../src/nats/names.js';
 import type { Logger } from '../src/observability/logger.js';
+import { removeTopology } from '../src/nats/topology.js';
 
 
 /**
@@ -86,10 +86,7 @@ export function benchNamespace(): string {
 
 /** Every stream and bucket a namespace may have made on the shared server goes. */
 export async function deleteNamespaceStreams(nc: NatsConnection, names: NatsNames): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  for (const stream of [names.commandStream, names.eventStream, names.reconStream, names.meBalanceStream, `KV_${names.accountsBucket}`]) {
-    await jsm.streams.delete(stream).catch(() => undefined);
-  }
+  await removeTopology(nc, names);
 }
 
 /** Cleanups registered as resources are made, run in reverse order once (normal end, error or Ctrl-C). */

@@ -52,3 +52,19 @@ export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames
   const leases = await new Kvm(nc).create(names.partitionLeaseBucket, { history: 1, ttl: leaseTtlMs });
   return { jsm, accounts, leases };
 }
+
+/**
+ * Every stream and bucket an engine makes under these names. For tests and the bench, which
+ * each use a namespace of their own on a shared server and remove it afterwards.
+ */
+export function topologyStreams(names: NatsNames): string[] {
+  return [
+    names.commandStream, names.eventStream, names.reconStream, names.meBalanceStream, names.custodyStream,
+    `KV_${names.accountsBucket}`, `KV_${names.partitionLeaseBucket}`,
+  ];
+}
+
+export async function removeTopology(nc: NatsConnection, names: NatsNames): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const stream of topologyStreams(names)) await jsm.streams.delete(stream).catch(() => undefined);
+}

@@ -12,6 +12,7 @@ import { startPoolOnAnvil, token, until, type PoolOnAnvil } from '../adapters/ch
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { silentLogger } from '../support/log.js';
 import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import { removeTopology } from '../../src/nats/topology.js';
 
 const confirmations = 3;
 const graceMs = 1_000;
@@ -81,7 +82,7 @@ afterAll(async () => {
   for (const sub of subscriptions) sub.unsubscribe();
   await recon?.stop();
   await chain?.stop();
-  await jsm?.streams.delete(names.reconStream).catch(() => undefined);
+  if (nc) await removeTopology(nc, names);
   await nc?.close();
   await pool?.end();
   await database?.drop();

@@ -18,6 +18,7 @@ import { silentLogger } from '../support/log.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { sharedNatsUrl, testNamespace } from '../support/nats.js';
 import { until } from '../support/until.js';
+import { removeTopology } from '../../src/nats/topology.js';
 export { until };
 
 export interface WithdrawalEvent {
@@ -124,7 +125,7 @@ export async function startCustodyHarness(options: HarnessOptions): Promise<Cust
       await harness.reconciler.stop();
       for (const sub of subscriptions) sub.unsubscribe();
       await sim.stop();
-      for (const stream of [names.reconStream, names.custodyStream]) await jsm.streams.delete(stream).catch(() => undefined);
+      await removeTopology(nc, names);
       await nc.close();
       await pool.end();
       await database.drop();

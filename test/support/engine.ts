@@ -1,4 +1,3 @@
-import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { loadSettings, type Settings } from '../../src/config/settings.js';
@@ -8,6 +7,7 @@ import { natsNames, type NatsNames } from '../../src/nats/names.js';
 import { createTestDatabase } from './database.js';
 import { silentLogger } from './log.js';
 import { sharedNatsUrl, testNamespace } from './nats.js';
+import { removeTopology } from '../../src/nats/topology.js';
 
 export interface TestEngine {
   engine: Engine;
@@ -57,8 +57,5 @@ export async function startTestEngine(overrides: Partial<Record<keyof Settings, 
 
 /** Leaves the shared NATS as the test found it: every stream and bucket of the namespace goes. */
 export async function deleteNamespaceStreams(nc: NatsConnection, names: NatsNames): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  for (const stream of [names.commandStream, names.eventStream, names.reconStream, names.meBalanceStream, names.custodyStream, `KV_${names.accountsBucket}`, `KV_${names.partitionLeaseBucket}`]) {
-    await jsm.streams.delete(stream).catch(() => undefined);
-  }
+  await removeTopology(nc, names);
 }

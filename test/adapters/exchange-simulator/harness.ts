@@ -10,6 +10,7 @@ import { natsNames, type NatsNames } from '../../../src/nats/names.js';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
 import { silentLogger } from '../../support/log.js';
 import { sharedNatsUrl, testNamespace } from '../../support/nats.js';
+import { removeTopology } from '../../../src/nats/topology.js';
 
 export interface SimulatorHarness {
   sim: ExchangeSimulator;
@@ -59,8 +60,7 @@ export async function startSimulatorHarness(
 }
 
 async function cleanup(nc: NatsConnection, pool: Pool, names: NatsNames, database: TestDatabase): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  await jsm.streams.delete(names.meBalanceStream).catch(() => undefined);
+  await removeTopology(nc, names);
   await nc.close();
   await pool.end();
   await database.drop();
