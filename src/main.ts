@@ -81,7 +81,7 @@ async function runEngine(given: Settings, log: Logger, simulateFlag: boolean): P
       namespace: settings.NAMESPACE || '(none)',
       adminSubjects: `${settings.NAMESPACE ? `${settings.NAMESPACE}.` : ''}admin.>`,
     },
-    'engine ready; try: nats req admin.account.get \'{"userId":"alice"}\'',
+    `engine ready; try: nats req ${settings.NAMESPACE ? `${settings.NAMESPACE}.` : ''}admin.account.get '{"userId":"${simulate ? 'demo0001' : 'alice'}"}'`,
   );
 }
 
