@@ -5,14 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
-import pg from 'pg';
 import { createPool, type Pool } from '../src/db/pool.js';
-import { migrate } from '../src/db/migrate.js';
 import { findLocalServices } from '../src/embedded/local-services.js';
 import { resolveServices, type ResolvedServices } from '../src/embedded/services.js';
 import type { NatsNames } from '../src/nats/names.js';
 import type { Logger } from '../src/observability/logger.js';
 import { removeTopology } from '../src/nats/topology.js';
+import { createScratchDatabase, withClient } from '../src/db/scratch-database.js';
 
 
 /**
@@ -30,15 +29,7 @@ export async function findServices(log: Logger): Promise<ResolvedServices> {
   return resolveServices({ ...found, log });
 }
 
-export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
+export { withClient };
 
 export interface BenchDatabase {
   url: string;
@@ -49,30 +40,17 @@ export interface BenchDatabase {
 
 /** A fresh, migrated database on the server; drop() ends the pool and drops it (idempotent). */
 export async function createBenchDatabase(serverUrl: string, tag: string, log: Logger, poolMax = 8): Promise<BenchDatabase> {
-  const name = `recon_bench_${tag}_${randomBytes(4).toString('hex')}`;
-  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${name}`));
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  await migrate(url.toString(), log);
-  const pool = createPool(url.toString(), poolMax);
-  // A connection terminated by the final DROP … WITH (FORCE) is expected, not a crash.
-  pool.on('error', () => undefined);
+  const scratch = await createScratchDatabase(serverUrl, `recon_bench_${tag}`, log);
+  const pool = createPool(scratch.url, poolMax);
   let dropping: Promise<void> | undefined;
   return {
-    url: url.toString(),
-    name,
+    url: scratch.url,
+    name: scratch.name,
     pool,
     drop() {
       dropping ??= (async () => {
         await pool.end().catch(() => undefined);
-        await withClient(serverUrl, async (c) => {
-          const { rows } = await c.query<{ server_version_num: string }>('SHOW server_version_num');
-          if (Number(rows[0]?.server_version_num) >= 130_000) await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-          else {
-            await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
-            await c.query(`DROP DATABASE IF EXISTS ${name}`);
-          }
-        });
+        await scratch.drop();
       })();
       return dropping;
     },

@@ -26,27 +26,20 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
 /** Creates (or updates) the engine's streams (commands, account events, recon alerts) and buckets. Idempotent. */
 export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames, leaseTtlMs = 10_000): Promise<Topology> {
   const jsm = await jetstreamManager(nc);
-  await ensureStream(jsm, {
-    name: names.commandStream,
-    subjects: [names.commandSubjectAll],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    duplicate_window: nanos(commandDedupWindowMs),
-  });
-  await ensureStream(jsm, {
-    name: names.eventStream,
-    subjects: [names.eventSubjectAll],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    duplicate_window: nanos(eventDedupWindowMs),
-  });
-  await ensureStream(jsm, {
-    name: names.reconStream,
-    subjects: [names.reconSubjectAll],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    duplicate_window: nanos(eventDedupWindowMs),
-  });
+  const streams: Array<[name: string, subject: string, dedupWindowMs: number]> = [
+    [names.commandStream, names.commandSubjectAll, commandDedupWindowMs],
+    [names.eventStream, names.eventSubjectAll, eventDedupWindowMs],
+    [names.reconStream, names.reconSubjectAll, eventDedupWindowMs],
+  ];
+  for (const [name, subject, dedupWindowMs] of streams) {
+    await ensureStream(jsm, {
+      name,
+      subjects: [subject],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      duplicate_window: nanos(dedupWindowMs),
+    });
+  }
   const accounts = await new Kvm(nc).create(names.accountsBucket, { history: 5 });
   // Bucket-level TTL (NATS 2.9 has no per-key TTL): an unrenewed lease disappears.
   const leases = await new Kvm(nc).create(names.partitionLeaseBucket, { history: 1, ttl: leaseTtlMs });

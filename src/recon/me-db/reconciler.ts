@@ -1,5 +1,4 @@
-import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { ensureBalanceStream } from '../../adapters/exchange-simulator/balance-stream.js';
 import { listenForLedgerInserts, ledgerStart, readLedgerBatch, type LedgerBatch, type LedgerRow, type LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
 import { parseBalanceEvent, userIdOfBalanceSubject } from '../../adapters/matching-engine/contract.js';
@@ -9,8 +8,6 @@ import { parkCommand } from '../../actors/parking.js';
 import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
 import type { Pool } from '../../db/pool.js';
 import { rewindDurableConsumer } from '../../nats/durable-consumer.js';
-import type { NatsNames } from '../../nats/names.js';
-import type { Logger } from '../../observability/logger.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { moneyScale, type LiveBreak } from '../breaks/break.js';
 import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
@@ -18,6 +15,7 @@ import { CutDigest } from '../cut-digest.js';
 import { SerialQueue } from '../serial-queue.js';
 import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
 import { keyOf, PositionBook, type Position, type PositionKey, type SideClocks } from './positions.js';
+import type { ReconcilerDeps } from '../reconciler-deps.js';
 
 export interface MeDbLimits {
   graceMs: number;
@@ -40,13 +38,8 @@ export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
   snapshotTimeoutMs: 5_000,
 };
 
-export interface MeDbDeps {
-  nc: NatsConnection;
-  js: JetStreamClient;
-  jsm: JetStreamManager;
-  pool: Pool;
-  names: NatsNames;
-  log: Logger;
+/** Settings reach it as `limits` (grace window and the rest), not whole. */
+export interface MeDbDeps extends Omit<ReconcilerDeps, 'settings'> {
   limits: MeDbLimits;
   /** Freezes accounts on a new balance break; absent: no freeze (e.g. a read-only deployment). */
   commands?: AccountCommandClient;
