@@ -151,14 +151,7 @@ async function startOnce(binary: string, port: number, opts: StartAnvilOptions):
     rpc,
     stop() {
       stopping ??= (async () => {
-        if (!watched.exited) {
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => {
-            if (!watched.exited) child.kill('SIGKILL');
-          }, anvilLimits.stopTimeoutMs);
-          await watched.exit;
-          clearTimeout(timer);
-        }
+        await watched.terminate([['SIGTERM', 0], ['SIGKILL', anvilLimits.stopTimeoutMs]]);
         process.removeListener('exit', onExit);
         log.info({ event: 'anvil.stopped', url, pid }, 'anvil stopped');
       })();

@@ -146,14 +146,7 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
     },
     stop() {
       stopping ??= (async () => {
-        if (!watched.exited) {
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => {
-            if (!watched.exited) child.kill('SIGKILL');
-          }, 10_000);
-          await watched.exit;
-          clearTimeout(timer);
-        }
+        await watched.terminate([['SIGTERM', 0], ['SIGKILL', 10_000]]);
         process.removeListener('exit', onExit);
         if (ownsStore) await fs.rm(storeDir, { recursive: true, force: true });
         log.info({ port, pid }, 'nats-server stopped');

@@ -323,16 +323,9 @@ async function spawnPostgres(opts: SpawnPostgresOptions): Promise<EmbeddedPostgr
     pid,
     stop() {
       stopping ??= (async () => {
-        if (!watched.exited) {
-          // SIGINT is "fast" shutdown: disconnect clients, checkpoint, exit.
-          // SIGTERM would wait for every client (a leaked pool) to leave.
-          child.kill('SIGINT');
-          const escalate = setTimeout(() => !watched.exited && child.kill('SIGQUIT'), STOP_ESCALATE_MS);
-          const kill = setTimeout(() => !watched.exited && child.kill('SIGKILL'), STOP_KILL_MS);
-          await watched.exit;
-          clearTimeout(escalate);
-          clearTimeout(kill);
-        }
+        // SIGINT is "fast" shutdown: disconnect clients, checkpoint, exit.
+        // SIGTERM would wait for every client (a leaked pool) to leave.
+        await watched.terminate([['SIGINT', 0], ['SIGQUIT', STOP_ESCALATE_MS], ['SIGKILL', STOP_KILL_MS]]);
         process.removeListener('exit', onExit);
         if (tempRoot) await fs.rm(tempRoot, { recursive: true, force: true });
         log.debug({ event: 'postgres.stopped', port, pid }, 'postgres stopped');

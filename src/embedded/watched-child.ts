@@ -8,6 +8,11 @@ export interface WatchedChild {
   readonly spawnError: Error | undefined;
   /** Resolves when the child has exited. */
   readonly exit: Promise<void>;
+  /**
+   * Sends each signal at its delay (ms after the call) until the child has exited, then
+   * resolves: e.g. `[['SIGTERM', 0], ['SIGKILL', 10_000]]`. Resolves at once if it already has.
+   */
+  terminate(escalation: ReadonlyArray<readonly [NodeJS.Signals, number]>): Promise<void>;
 }
 
 export function watchChild(child: ChildProcess): WatchedChild {
@@ -23,7 +28,14 @@ export function watchChild(child: ChildProcess): WatchedChild {
     state.spawnError = err;
     state.exited = true;
   });
+  const terminate = async (escalation: ReadonlyArray<readonly [NodeJS.Signals, number]>): Promise<void> => {
+    if (state.exited) return;
+    const timers = escalation.map(([signal, afterMs]) => setTimeout(() => !state.exited && child.kill(signal), afterMs));
+    await exit;
+    for (const timer of timers) clearTimeout(timer);
+  };
   return {
+    terminate,
     get exited() {
       return state.exited;
     },
