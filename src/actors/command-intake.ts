@@ -12,7 +12,14 @@ export interface IntakeLimits {
   ackWaitMs: number;
 }
 
-export interface ParkedOrigin { stream: string; streamSeq: number; subject: string; payload: string }
+export interface ParkedOrigin {
+  stream: string;
+  streamSeq: number;
+  subject: string;
+  payload: string;
+  /** The message's exact bytes (kept as bytea: they may hold what text cannot, e.g. NUL). */
+  bytes?: Uint8Array;
+}
 
 export const defaultIntakeLimits: IntakeLimits = { inFlightMax: 1_000, ackWaitMs: 30_000 };
 
@@ -91,7 +98,7 @@ export class CommandIntake {
 
   private async accept(msg: JsMsg): Promise<void> {
     const payload = msg.string();
-    const origin: ParkedOrigin = { stream: msg.info.stream, streamSeq: msg.seq, subject: msg.subject, payload };
+    const origin: ParkedOrigin = { stream: msg.info.stream, streamSeq: msg.seq, subject: msg.subject, payload, bytes: msg.data };
     const parsed = parseCommand(payload);
     const misrouted = parsed.ok ? this.misrouted(msg.subject, parsed.command.userId) : null;
     if (!parsed.ok || misrouted) {

@@ -1,6 +1,6 @@
 import type { ConfirmedStakes, SavedStakes, StakesChanges } from '../../adapters/chain/confirmed-stakes.js';
 import type { Pool, PoolClient } from '../../db/pool.js';
-import { withTransaction } from '../../db/transaction.js';
+import type { DurableWrites } from '../durable-writes.js';
 
 export const dbChainBoundary = 'db_chain';
 
@@ -37,8 +37,8 @@ export async function loadFollowState(pool: Pool, poolKey: string): Promise<Save
 }
 
 /** One transaction: what changed since the last save, then the processed block. */
-export async function saveFollowState(pool: Pool, poolKey: string, stakes: ConfirmedStakes, changes: StakesChanges): Promise<void> {
-  await withTransaction(pool, async (client) => {
+export async function saveFollowState(writes: DurableWrites, poolKey: string, stakes: ConfirmedStakes, changes: StakesChanges): Promise<void> {
+  await writes.transaction(async (client) => {
     if (changes.reset) {
       for (const table of ['recon_db_chain_blocks', 'recon_db_chain_deltas', 'recon_db_chain_stakers']) {
         await client.query(`DELETE FROM ${table} WHERE pool = $1`, [poolKey]);

@@ -2,6 +2,7 @@ import type { LedgerRow, LedgerWatermark } from '../../adapters/ledger/ledger-fo
 import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
 import type { Pool } from '../../db/pool.js';
 import { moneyScale } from '../breaks/break.js';
+import type { DurableWrites } from '../durable-writes.js';
 
 export const dbCustodyBoundary = 'db_custody';
 
@@ -79,13 +80,11 @@ export interface CheckRecord {
   breaksOpen: number;
 }
 
-/** One transaction: the holdings, the watermark and the check row of this comparison round. */
-export async function saveCheck(pool: Pool, holdings: LedgerHoldings, check: CheckRecord): Promise<void> {
-  const client = await pool.connect();
+/** One (fenced) transaction: the holdings, the watermark and the check row of this comparison round. */
+export async function saveCheck(writes: DurableWrites, holdings: LedgerHoldings, check: CheckRecord): Promise<void> {
   const tx = holdings.watermark.txId.toString();
   const id = holdings.watermark.id.toString();
-  try {
-    await client.query('BEGIN');
+  await writes.transaction(async (client) => {
     const currencies = [...holdings.heldMinor.keys()];
     if (currencies.length > 0) {
       await client.query(
@@ -104,15 +103,9 @@ export async function saveCheck(pool: Pool, holdings: LedgerHoldings, check: Che
     );
     // left_seq of a db_custody check is the custody poll time (epoch ms): its watermark.
     await client.query(
-      `INSERT INTO recon_checks (boundary, keys_compared, keys_equal, keys_in_flight, breaks_open, left_seq, right_tx, right_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::text::xid8, $8)`,
-      [dbCustodyBoundary, check.currenciesCompared, check.currenciesAgreeing, check.currenciesInFlight, check.breaksOpen, check.polledAtMs, tx, id],
+      `INSERT INTO recon_checks (boundary, keys_compared, keys_equal, keys_in_flight, breaks_open, left_seq, right_tx, right_id, fence_token)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::text::xid8, $8, $9)`,
+      [dbCustodyBoundary, check.currenciesCompared, check.currenciesAgreeing, check.currenciesInFlight, check.breaksOpen, check.polledAtMs, tx, id, writes.fenceToken],
     );
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -1,6 +1,7 @@
 import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
+import { z } from 'zod';
 import type { Pool, PoolClient } from '../../db/pool.js';
-import { withTransaction } from '../../db/transaction.js';
+import type { DurableWrites } from '../durable-writes.js';
 import type { LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
 import { moneyScale } from '../breaks/break.js';
 import type { Position } from './positions.js';
@@ -15,27 +16,31 @@ export interface SavedState {
   currencyTotals: Map<string, bigint>;
 }
 
+const watermarkRow = z.object({ left_seq: z.string(), right_tx: z.string(), right_id: z.string(), rows_read: z.string() });
+const positionRow = z.object({ user_id: z.string(), currency: z.string(), engine_total: z.string(), engine_seq: z.string(), ledger_total: z.string() });
+const totalRow = z.object({ currency: z.string(), total: z.string() });
+
 /** The saved state, or null on a first start. */
 export async function loadCheckpoint(pool: Pool): Promise<SavedState | null> {
-  const mark = await pool.query<{ left_seq: string; right_tx: string; right_id: string; rows_read: string }>(
+  const mark = await pool.query(
     'SELECT left_seq::text, right_tx::text, right_id::text, rows_read::text FROM recon_watermarks WHERE boundary = $1', [meDbBoundary]);
-  const row = mark.rows[0];
-  if (!row) return null;
-  const positions = await pool.query<{ user_id: string; currency: string; engine_total: string; engine_seq: string; ledger_total: string }>(
-    'SELECT user_id, currency, engine_total::text, engine_seq::text, ledger_total::text FROM recon_me_db_positions');
-  const totals = await pool.query<{ currency: string; total: string }>('SELECT currency, total::text FROM recon_ledger_currency_totals');
+  if (!mark.rows[0]) return null;
+  const row = watermarkRow.parse(mark.rows[0]);
+  const positions = z.array(positionRow).parse((await pool.query(
+    'SELECT user_id, currency, engine_total::text, engine_seq::text, ledger_total::text FROM recon_me_db_positions')).rows);
+  const totals = z.array(totalRow).parse((await pool.query('SELECT currency, total::text FROM recon_ledger_currency_totals')).rows);
   return {
     engineSeq: Number(row.left_seq),
     ledger: { txId: BigInt(row.right_tx), id: BigInt(row.right_id) },
     rowsRead: BigInt(row.rows_read),
-    positions: positions.rows.map((p) => ({
+    positions: positions.map((p) => ({
       userId: p.user_id,
       currency: p.currency,
       engineTotalMinor: signedDecimalToMinor(p.engine_total, moneyScale),
       engineSeq: Number(p.engine_seq),
       ledgerTotalMinor: signedDecimalToMinor(p.ledger_total, moneyScale),
     })),
-    currencyTotals: new Map(totals.rows.map((t) => [t.currency, signedDecimalToMinor(t.total, moneyScale)])),
+    currencyTotals: new Map(totals.map((t) => [t.currency, signedDecimalToMinor(t.total, moneyScale)])),
   };
 }
 
@@ -50,9 +55,9 @@ export interface CheckpointWrite {
 
 const positionsBatchMax = 1_000;
 
-/** One transaction: the changed positions, the currency totals, the watermarks and a check row. */
-export async function saveCheckpoint(pool: Pool, write: CheckpointWrite): Promise<void> {
-  await withTransaction(pool, async (client) => {
+/** One (fenced) transaction: the changed positions, the currency totals, the watermarks and a check row. */
+export async function saveCheckpoint(writes: DurableWrites, write: CheckpointWrite): Promise<void> {
+  await writes.transaction(async (client) => {
     for (let i = 0; i < write.dirtyPositions.length; i += positionsBatchMax) {
       await upsertPositions(client, write.dirtyPositions.slice(i, i + positionsBatchMax));
     }
@@ -71,10 +76,10 @@ export async function saveCheckpoint(pool: Pool, write: CheckpointWrite): Promis
       [meDbBoundary, write.engineSeq, write.ledger.txId.toString(), write.ledger.id.toString(), write.rowsRead.toString()],
     );
     await client.query(
-      `INSERT INTO recon_checks (boundary, keys_compared, keys_equal, keys_in_flight, breaks_open, left_seq, right_tx, right_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::text::xid8, $8)`,
+      `INSERT INTO recon_checks (boundary, keys_compared, keys_equal, keys_in_flight, breaks_open, left_seq, right_tx, right_id, fence_token)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::text::xid8, $8, $9)`,
       [meDbBoundary, write.check.keysCompared, write.check.keysEqual, write.check.keysInFlight, write.check.breaksOpen,
-        write.engineSeq, write.ledger.txId.toString(), write.ledger.id.toString()],
+        write.engineSeq, write.ledger.txId.toString(), write.ledger.id.toString(), writes.fenceToken],
     );
   });
 }

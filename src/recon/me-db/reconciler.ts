@@ -9,13 +9,19 @@ import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
 import type { Pool } from '../../db/pool.js';
 import { rewindDurableConsumer } from '../../nats/durable-consumer.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
+import { breakKinds } from '../breaks/break-kinds.js';
 import { moneyScale, type LiveBreak } from '../breaks/break.js';
 import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
 import { CutDigest } from '../cut-digest.js';
+import { durableWrites, type DurableWrites } from '../durable-writes.js';
+import { reportReconcilerError, type ErrorReportingContext } from '../error-reporting.js';
+import { reconLimits } from '../limits.js';
+import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
 import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
 import { keyOf, PositionBook, type Position, type PositionKey, type SideClocks } from './positions.js';
 import type { ReconcilerDeps } from '../reconciler-deps.js';
+import type { OutboxEffect } from '../breaks/outbox.js';
 
 export interface MeDbLimits {
   graceMs: number;
@@ -64,12 +70,14 @@ export interface MeDbCounters {
   checks: number;
 }
 
-const balanceKind = 'balance';
+const balanceKind = breakKinds.balance;
 /** Engine messages received but not yet applied, at most. */
 const engineInboxMax = 5_000;
-const journalKind = 'journal_unbalanced';
-const currencyKind = 'currency_nonzero';
-const errorKind = 'reconciler_error';
+const journalKind = breakKinds.journalUnbalanced;
+const currencyKind = breakKinds.currencyNonzero;
+const errorKind = breakKinds.reconcilerError;
+/** The key of the engine-sequence meta-breaks: one per boundary. */
+const sequenceKey = 'engine';
 
 /**
  * The me_db reconciler actor: matching-engine balances (a JetStream stream) against the
@@ -83,6 +91,8 @@ export class MeDbReconciler {
   private readonly queue = new SerialQueue(100_000);
   private readonly book: PositionBook;
   private readonly breaks: BreakRegistry;
+  private readonly writes: DurableWrites;
+  private readonly errors: ErrorReportingContext;
   private readonly digest = new CutDigest();
   private readonly nowMs: () => number;
   private readonly watched = new Set<string>();
@@ -119,14 +129,22 @@ export class MeDbReconciler {
   constructor(private readonly deps: MeDbDeps) {
     this.nowMs = deps.nowMs ?? Date.now;
     this.book = new PositionBook({ graceMs: deps.limits.graceMs, historyMs: Math.max(60_000, deps.limits.graceMs * 4), historyPointsMax: 2_000 });
+    this.writes = durableWrites(deps.pool, deps.fence);
     this.breaks = new BreakRegistry({
       boundary: meDbBoundary,
       pool: deps.pool,
       js: deps.js,
       names: deps.names,
       log: deps.log,
-      onRaised: (live) => this.freeze(live),
+      writes: this.writes,
+      ...(deps.commands ? { commands: deps.commands } : {}),
+      effectsOnRaised: (live) => this.freezeEffects(live),
+      onWriteFailed: (error) => this.reportError('outbox', error),
     });
+    this.errors = {
+      boundary: meDbBoundary, log: deps.log, breaks: this.breaks, key: 'engine', nowMs: this.nowMs,
+      ...(deps.onFenced ? { onFenced: deps.onFenced } : {}),
+    };
   }
 
   async start(): Promise<void> {
@@ -144,6 +162,7 @@ export class MeDbReconciler {
     if (startSeq === null && this.engineSeq === 0) await this.seedFromSnapshot();
     const consumer = await deps.js.consumers.get(deps.names.meBalanceStream, deps.names.meDbConsumer);
     this.messages = await consumer.consume({ max_messages: 1_000 });
+    this.breaks.startEffects();
     this.listener = await listenForLedgerInserts(deps.pool, () => this.ledgerWake?.(), deps.log).catch(() => null);
     this.loops.push(this.pumpEngine(this.messages), this.followLedger());
     this.timers.push(setInterval(() => this.scheduleTick(), deps.limits.tickMs));
@@ -159,6 +178,7 @@ export class MeDbReconciler {
     await this.listener?.close();
     // A last checkpoint so the next start re-reads as little as possible.
     await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
+    await this.breaks.stopEffects();
   }
 
   status(): BoundaryStatus {
@@ -193,16 +213,7 @@ export class MeDbReconciler {
       await this.checkpoint();
       const cut = { engineSeq: this.engineSeq, ledgerTxId: this.ledger.txId.toString(), ledgerId: this.ledger.id.toString(), positions: this.book.size };
       const openBreaks = this.breaks.list();
-      await this.deps.pool.query(
-        `INSERT INTO recon_seals (boundary, business_date, cut, digest, open_breaks) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (boundary, business_date) DO NOTHING`,
-        [meDbBoundary, businessDate, JSON.stringify(cut), this.digest.hex(), JSON.stringify(openBreaks)],
-      );
-      const stored = await this.deps.pool.query<{ cut: MeDbSeal['cut']; digest: string; open_breaks: LiveBreak[]; sealed_at: Date }>(
-        'SELECT cut, digest, open_breaks, sealed_at FROM recon_seals WHERE boundary = $1 AND business_date = $2', [meDbBoundary, businessDate]);
-      const row = stored.rows[0];
-      if (!row) throw new Error(`seal ${businessDate} vanished`);
-      return { boundary: meDbBoundary, businessDate, cut: row.cut, digest: row.digest, openBreaks: row.open_breaks, sealedAt: row.sealed_at.toISOString() };
+      return writeSealOnce(this.writes, { boundary: meDbBoundary, businessDate, cut, digest: this.digest.hex(), openBreaks });
     });
   }
 
@@ -288,7 +299,12 @@ export class MeDbReconciler {
       this.unacked.push(msg); // applied before the restart or contained in the snapshot
       return;
     }
-    if (event.seq <= this.engineSeq) return this.parkEngineEvent(msg, `sequence went backwards: ${event.seq} after ${this.engineSeq}`);
+    if (event.seq <= this.engineSeq) {
+      return this.sequenceFault(msg, breakKinds.sequenceRegression, `engine sequence went backwards: ${event.seq} after ${this.engineSeq} (stream seq ${msg.seq})`);
+    }
+    if (event.seq - this.engineSeq > reconLimits.engineSeqJumpMax) {
+      return this.sequenceFault(msg, breakKinds.sequenceJump, `engine sequence jumped from ${this.engineSeq} to ${event.seq} (more than ${reconLimits.engineSeqJumpMax}; stream seq ${msg.seq}); not applied`);
+    }
     this.applyEngineTotal(event.userId, event.currency, event.totalMinor, event.seq, event.tsMs);
     this.engineSeq = event.seq;
     this.engineBacklog = msg.info.pending;
@@ -298,8 +314,51 @@ export class MeDbReconciler {
     this.unacked.push(msg);
   }
 
+  /**
+   * An event whose sequence cannot follow the last one applied: parked, and paged once as a
+   * meta-break saying how to re-baseline, so the boundary never goes blind silently.
+   */
+  private async sequenceFault(msg: JsMsg, kind: string, reason: string): Promise<void> {
+    await this.parkEngineEvent(msg, reason);
+    await this.breaks.raise({
+      kind, key: sequenceKey,
+      detail: `${reason}. Check the engine; when its sequence is right again, re-baseline from its snapshot: ` +
+        `nats req ${this.deps.names.adminPrefix}.recon.rebaseline '{"boundary":"me_db","actorId":"<you>","reason":"<why>"}'`,
+    }, this.nowMs());
+  }
+
+  /**
+   * The operator's re-baseline after a sequence fault: the engine's balances as of its
+   * snapshot replace the engine side, events up to the snapshot's seq are skipped, and the
+   * sequence meta-breaks resolve. Returns the snapshot's seq and row count.
+   */
+  rebaseline(actorId: string, reason: string): Promise<{ asOfSeq: number; balances: number; previousSeq: number }> {
+    return this.queue.run(async () => {
+      const result = await fetchSnapshot(this.deps.nc, this.deps.names, { chunkSize: 1_000, timeoutMs: this.deps.limits.snapshotTimeoutMs });
+      if (!result.ok) throw new Error(`engine snapshot unavailable (${result.error.code}): ${result.error.message}`);
+      const previousSeq = this.engineSeq;
+      const nowMs = this.nowMs();
+      const inSnapshot = new Set<string>();
+      for (const row of result.snapshot.balances) {
+        this.applyEngineTotal(row.userId, row.currency, row.totalMinor, result.snapshot.asOfSeq, nowMs);
+        inSnapshot.add(keyOf(row.userId, row.currency));
+      }
+      // A balance the snapshot does not list is zero on the engine's side.
+      for (const p of [...this.book.values()]) {
+        const key = keyOf(p.userId, p.currency);
+        if (!inSnapshot.has(key) && p.engineTotalMinor !== 0n) this.applyEngineTotal(p.userId, p.currency, 0n, result.snapshot.asOfSeq, nowMs);
+      }
+      this.engineSeq = result.snapshot.asOfSeq;
+      this.appliedThroughSeq = result.snapshot.asOfSeq;
+      await this.checkpoint();
+      for (const kind of [breakKinds.sequenceJump, breakKinds.sequenceRegression]) await this.breaks.resolve(kind, sequenceKey);
+      this.deps.log.warn({ event: 'recon.rebaselined', boundary: meDbBoundary, actorId, reason, previousSeq, asOfSeq: result.snapshot.asOfSeq, balances: result.snapshot.balances.length }, 'me_db re-baselined from the engine snapshot');
+      return { asOfSeq: result.snapshot.asOfSeq, balances: result.snapshot.balances.length, previousSeq };
+    });
+  }
+
   private async parkEngineEvent(msg: JsMsg, reason: string): Promise<void> {
-    await parkCommand(this.deps.pool, { stream: msg.info.stream, streamSeq: msg.seq, subject: msg.subject, payload: msg.string() }, reason, 1);
+    await parkCommand(this.deps.pool, { stream: msg.info.stream, streamSeq: msg.seq, subject: msg.subject, payload: msg.string(), bytes: msg.data }, reason, 1);
     this.counters.engineEventsParked++;
     this.deps.log.error({ event: 'recon.engine_event_parked', subject: msg.subject, streamSeq: msg.seq, reason }, 'engine event breaks the contract; parked');
     this.unacked.push(msg);
@@ -434,7 +493,7 @@ export class MeDbReconciler {
     }
     for (const currency of [...this.currenciesToCheck]) {
       const total = this.currencyTotals.get(currency) ?? 0n;
-      if (total === 0n) await this.breaks.resolve(currencyKind, currency);
+      if (total === 0n) await this.breaks.resolve(currencyKind, currency, { leftMinor: 0n, rightMinor: 0n });
       else await this.breaks.raise({ kind: currencyKind, key: currency, currency, leftMinor: total, rightMinor: 0n, detail: `Σ of all ledger accounts in ${currency} is ${minorToDecimal(total, moneyScale)}, not 0` }, nowMs);
       this.currenciesToCheck.delete(currency);
     }
@@ -465,7 +524,7 @@ export class MeDbReconciler {
       if (verdict === 'equal') {
         this.checkCounts.keysEqual++;
         this.watched.delete(key);
-        await this.breaks.resolve(balanceKind, breakKeyOf(p));
+        await this.breaks.resolve(balanceKind, breakKeyOf(p), { leftMinor: p.engineTotalMinor, rightMinor: p.ledgerTotalMinor });
       } else if (verdict === 'in_flight') {
         this.checkCounts.keysInFlight++;
       } else {
@@ -480,7 +539,7 @@ export class MeDbReconciler {
     const dirtyPositions = [...this.dirty].map((key) => this.book.get(key)).filter((p): p is Position => p !== undefined);
     const acks = this.unacked.splice(0);
     try {
-      await saveCheckpoint(this.deps.pool, {
+      await saveCheckpoint(this.writes, {
         engineSeq: this.engineSeq,
         ledger: this.ledger,
         rowsRead: this.rowsRead,
@@ -501,30 +560,24 @@ export class MeDbReconciler {
     await this.breaks.resolve(errorKind, 'engine');
   }
 
-  private async freeze(live: LiveBreak): Promise<void> {
-    if (live.kind !== balanceKind || !live.userId || !this.deps.commands) return;
-    try {
-      await this.deps.commands.enqueue({
-        commandId: `freeze:${live.id}`,
-        userId: live.userId,
-        kind: 'transition',
-        target: 'suspended',
-        authority: 'system',
-        reasonCode: 'recon_break_me_db',
-        actorId: `recon:${meDbBoundary}:${live.id}`,
-      });
-    } catch (error) {
-      this.deps.log.error({ event: 'recon.freeze_failed', breakId: live.id, userId: live.userId, err: (error as Error).message }, 'could not queue the freeze');
-    }
+  /** A balance break freezes its account (FSM → suspended, authority system), once: the command id is the break's. */
+  private freezeEffects(live: LiveBreak): OutboxEffect[] {
+    const commands = this.deps.commands;
+    if (live.kind !== balanceKind || !live.userId || !commands) return [];
+    const command = {
+      commandId: `freeze:${live.id}`,
+      userId: live.userId,
+      kind: 'transition' as const,
+      target: 'suspended' as const,
+      authority: 'system' as const,
+      reasonCode: 'recon_break_me_db',
+      actorId: `recon:${meDbBoundary}:${live.id}`,
+    };
+    return [{ effect: 'command', subject: commands.subjectOf(live.userId), payload: command, msgId: command.commandId }];
   }
 
-  /** An error inside the reconciler is itself alerted (kind reconciler_error), never silent. */
   private reportError(where: string, error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
-    this.deps.log.error({ event: 'recon.error', boundary: meDbBoundary, where, err: message }, 'reconciler error');
-    void this.queue
-      .run(() => this.breaks.raise({ kind: errorKind, key: 'engine', detail: `${where}: ${message}` }, this.nowMs()))
-      .catch(() => undefined);
+    reportReconcilerError(this.errors, where, error);
   }
 }
 
