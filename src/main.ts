@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { loadSettings, SettingsError, type Settings } from './config/settings.js';
+import { loadSettings, SettingsError, stableInstanceId, type Settings } from './config/settings.js';
+import { validateBoundaries } from './recon/boundaries.js';
 import { migrate } from './db/migrate.js';
 import { resolveServices } from './embedded/services.js';
 import { randomV2AccessToken, startBitgoSimulatorFor, type BitgoSimulator } from './adapters/bitgo/simulator/index.js';
@@ -17,7 +18,10 @@ function die(message: string, code = 1): never {
 }
 
 async function runEngine(given: Settings, log: Logger, simulateFlag: boolean): Promise<void> {
-  let settings = given;
+  // A boundary setting that cannot work stops start-up before anything runs (ADR 0021).
+  const problem = (await validateBoundaries(given, log))[0];
+  if (problem) die(`config: ${problem.setting}: ${problem.message}`, 2);
+  let settings: Settings = { ...given, INSTANCE_ID: given.INSTANCE_ID ?? stableInstanceId(given.NAMESPACE) };
   // The embedded default is a demo: with no services given, it simulates the exchange too.
   const simulate = simulateFlag || (!settings.NATS_URL && !settings.DATABASE_URL);
   const services = await resolveServices({ natsUrl: settings.NATS_URL, databaseUrl: settings.DATABASE_URL, log });
@@ -77,6 +81,7 @@ async function runEngine(given: Settings, log: Logger, simulateFlag: boolean): P
       natsUrl: services.natsUrl,
       databaseUrl: services.databaseUrl.replace(/:[^:@/]*@/, ':***@'),
       embedded: services.embedded,
+      instanceId: settings.INSTANCE_ID,
       simulate,
       namespace: settings.NAMESPACE || '(none)',
       adminSubjects: `${settings.NAMESPACE ? `${settings.NAMESPACE}.` : ''}admin.>`,

@@ -31,6 +31,8 @@ export interface EngineOptions {
   demoChain?: { anvil: AnvilHandle; poolAddress: string };
   /** The BitGo simulator, for the demo's custody activity. */
   demoCustody?: { bitgo: BitgoSimulator; hotWallet: BitgoWalletRef };
+  /** The holder id in this instance's leases (default: INSTANCE_ID, else a fresh one per process). */
+  instanceId?: string;
   /** The supervisor's restart budget is spent: the engine has stopped consuming. */
   onFatal?(reason: string): void;
 }
@@ -56,7 +58,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   let lifecycle: AccountLifecycle | null = null;
   let admin: Service | null = null;
   let singletons: Singletons | null = null;
-  const instanceId = nuid.next();
+  const instanceId = options.instanceId ?? settings.INSTANCE_ID ?? nuid.next();
   let demo: Demo | null = null;
   try {
     const js = jetstream(nc);

@@ -2,7 +2,7 @@ import { ChainMovedError, defaultStakingFollowerLimits, StakingFollower, type Ch
 import { StakingPoolRpc } from '../../adapters/chain/staking-pool-rpc.js';
 import { minorToDecimal } from '../../config/decimal.js';
 import type { Settings } from '../../config/settings.js';
-import type { ReconView } from '../../admin/recon-handlers.js';
+import type { Reconciler } from '../reconciler.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { breakKinds } from '../breaks/break-kinds.js';
 import { moneyScale, type LiveBreak } from '../breaks/break.js';
@@ -76,7 +76,7 @@ export interface DbChainSeal {
   sealedAt: string;
 }
 
-export interface DbChainReconciler extends ReconView {
+export interface DbChainReconciler extends Reconciler {
   /** Seals the latest consistent cut for a business date, once (a repeat returns the first seal). */
   seal(businessDate: string): Promise<DbChainSeal>;
   /** Runs one poll and comparison now (the timer keeps running). */
@@ -141,6 +141,7 @@ interface LastCut {
  * and compares; breaks go through the BreakRegistry (one alert per fingerprint).
  */
 class DbChainActor implements DbChainReconciler {
+  readonly boundary = dbChainBoundary;
   private readonly queue: SerialQueue;
   private readonly breaks: BreakRegistry;
   private readonly writes: DurableWrites;

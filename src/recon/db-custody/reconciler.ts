@@ -6,7 +6,7 @@ import type { WalletReading } from '../../adapters/bitgo/wallet-response.js';
 import { readLedgerBatch } from '../../adapters/ledger/ledger-follower.js';
 import { decimalToMinor, minorToDecimal } from '../../config/decimal.js';
 import type { BitgoWalletRef, Settings } from '../../config/settings.js';
-import type { ReconView } from '../../admin/recon-handlers.js';
+import type { Reconciler } from '../reconciler.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { breakKinds } from '../breaks/break-kinds.js';
 import { moneyScale, type LiveBreak } from '../breaks/break.js';
@@ -70,7 +70,7 @@ export interface DbCustodyDeps extends ReconcilerDeps {
 }
 
 /** What `admin.recon.*` needs, plus the seal at cutover and a clean stop. */
-export interface DbCustodyReconciler extends ReconView {
+export interface DbCustodyReconciler extends Reconciler {
   seal(businessDate: string): Promise<DbCustodySeal>;
   stop(): Promise<void>;
   /** Polls and compares now (outside the schedule); resolves when the round is done. */
@@ -176,6 +176,7 @@ interface WalletState {
  * Every change to its state goes through one serial queue.
  */
 class DbCustodyActor implements DbCustodyReconciler {
+  readonly boundary = dbCustodyBoundary;
   private readonly queue = new SerialQueue(1_000);
   private readonly breaks: BreakRegistry;
   private readonly writes: DurableWrites;

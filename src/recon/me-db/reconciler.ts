@@ -22,6 +22,7 @@ import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
 import { keyOf, PositionBook, type Position, type PositionKey, type SideClocks } from './positions.js';
 import type { ReconcilerDeps } from '../reconciler-deps.js';
 import type { OutboxEffect } from '../breaks/outbox.js';
+import type { Reconciler } from '../reconciler.js';
 
 export interface MeDbLimits {
   graceMs: number;
@@ -87,7 +88,8 @@ const sequenceKey = 'engine';
  * watermarks so a restart resumes without rescanning. Every change to its state goes
  * through one serial queue: it handles one message at a time.
  */
-export class MeDbReconciler {
+export class MeDbReconciler implements Reconciler {
+  readonly boundary = meDbBoundary;
   private readonly queue = new SerialQueue(100_000);
   private readonly book: PositionBook;
   private readonly breaks: BreakRegistry;
