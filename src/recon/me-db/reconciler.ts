@@ -181,6 +181,7 @@ export class MeDbReconciler implements Reconciler {
     // A last checkpoint so the next start re-reads as little as possible.
     await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
     await this.breaks.stopEffects();
+    this.deps.log.info({ event: 'recon.stopped', boundary: meDbBoundary, engineSeq: this.engineSeq }, 'me_db reconciler stopped');
   }
 
   status(): BoundaryStatus {
