@@ -21,6 +21,8 @@ export interface ParkedOrigin {
   bytes?: Uint8Array;
 }
 
+const parkRetryMs = 5_000;
+
 export const defaultIntakeLimits: IntakeLimits = { inFlightMax: 1_000, ackWaitMs: 30_000 };
 
 export interface CommandIntakeDeps {
@@ -103,7 +105,14 @@ export class CommandIntake {
     const misrouted = parsed.ok ? this.misrouted(msg.subject, parsed.command.userId) : null;
     if (!parsed.ok || misrouted) {
       const error = parsed.ok ? misrouted ?? '' : parsed.error;
-      await this.deps.park(origin, error, 1);
+      try {
+        await this.deps.park(origin, error, 1);
+      } catch (parkError) {
+        // Postgres away: this message comes back later; the partition goes on meanwhile.
+        this.deps.log.error({ event: 'intake.park_failed', subject: msg.subject, seq: msg.seq, err: (parkError as Error).message }, 'invalid command not parked yet; redelivered later');
+        msg.nak(parkRetryMs);
+        return;
+      }
       msg.ack();
       this.deps.log.error({ event: 'intake.invalid_command', subject: msg.subject, seq: msg.seq, err: error }, 'invalid command parked');
       return;

@@ -10,18 +10,20 @@ import { parseRequest } from './requests.js';
 export type ReconView = Pick<Reconciler, 'status' | 'liveBreaks' | 'act' | 'rebaseline'>;
 
 const emptyRequest = z.object({});
+/** Free text for an operator's reason; Postgres text cannot hold NUL. */
+const reasonText = z.string().min(1).max(1_000).refine((text) => !text.includes('\u0000'), 'reason must not contain NUL');
 const breakActionRequest = z.object({
   boundary: z.string().min(1).max(32),
   breakId: z.string().uuid('breakId must be a UUID'),
   actorId: actorIdSchema,
-  reason: z.string().min(1).max(1_000).optional(),
+  reason: reasonText.optional(),
 });
-const acceptRequest = breakActionRequest.extend({ reason: z.string().min(1, 'accepting a break needs a reason').max(1_000) });
+const acceptRequest = breakActionRequest.extend({ reason: z.string().min(1, 'accepting a break needs a reason').pipe(reasonText) });
 const listRequest = z.object({ boundary: z.string().min(1).max(32).optional() });
 const rebaselineRequest = z.object({
   boundary: z.string().min(1).max(32),
   actorId: actorIdSchema,
-  reason: z.string().min(1, 'a re-baseline needs a reason').max(1_000),
+  reason: z.string().min(1, 'a re-baseline needs a reason').pipe(reasonText),
 });
 
 function wire(b: LiveBreak) {
