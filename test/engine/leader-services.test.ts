@@ -1,25 +1,12 @@
-import { Writable } from 'node:stream';
 import { connect } from '@nats-io/transport-node';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../src/config/settings.js';
 import { startEngine } from '../../src/engine/engine.js';
 import { natsNames } from '../../src/nats/names.js';
 import { createTestDatabase } from '../support/database.js';
 import { deleteNamespaceStreams } from '../support/engine.js';
+import { capturingLogger } from '../support/log.js';
 import { sharedNatsUrl, testNamespace } from '../support/nats.js';
-
-/** A logger whose lines the test reads. */
-function capturingLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { log: pino({ level: 'info' }, sink), lines };
-}
 
 describe('leader services start all or none', () => {
   it('a boundary failing to start leaves nothing running, retries with backoff, and the engine still serves and stops', async () => {
