@@ -40,7 +40,6 @@ export class Singletons {
   /** Every leader service running, in start order (stopped in reverse). */
   private services: LeaderService[] = [];
   private readonly lease: LeaderLease;
-  private leaderSubscription: Subscription | null = null;
   private readonly local: Record<string, AdminHandler>;
   private meDbReconciler: MeDbReconciler | null = null;
 

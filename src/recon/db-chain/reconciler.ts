@@ -271,14 +271,11 @@ class DbChainActor implements DbChainReconciler {
     });
   }
 
-  // ─── one poll ────────────────────────────────────────────────────────────
-
   /** At most one tick waits in the queue: a slow poll delays the next, never piles them up. */
   private scheduleTick(): void {
     if (this.stopped) return;
     this.queue.runCoalesced('tick', () => this.tick())?.catch((e: unknown) => this.reportError('tick', e));
   }
-
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
@@ -385,8 +382,6 @@ class DbChainActor implements DbChainReconciler {
       throw error;
     }
   }
-
-  // ─── verdicts ────────────────────────────────────────────────────────────
 
   private async judge(comparison: Comparison, cut: ChainCut, nowMs: number): Promise<void> {
     const { graceMs, currency } = this.limits;

@@ -1,11 +1,10 @@
-import { RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/nats-core';
 import { createBitgoCustodyClient, defaultBitgoClientLimits, type BitgoCustodyClient, type WalletReadError, type WalletReadResult } from '../../adapters/bitgo/client.js';
 import { decimalsOfCoin } from '../../adapters/bitgo/coin-decimals.js';
 import type { WalletReading } from '../../adapters/bitgo/wallet-response.js';
 import { readLedgerBatch } from '../../adapters/ledger/ledger-follower.js';
 import { decimalToMinor, minorToDecimal } from '../../config/decimal.js';
 import type { BitgoWalletRef, Settings } from '../../config/settings.js';
+import { ensureCustodyStream, ensureReconStream } from '../../nats/topology.js';
 import type { Reconciler } from '../reconciler.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { breakKinds } from '../breaks/break-kinds.js';
@@ -167,7 +166,6 @@ interface WalletState {
   lastError: WalletReadError | null;
 }
 
-
 /**
  * The db_custody reconciler actor. A poller reads every configured BitGo wallet (outside the
  * actor: network waits never block it) and hands the readings to the actor as one message;
@@ -229,8 +227,8 @@ class DbCustodyActor implements DbCustodyReconciler {
 
   async start(): Promise<void> {
     const { deps } = this;
-    await ensureStreamExists(deps.jsm, { name: deps.names.reconStream, subjects: [deps.names.reconSubjectAll] });
-    await ensureStreamExists(deps.jsm, { name: deps.names.custodyStream, subjects: [deps.names.custodySubjectAll] });
+    await ensureReconStream(deps.jsm, deps.names);
+    await ensureCustodyStream(deps.jsm, deps.names);
     await this.breaks.load();
     this.holdings = (await loadHoldings(deps.pool)) ?? (await seedHoldings(deps.pool));
     // A pause or resume a crash interrupted is still in the outbox: re-driven from here on.
@@ -295,8 +293,6 @@ class DbCustodyActor implements DbCustodyReconciler {
     });
   }
 
-  // ─── the schedule ────────────────────────────────────────────────────────
-
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
@@ -335,8 +331,6 @@ class DbCustodyActor implements DbCustodyReconciler {
     }
     return results;
   }
-
-  // ─── one round, inside the actor ─────────────────────────────────────────
 
   private async applyRound(readings: Map<string, WalletReadResult>): Promise<void> {
     const nowMs = this.nowMs();
@@ -482,8 +476,6 @@ class DbCustodyActor implements DbCustodyReconciler {
     }
   }
 
-  // ─── the seal ────────────────────────────────────────────────────────────
-
   private cut(): { cut: DbCustodySeal['cut']; digest: string } {
     const digest = new CutDigest();
     const wallets: SealedWallet[] = [];
@@ -546,20 +538,5 @@ class DbCustodyActor implements DbCustodyReconciler {
       return;
     }
     reportReconcilerError(this.errors, where, error);
-  }
-}
-
-/** Creates the stream if it is missing; an existing one (the engine's topology) is left as it is. */
-async function ensureStreamExists(jsm: JetStreamManager, config: Pick<StreamConfig, 'name' | 'subjects'>): Promise<void> {
-  try {
-    await jsm.streams.info(config.name);
-  } catch (error) {
-    if ((error as Error).name !== 'StreamNotFoundError' && !/stream not found/i.test((error as Error).message)) throw error;
-    try {
-      await jsm.streams.add({ ...config, retention: RetentionPolicy.Limits, storage: StorageType.File, duplicate_window: nanos(60 * 60_000) });
-    } catch (addError) {
-      // Another instance created it in between: fine.
-      if (!/already in use|already exists/i.test((addError as Error).message)) throw addError;
-    }
   }
 }

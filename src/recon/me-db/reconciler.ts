@@ -1,13 +1,12 @@
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
-import { ensureBalanceStream } from '../../adapters/exchange-simulator/balance-stream.js';
-import { listenForLedgerInserts, ledgerStart, readLedgerBatch, type LedgerBatch, type LedgerRow, type LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
+import { listenForLedgerInserts, ledgerStart, type LedgerRow, type LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
 import { parseBalanceEvent, userIdOfBalanceSubject } from '../../adapters/matching-engine/contract.js';
 import { fetchSnapshot } from '../../adapters/matching-engine/snapshot-client.js';
 import type { AccountCommandClient } from '../../actors/command-client.js';
 import { parkCommand } from '../../actors/parking.js';
-import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
-import type { Pool } from '../../db/pool.js';
+import { minorToDecimal } from '../../config/decimal.js';
 import { rewindDurableConsumer } from '../../nats/durable-consumer.js';
+import { ensureBalanceStream, ensureReconStream } from '../../nats/topology.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { breakKinds } from '../breaks/break-kinds.js';
 import { moneyScale, type LiveBreak } from '../breaks/break.js';
@@ -15,11 +14,12 @@ import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
 import { CutDigest } from '../cut-digest.js';
 import { durableWrites, type DurableWrites } from '../durable-writes.js';
 import { reportReconcilerError, type ErrorReportingContext } from '../error-reporting.js';
-import { reconLimits } from '../limits.js';
 import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
 import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
-import { keyOf, PositionBook, type Position, type PositionKey, type SideClocks } from './positions.js';
+import { judgeSequence } from './engine-sequence.js';
+import { committedPastWatermark, readLedgerTransactions } from './ledger-side.js';
+import { keyOf, PositionBook, type Position, type SideClocks } from './positions.js';
 import type { ReconcilerDeps } from '../reconciler-deps.js';
 import type { OutboxEffect } from '../breaks/outbox.js';
 import type { Reconciler } from '../reconciler.js';
@@ -151,7 +151,8 @@ export class MeDbReconciler implements Reconciler {
 
   async start(): Promise<void> {
     const { deps } = this;
-    await ensureBalanceStream(deps.nc, deps.names);
+    await ensureBalanceStream(deps.jsm, deps.names);
+    await ensureReconStream(deps.jsm, deps.names);
     await this.restore();
     const startSeq = await rewindDurableConsumer(deps.jsm, {
       stream: deps.names.meBalanceStream,
@@ -220,8 +221,6 @@ export class MeDbReconciler implements Reconciler {
     });
   }
 
-  // ─── start-up ────────────────────────────────────────────────────────────
-
   private async restore(): Promise<void> {
     const saved = await loadCheckpoint(this.deps.pool);
     await this.breaks.load();
@@ -255,8 +254,6 @@ export class MeDbReconciler implements Reconciler {
     this.appliedThroughSeq = result.snapshot.asOfSeq;
     this.deps.log.info({ event: 'recon.snapshot_loaded', asOfSeq: result.snapshot.asOfSeq, rows: result.snapshot.balances.length }, 'engine snapshot loaded');
   }
-
-  // ─── the engine side ─────────────────────────────────────────────────────
 
   /**
    * Engine messages are applied in batches: everything that arrived while the previous batch
@@ -293,21 +290,16 @@ export class MeDbReconciler implements Reconciler {
       .catch((error: unknown) => this.reportError('engine', error));
   }
 
-
   private async onEngineMessage(msg: JsMsg): Promise<void> {
     const parsed = parseBalanceEvent(msg.data, { subjectUserId: userIdOfBalanceSubject(msg.subject) });
     if (!parsed.ok) return this.parkEngineEvent(msg, `${parsed.code}: ${parsed.reason}`);
     const event = parsed.event;
-    if (event.seq <= this.appliedThroughSeq) {
-      this.unacked.push(msg); // applied before the restart or contained in the snapshot
+    const sequence = judgeSequence(event.seq, this.engineSeq, this.appliedThroughSeq);
+    if (sequence.verdict === 'seen') {
+      this.unacked.push(msg);
       return;
     }
-    if (event.seq <= this.engineSeq) {
-      return this.sequenceFault(msg, breakKinds.sequenceRegression, `engine sequence went backwards: ${event.seq} after ${this.engineSeq} (stream seq ${msg.seq})`);
-    }
-    if (event.seq - this.engineSeq > reconLimits.engineSeqJumpMax) {
-      return this.sequenceFault(msg, breakKinds.sequenceJump, `engine sequence jumped from ${this.engineSeq} to ${event.seq} (more than ${reconLimits.engineSeqJumpMax}; stream seq ${msg.seq}); not applied`);
-    }
+    if (sequence.verdict === 'fault') return this.sequenceFault(msg, sequence.kind, `${sequence.reason} (stream seq ${msg.seq})`);
     this.applyEngineTotal(event.userId, event.currency, event.totalMinor, event.seq, event.tsMs);
     this.engineSeq = event.seq;
     this.engineBacklog = msg.info.pending;
@@ -374,8 +366,6 @@ export class MeDbReconciler implements Reconciler {
     this.changed(key, oldLeaf);
   }
 
-  // ─── the ledger side ─────────────────────────────────────────────────────
-
   private async followLedger(): Promise<void> {
     while (!this.stopped) {
       let full = false;
@@ -400,7 +390,7 @@ export class MeDbReconciler implements Reconciler {
   /** Reads one batch past the watermark; true when the batch was full (more is waiting). */
   private async readLedger(): Promise<boolean> {
     const startedMs = this.nowMs();
-    const { full, batch } = await this.readLedgerTransactions();
+    const { full, batch } = await readLedgerTransactions(this.deps.pool, this.ledger, this.deps.limits.ledgerBatchRowsMax);
     const nowMs = this.nowMs();
     const journals = new Map<string, Map<string, bigint>>();
     for (const row of batch.rows) this.applyLedgerRow(row, nowMs, journals);
@@ -417,21 +407,6 @@ export class MeDbReconciler implements Reconciler {
     }
     if (!full) this.ledgerCompleteMs = startedMs;
     return full;
-  }
-
-  /** A batch never ends inside a transaction (unless one transaction alone exceeds the batch). */
-  private async readLedgerTransactions(): Promise<{ full: boolean; batch: LedgerBatch }> {
-    const rowsMax = this.deps.limits.ledgerBatchRowsMax;
-    const batch = await readLedgerBatch(this.deps.pool, this.ledger, rowsMax);
-    // Full before trimming: more rows are waiting, the ledger is not read to its horizon yet.
-    const full = batch.rows.length >= rowsMax;
-    if (full) {
-      const lastTx = batch.rows.at(-1)?.txId;
-      const complete = batch.rows.filter((r) => r.txId !== lastTx);
-      const last = complete.at(-1);
-      if (last) return { full, batch: { ...batch, rows: complete, next: { txId: last.txId, id: last.id } } };
-    }
-    return { full, batch };
   }
 
   private applyLedgerRow(row: LedgerRow, nowMs: number, journals: Map<string, Map<string, bigint>>): void {
@@ -460,14 +435,11 @@ export class MeDbReconciler implements Reconciler {
     this.dirty.add(key);
   }
 
-  // ─── comparison, breaks, checkpoints ─────────────────────────────────────
-
   /** At most one tick waits in the queue: a slow tick delays the next, never piles them up. */
   private scheduleTick(): void {
     if (this.stopped) return;
     this.queue.runCoalesced('tick', () => this.tick())?.catch((e: unknown) => this.reportError('tick', e));
   }
-
 
   private async tick(): Promise<void> {
     const nowMs = this.nowMs();
@@ -586,17 +558,5 @@ export class MeDbReconciler implements Reconciler {
 
 const breakKeyOf = (p: { userId: string; currency: string }): string => `${p.userId}/${p.currency}`;
 
-/** Σ of committed ledger rows past the watermark, per suspect key (one indexed query). */
-async function committedPastWatermark(pool: Pool, keys: readonly PositionKey[], after: LedgerWatermark): Promise<Map<string, bigint>> {
-  const result = await pool.query<{ user_id: string; currency: string; total: string }>(
-    `SELECT e.user_id, e.currency, sum(e.amount)::text AS total
-       FROM ledger_entries e
-       JOIN unnest($1::text[], $2::text[]) AS k(user_id, currency) ON k.user_id = e.user_id AND k.currency = e.currency
-      WHERE (e.tx_id, e.id) > ($3::text::xid8, $4::bigint)
-      GROUP BY e.user_id, e.currency`,
-    [keys.map((k) => k.userId), keys.map((k) => k.currency), after.txId.toString(), after.id.toString()],
-  );
-  return new Map(result.rows.map((r) => [keyOf(r.user_id, r.currency), signedDecimalToMinor(r.total, moneyScale)]));
-}
 const leafValue = (engine: bigint, ledger: bigint): string => `${engine}|${ledger}`;
 const stringify = (w: LedgerWatermark) => ({ txId: w.txId.toString(), id: w.id.toString() });
