@@ -105,7 +105,10 @@ function watchRecon(deps: DemoDeps): Subscription[] {
   const show = (what: 'ALERT' | 'RESOLVED') => (_error: Error | null, msg: { json<T>(): T }) => {
     const alert = msg.json<BreakAlert>();
     const where = [alert.userId, alert.currency].filter(Boolean).join(' ');
-    log.warn({ event: `demo.recon_${what.toLowerCase()}`, ...alert }, `${what} ${alert.boundary} ${alert.kind} ${where} delta ${alert.delta ?? '-'}`);
+    const amounts = what === 'ALERT'
+      ? `delta ${alert.delta ?? '-'}`
+      : `now ${alert.left ?? '-'} = ${alert.right ?? '-'} (was delta ${alert.lastDelta ?? '-'})`;
+    log.warn({ event: `demo.recon_${what.toLowerCase()}`, ...alert }, `${what} ${alert.boundary} ${alert.kind} ${where} ${amounts}`);
   };
   return [
     nc.subscribe(names.subject('recon.alert.>'), { callback: show('ALERT') }),

@@ -14,7 +14,12 @@ export interface SealRecord<C> {
 const storedSealSchema = z.object({
   cut: z.record(z.string(), z.unknown()),
   digest: z.string().regex(/^[0-9a-f]{64}$/),
-  open_breaks: z.array(z.object({ id: z.string(), boundary: z.string(), kind: z.string(), key: z.string() }).passthrough()),
+  open_breaks: z.array(z.object({
+    id: z.string(), boundary: z.string(), kind: z.string(), key: z.string(),
+    userId: z.string().nullable(), currency: z.string().nullable(),
+    left: z.string().nullable(), right: z.string().nullable(), delta: z.string().nullable(), detail: z.string().nullable(),
+    status: z.enum(['open', 'acknowledged', 'accepted']), firstSeenAtMs: z.number(),
+  })),
   sealed_at: z.date(),
 });
 
@@ -39,7 +44,7 @@ export async function writeSealOnce<C extends object>(writes: DurableWrites, sea
     // Written by this function from a C (this boundary's own cut type), checked as an object above.
     cut: row.cut as C,
     digest: row.digest,
-    openBreaks: row.open_breaks as unknown as LiveBreak[],
+    openBreaks: row.open_breaks,
     sealedAt: row.sealed_at.toISOString(),
   };
 }

@@ -86,6 +86,8 @@ describe('Postgres cut from under the reconciler', () => {
       }
     }
     expect(onStream.filter((a) => a.breakId === meta.breakId)).toHaveLength(1);
+    // Core subscribers too saw it once: recording it did not publish it again.
+    expect(alerts.filter((a) => a.breakId === meta.breakId)).toHaveLength(1);
     // Commands flow again.
     const reply = (await client.request(`${names.adminPrefix}.account.create`, JSON.stringify({ userId: 'pg1' }), { timeout: 15_000 })).json<{ state?: string }>();
     expect(reply.state).toBe('pending_kyc');

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AccountCommandClient } from '../../actors/command-client.js';
 import { minorToDecimal } from '../../config/decimal.js';
 import type { Pool, PoolClient } from '../../db/pool.js';
+import { queryRows } from '../../db/rows.js';
 import type { NatsNames } from '../../nats/names.js';
 import type { Logger } from '../../observability/logger.js';
 import type { DurableWrites } from '../durable-writes.js';
@@ -162,10 +163,11 @@ export class BreakRegistry {
     await this.retryUnrecorded();
   }
 
-  /** Records the meta-alerts paged while Postgres was away (their outbox alert is a no-op repeat: same Nats-Msg-Id). */
+  /** Records the meta-alerts paged while Postgres was away (their alert row is recorded as done: not published twice). */
   async retryUnrecorded(): Promise<void> {
     for (const [fingerprint, meta] of [...this.unrecordedMeta]) {
-      await this.record(meta.live, [this.alertEffect(meta.live)]);
+      const alert = this.alertEffect(meta.live);
+      await this.record(meta.live, [alert], meta.published ? new Set([alert.msgId]) : undefined);
       this.unrecordedMeta.delete(fingerprint);
     }
   }
@@ -173,7 +175,9 @@ export class BreakRegistry {
   /** The sides agree again: resolve this fingerprint's break, if any, carrying the agreed amounts. */
   async resolve(kind: string, key: string, agreed?: Agreement): Promise<void> {
     const fingerprint = fingerprintOf({ kind, key });
-    this.unrecordedMeta.delete(fingerprint);
+    // A meta-alert paged while Postgres was away is recorded first, so its resolution is paged too.
+    if (this.unrecordedMeta.get(fingerprint)?.published) await this.retryUnrecorded();
+    else this.unrecordedMeta.delete(fingerprint);
     const live = this.live.get(fingerprint);
     if (!live) return;
     const resolution = agreed ? amountsOf({ kind, key, leftMinor: agreed.leftMinor, rightMinor: agreed.rightMinor }) : { left: null, right: null, delta: null };
@@ -256,10 +260,10 @@ export class BreakRegistry {
   }
 
   /** One transaction: the break row, its `raised` (or `reopened`) event, its alert and side effects. */
-  private async record(live: LiveBreak, effects: OutboxEffect[]): Promise<void> {
+  private async record(live: LiveBreak, effects: OutboxEffect[], alreadyDone?: ReadonlySet<string>): Promise<void> {
     const all = [...effects, ...(this.deps.effectsOnRaised?.(live) ?? [])];
     await this.deps.writes.transaction(async (client) => {
-      const prior = await client.query<{ id: string }>(
+      const prior = await queryRows(client, z.object({ id: z.string() }),
         `SELECT id FROM recon_breaks WHERE boundary = $1 AND kind = $2 AND break_key = $3 AND resolved_at IS NOT NULL ORDER BY resolved_at DESC LIMIT 1`,
         [live.boundary, live.kind, live.key]);
       await client.query(
@@ -267,9 +271,9 @@ export class BreakRegistry {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, now())`,
         [live.id, live.boundary, live.kind, live.key, live.userId, live.currency, live.left, live.right, live.delta, live.detail, new Date(live.firstSeenAtMs)],
       );
-      const priorId = prior.rows[0]?.id;
+      const priorId = prior[0]?.id;
       await this.appendEvent(client, live.id, priorId ? 'reopened' : 'raised', live, 'system', priorId ? `the fingerprint's previous break ${priorId} had resolved` : null);
-      await recordEffects(client, this.deps.boundary, live.id, all);
+      await recordEffects(client, this.deps.boundary, live.id, all, alreadyDone);
     });
     this.live.set(fingerprintOf(live), live);
     this.deps.log.warn({ event: 'recon.break_raised', boundary: live.boundary, breakId: live.id, kind: live.kind, key: live.key, delta: live.delta }, 'reconciliation break');

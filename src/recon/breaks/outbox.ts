@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { accountCommandSchema } from '../../actors/account-command.js';
 import type { AccountCommandClient } from '../../actors/command-client.js';
 import type { Pool, PoolClient } from '../../db/pool.js';
+import { queryRows } from '../../db/rows.js';
 import type { Logger } from '../../observability/logger.js';
 import type { DurableWrites } from '../durable-writes.js';
 import { reconLimits } from '../limits.js';
@@ -16,13 +17,20 @@ export type OutboxEffect =
   | { effect: 'publish'; subject: string; payload: unknown; msgId: string }
   | { effect: 'command'; subject: string; payload: unknown; msgId: string };
 
-/** Inside the break's transaction: the effects become rows (a repeat of the same msgId is a no-op). */
-export async function recordEffects(client: PoolClient, boundary: string, breakId: string | null, effects: readonly OutboxEffect[]): Promise<void> {
+/**
+ * Inside the break's transaction: the effects become rows (a repeat of the same msgId is a
+ * no-op). `alreadyDone`: effects carried out before they could be recorded (a meta-alert paged
+ * while Postgres was away), kept for the record and not repeated.
+ */
+export async function recordEffects(
+  client: PoolClient, boundary: string, breakId: string | null, effects: readonly OutboxEffect[], alreadyDone: ReadonlySet<string> = new Set(),
+): Promise<void> {
   for (const e of effects) {
     await client.query(
-      `INSERT INTO recon_outbox (boundary, break_id, effect, subject, payload, msg_id) VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO recon_outbox (boundary, break_id, effect, subject, payload, msg_id, done_at)
+       VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::boolean THEN now() END)
        ON CONFLICT (msg_id) DO NOTHING`,
-      [boundary, breakId, e.effect, e.subject, JSON.stringify(e.payload), e.msgId],
+      [boundary, breakId, e.effect, e.subject, JSON.stringify(e.payload), e.msgId, alreadyDone.has(e.msgId)],
     );
   }
 }
@@ -95,8 +103,8 @@ export class OutboxDrainer {
 
   private async drainOnce(): Promise<void> {
     const { pool, boundary } = this.deps;
-    const count = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM recon_outbox WHERE boundary = $1 AND done_at IS NULL', [boundary]);
-    this.pending = count.rows[0]?.n ?? 0;
+    const [count] = await queryRows(pool, z.object({ n: z.number() }), 'SELECT count(*)::int AS n FROM recon_outbox WHERE boundary = $1 AND done_at IS NULL', [boundary]);
+    this.pending = count?.n ?? 0;
     if (this.pending === 0) return;
     if (this.pending > reconLimits.outboxPendingMax) this.deps.onBacklog(this.pending);
     const rows = await pool.query(

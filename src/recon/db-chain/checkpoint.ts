@@ -1,6 +1,8 @@
 import type { ConfirmedStakes, SavedStakes, StakesChanges } from '../../adapters/chain/confirmed-stakes.js';
 import type { Pool, PoolClient } from '../../db/pool.js';
 import type { DurableWrites } from '../durable-writes.js';
+import { z } from 'zod';
+import { queryRows } from '../../db/rows.js';
 
 export const dbChainBoundary = 'db_chain';
 
@@ -11,28 +13,27 @@ const rowsPerStatementMax = 1_000;
 
 /** The follower's saved state for this pool, or null on a first start. */
 export async function loadFollowState(pool: Pool, poolKey: string): Promise<SavedStakes | null> {
-  const head = await pool.query<{ start_block: string; processed_block: string | null; processed_hash: string | null }>(
+  const [row] = await queryRows(pool, z.object({ start_block: z.string(), processed_block: z.string().nullable(), processed_hash: z.string().nullable() }),
     'SELECT start_block::text, processed_block::text, processed_hash FROM recon_db_chain_follow WHERE pool = $1', [poolKey]);
-  const row = head.rows[0];
   if (!row) return null;
   const [blocks, deltas, stakers] = await Promise.all([
-    pool.query<{ block_number: string; block_hash: string }>('SELECT block_number::text, block_hash FROM recon_db_chain_blocks WHERE pool = $1', [poolKey]),
-    pool.query<{ block_number: string; log_index: number; block_hash: string; tx_hash: string; staker: string; amount_base: string }>(
+    queryRows(pool, z.object({ block_number: z.string(), block_hash: z.string() }), 'SELECT block_number::text, block_hash FROM recon_db_chain_blocks WHERE pool = $1', [poolKey]),
+    queryRows(pool, z.object({ block_number: z.string(), log_index: z.number(), block_hash: z.string(), tx_hash: z.string(), staker: z.string(), amount_base: z.string() }),
       'SELECT block_number::text, log_index, block_hash, tx_hash, staker, amount_base::text FROM recon_db_chain_deltas WHERE pool = $1', [poolKey]),
-    pool.query<{ staker: string; net_base: string }>('SELECT staker, net_base::text FROM recon_db_chain_stakers WHERE pool = $1', [poolKey]),
+    queryRows(pool, z.object({ staker: z.string(), net_base: z.string() }), 'SELECT staker, net_base::text FROM recon_db_chain_stakers WHERE pool = $1', [poolKey]),
   ]);
   const processed = row.processed_block !== null && row.processed_hash !== null ? { number: Number(row.processed_block), hash: row.processed_hash } : null;
-  if (processed && !blocks.rows.some((b) => Number(b.block_number) === processed.number && b.block_hash === processed.hash)) {
+  if (processed && !blocks.some((b) => Number(b.block_number) === processed.number && b.block_hash === processed.hash)) {
     throw new Error(`db_chain checkpoint of ${poolKey}: processed block ${processed.number} is not among the saved hashes`);
   }
   return {
     startBlock: Number(row.start_block),
     processed,
-    hashes: blocks.rows.map((b) => ({ number: Number(b.block_number), hash: b.block_hash })),
-    deltas: deltas.rows.map((d) => ({
+    hashes: blocks.map((b) => ({ number: Number(b.block_number), hash: b.block_hash })),
+    deltas: deltas.map((d) => ({
       blockNumber: Number(d.block_number), logIndex: d.log_index, blockHash: d.block_hash, txHash: d.tx_hash, staker: d.staker, amountBase: BigInt(d.amount_base),
     })),
-    stakers: new Map(stakers.rows.map((s) => [s.staker, BigInt(s.net_base)])),
+    stakers: new Map(stakers.map((s) => [s.staker, BigInt(s.net_base)])),
   };
 }
 

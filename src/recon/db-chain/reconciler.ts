@@ -12,8 +12,9 @@ import { reportReconcilerError, type ErrorReportingContext } from '../error-repo
 import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
 import { dbChainBoundary, loadFollowState, poolKeyOf, saveFollowState } from './checkpoint.js';
-import { compareSides, DifferenceClock, type Comparison } from './comparison.js';
-import { LeafSetDigest } from './leaf-digest.js';
+import { compareSides, type Comparison } from './comparison.js';
+import { GraceClock } from '../grace-clock.js';
+import { LeafSetDigest } from '../leaf-set-digest.js';
 import { readStakingPositions, type DbPositions } from './positions.js';
 import type { ReconcilerDeps } from '../reconciler-deps.js';
 
@@ -146,7 +147,7 @@ class DbChainActor implements DbChainReconciler {
   private readonly breaks: BreakRegistry;
   private readonly writes: DurableWrites;
   private readonly errors: ErrorReportingContext;
-  private readonly clock = new DifferenceClock();
+  private readonly clock = new GraceClock();
   private readonly digest = new LeafSetDigest();
   private readonly nowMs: () => number;
   private rpc: StakingPoolRpc | null = null;
@@ -386,7 +387,7 @@ class DbChainActor implements DbChainReconciler {
   private async judge(comparison: Comparison, cut: ChainCut, nowMs: number): Promise<void> {
     const { graceMs, currency } = this.limits;
     const total = comparison.total;
-    const totalSince = this.clock.observe(totalKind, total.verdict, nowMs);
+    const totalSince = this.clock.observe(totalKind, total.verdict === 'different', nowMs);
     if (total.verdict === 'equal') {
       await this.breaks.resolve(totalKind, totalKind, { leftMinor: total.leftBase, rightMinor: total.rightBase });
     } else if (totalSince !== null && !comparison.attributable && nowMs - totalSince >= graceMs) {
@@ -400,7 +401,7 @@ class DbChainActor implements DbChainReconciler {
       return;
     }
     for (const p of comparison.positions) {
-      const since = this.clock.observe(`${positionKind}/${p.address}`, p.verdict, nowMs);
+      const since = this.clock.observe(`${positionKind}/${p.address}`, p.verdict === 'different', nowMs);
       if (p.verdict === 'equal') {
         await this.breaks.resolve(positionKind, p.address, { leftMinor: p.leftBase, rightMinor: p.rightBase });
       } else if (since !== null && nowMs - since >= graceMs) {

@@ -3,6 +3,10 @@ import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
 import type { Pool } from '../../db/pool.js';
 import { moneyScale } from '../breaks/break.js';
 import type { DurableWrites } from '../durable-writes.js';
+import { z } from 'zod';
+import { queryRows } from '../../db/rows.js';
+
+const heldRow = z.object({ currency: z.string(), held: z.string() });
 
 export const dbCustodyBoundary = 'db_custody';
 
@@ -29,15 +33,14 @@ export function applyLedgerRow(holdings: LedgerHoldings, row: LedgerRow): boolea
 
 /** The saved holdings and watermark, or null on a first start. */
 export async function loadHoldings(pool: Pool): Promise<LedgerHoldings | null> {
-  const mark = await pool.query<{ right_tx: string; right_id: string; rows_read: string }>(
+  const [row] = await queryRows(pool, z.object({ right_tx: z.string(), right_id: z.string(), rows_read: z.string() }),
     'SELECT right_tx::text, right_id::text, rows_read::text FROM recon_watermarks WHERE boundary = $1', [dbCustodyBoundary]);
-  const row = mark.rows[0];
   if (!row) return null;
-  const totals = await pool.query<{ currency: string; held: string }>('SELECT currency, held::text FROM recon_db_custody_ledger_totals');
+  const totals = await queryRows(pool, heldRow, 'SELECT currency, held::text FROM recon_db_custody_ledger_totals');
   return {
     watermark: { txId: BigInt(row.right_tx), id: BigInt(row.right_id) },
     rowsRead: BigInt(row.rows_read),
-    heldMinor: new Map(totals.rows.map((t) => [t.currency, signedDecimalToMinor(t.held, moneyScale)])),
+    heldMinor: new Map(totals.map((t) => [t.currency, signedDecimalToMinor(t.held, moneyScale)])),
   };
 }
 
@@ -51,18 +54,18 @@ export async function seedHoldings(pool: Pool): Promise<LedgerHoldings> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const horizon = (await client.query<{ horizon: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon')).rows[0]?.horizon ?? '0';
-    const sums = await client.query<{ currency: string; held: string }>(
+    const horizon = (await queryRows(client, z.object({ horizon: z.string() }), 'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon'))[0]?.horizon ?? '0';
+    const sums = await queryRows(client, heldRow,
       `SELECT currency, (-sum(amount))::text AS held FROM ledger_entries
         WHERE user_id = $1 AND tx_id < $2::text::xid8 GROUP BY currency`, [custodyAccount, horizon]);
-    const last = await client.query<{ tx_id: string; id: string }>(
+    const last = await queryRows(client, z.object({ tx_id: z.string(), id: z.string() }),
       'SELECT tx_id::text, id::text FROM ledger_entries WHERE tx_id < $1::text::xid8 ORDER BY tx_id DESC, id DESC LIMIT 1', [horizon]);
     await client.query('COMMIT');
-    const lastRow = last.rows[0];
+    const lastRow = last[0];
     return {
       watermark: lastRow ? { txId: BigInt(lastRow.tx_id), id: BigInt(lastRow.id) } : { txId: 0n, id: 0n },
       rowsRead: 0n,
-      heldMinor: new Map(sums.rows.map((s) => [s.currency, signedDecimalToMinor(s.held, moneyScale)])),
+      heldMinor: new Map(sums.map((s) => [s.currency, signedDecimalToMinor(s.held, moneyScale)])),
     };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -13,6 +13,7 @@ import type { OutboxEffect } from '../breaks/outbox.js';
 import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
 import { CutDigest } from '../cut-digest.js';
 import { durableWrites, type DurableWrites } from '../durable-writes.js';
+import { GraceClock } from '../grace-clock.js';
 import { reportReconcilerError, type ErrorReportingContext } from '../error-reporting.js';
 import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
@@ -184,7 +185,7 @@ class DbCustodyActor implements DbCustodyReconciler {
   private readonly currencies: string[];
   private readonly tolerancesMinor = new Map<string, bigint>();
   private holdings: LedgerHoldings = { watermark: { txId: 0n, id: 0n }, rowsRead: 0n, heldMinor: new Map() };
-  private readonly differentSinceMs = new Map<string, number>();
+  private readonly graceClock = new GraceClock();
   private readonly lastJudgements = new Map<string, CurrencyJudgement | null>();
   private readonly abort = new AbortController();
   private lastDeltaAtMs: number | null = null;
@@ -414,7 +415,7 @@ class DbCustodyActor implements DbCustodyReconciler {
     for (const currency of this.currencies) {
       const wallets = this.wallets.filter((w) => w.ref.currency === currency);
       if (!wallets.every((w) => w.fresh && w.last)) {
-        this.differentSinceMs.delete(currency);
+        this.graceClock.reset(currency);
         this.lastJudgements.set(currency, null);
         continue;
       }
@@ -435,13 +436,12 @@ class DbCustodyActor implements DbCustodyReconciler {
       if (verdict.state !== 'beyond') {
         if (verdict.state === 'agree') agreeing++;
         else inFlightCount++;
-        this.differentSinceMs.delete(currency);
+        this.graceClock.reset(currency);
         // Within the tolerance: the resolution carries both sides as they stand (their delta is within it).
         await this.breaks.resolve(balanceKind, currency, { leftMinor: judgement.ledgerMinor, rightMinor: judgement.custodyMinor });
         continue;
       }
-      const since = this.differentSinceMs.get(currency) ?? nowMs;
-      this.differentSinceMs.set(currency, since);
+      const since = this.graceClock.observe(currency, true, nowMs) ?? nowMs;
       if (nowMs - since >= this.limits.graceMs) {
         await this.breaks.raise(
           { kind: balanceKind, key: currency, currency, leftMinor: judgement.ledgerMinor, rightMinor: judgement.custodyMinor, detail: verdict.detail },
