@@ -1,9 +1,8 @@
-import { createBitgoCustodyClient, defaultBitgoClientLimits, type BitgoCustodyClient, type WalletReadError, type WalletReadResult } from '../../adapters/bitgo/client.js';
+import { createBitgoCustodyClient, defaultBitgoClientLimits, type BitgoCustodyClient, type WalletReadResult } from '../../adapters/bitgo/client.js';
 import { decimalsOfCoin } from '../../adapters/bitgo/coin-decimals.js';
-import type { WalletReading } from '../../adapters/bitgo/wallet-response.js';
 import { readLedgerBatch } from '../../adapters/ledger/ledger-follower.js';
 import { decimalToMinor, minorToDecimal } from '../../config/decimal.js';
-import type { BitgoWalletRef, Settings } from '../../config/settings.js';
+import type { Settings } from '../../config/settings.js';
 import { ensureCustodyStream, ensureReconStream } from '../../nats/topology.js';
 import type { Reconciler } from '../reconciler.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
@@ -18,6 +17,7 @@ import { reportReconcilerError, type ErrorReportingContext } from '../error-repo
 import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
 import { noInFlight } from './in-flight.js';
+import { outagesOf, type WalletState } from './wallet-state.js';
 import { applyLedgerRow, dbCustodyBoundary, loadHoldings, saveCheck, seedHoldings, type LedgerHoldings } from './ledger-holdings.js';
 import { readLedgerView } from './ledger-view.js';
 import { judgeCurrency, type BreakCause, type CurrencyJudgement } from './tolerance.js';
@@ -154,18 +154,7 @@ const unreachableKind = breakKinds.unreachable;
 const errorKind = breakKinds.reconcilerError;
 /** One key for the reconciler's own failures (ledger unreadable, a round that threw): resolved by the next good round. */
 const errorKey = 'reconciler';
-/** The key of an `unreachable` break when every wallet fails: the custodian itself. */
-const custodianKey = 'bitgo';
 
-interface WalletState {
-  ref: BitgoWalletRef;
-  key: string;
-  last: WalletReading | null;
-  /** Whether the latest poll of this wallet succeeded. */
-  fresh: boolean;
-  failingSinceMs: number | null;
-  lastError: WalletReadError | null;
-}
 
 /**
  * The db_custody reconciler actor. A poller reads every configured BitGo wallet (outside the
@@ -459,15 +448,7 @@ class DbCustodyActor implements DbCustodyReconciler {
    * first good read.
    */
   private async judgeReachability(nowMs: number): Promise<void> {
-    const failing = this.wallets.filter((w) => w.failingSinceMs !== null);
-    const wanted = new Map<string, { sinceMs: number; detail: string }>();
-    const describe = (w: WalletState): string => `${w.key}: ${w.lastError?.code ?? 'error'}${w.lastError?.status ? ` (${w.lastError.status})` : ''}: ${w.lastError?.message ?? ''}`;
-    if (failing.length > 0 && failing.length === this.wallets.length) {
-      const sinceMs = Math.min(...failing.map((w) => w.failingSinceMs ?? nowMs));
-      wanted.set(custodianKey, { sinceMs, detail: `BitGo unreachable: no wallet could be read; ${failing.map(describe).join('; ')}`.slice(0, 2_000) });
-    } else {
-      for (const w of failing) wanted.set(w.key, { sinceMs: w.failingSinceMs ?? nowMs, detail: `wallet unreadable: ${describe(w)}`.slice(0, 2_000) });
-    }
+    const wanted = outagesOf(this.wallets, nowMs);
     for (const live of this.breaks.list()) {
       if (live.kind === unreachableKind && !wanted.has(live.key)) await this.breaks.resolve(unreachableKind, live.key);
     }
@@ -475,6 +456,7 @@ class DbCustodyActor implements DbCustodyReconciler {
       if (nowMs - outage.sinceMs >= this.limits.graceMs) await this.breaks.raise({ kind: unreachableKind, key, detail: outage.detail }, outage.sinceMs);
     }
   }
+
 
   private cut(): { cut: DbCustodySeal['cut']; digest: string } {
     const digest = new CutDigest();
