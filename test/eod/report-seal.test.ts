@@ -236,6 +236,12 @@ describe('signing key', () => {
     expect(publicKeyHex(second.key)).toBe(publicKeyHex(first.key));
     expect(String(first.key)).not.toContain('PRIVATE');
     expect(JSON.stringify({ key: first.key })).toBe('{"key":{}}');
+    // A file that exists but is not an Ed25519 key is an error, never replaced.
+    const ecPath = join(dir, 'embedded', 'ec.pem');
+    writeFileSync(ecPath, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+    const before = readFileSync(ecPath, 'utf8');
+    expect(() => loadOrCreateSigningKey(ecPath)).toThrow(/not Ed25519/);
+    expect(readFileSync(ecPath, 'utf8')).toBe(before);
   });
 });
 

@@ -37,6 +37,8 @@ export interface MerkleSumTree {
   readonly rootHash: string;
   /** The root's sum = Σ balances, minor units. */
   readonly totalMinor: bigint;
+  /** The same in whole units, as the report and proofs show it (`report.liabilities[].total`). */
+  readonly total: string;
   /** Real leaves (users), padding excluded. */
   readonly leafCount: number;
   /** Levels from the leaves (level 0) to the root, the root's level included. */
@@ -128,6 +130,7 @@ export function buildMerkleSumTree(leaves: readonly MerkleSumLeafInput[], option
   return {
     rootHash,
     totalMinor,
+    total: whole(totalMinor),
     leafCount: sorted.length,
     levelCount: hashes.length,
     leafIndexOf: (userId) => indexByUser.get(userId),
