@@ -79,7 +79,8 @@ interface SortedLeaf {
  * Leaves are ordered by their commitment SHA-256(salt ‖ userId) (bytewise), so the order says
  * nothing about user ids. A level with an odd count > 1 gets a padding leaf of balance 0 whose
  * salt is `options.paddingSalt(level)`: with the same inputs the tree is identical, so the
- * caller can rebuild it from stored rows. Iterative, Buffers throughout (100k leaves ≈ 1 s).
+ * caller can rebuild it from stored rows. Iterative (no recursion depth), bytes in typed arrays;
+ * 100k leaves ≈ 2 s on the shared 2-core box. The tree keeps every level to answer proofs.
  */
 export function buildMerkleSumTree(leaves: readonly MerkleSumLeafInput[], options: MerkleSumTreeOptions): MerkleSumTree {
   if (leaves.length === 0) throw new RangeError('a Merkle-sum tree needs at least one leaf');
