@@ -223,7 +223,7 @@ class DbChainActor implements DbChainReconciler {
       openBreaks: this.breaks.openCount,
       ageBuckets: ageBucketsOf(live.filter((b) => b.status !== 'accepted'), this.nowMs()),
       watermarks,
-      counters: { ...this.counters, ...(this.follower?.counters ?? {}) },
+      counters: { ...this.counters, ...(this.follower?.counters ?? {}), effectsPending: this.breaks.effectsPending },
     };
     const reason = this.unreachableSinceMs !== null
       ? `chain unreachable since ${new Date(this.unreachableSinceMs).toISOString()}: ${this.lastChainError ?? 'unknown error'}`

@@ -194,7 +194,7 @@ export class MeDbReconciler implements Reconciler {
       openBreaks: this.breaks.openCount,
       ageBuckets: ageBucketsOf(live.filter((b) => b.status !== 'accepted'), this.nowMs()),
       watermarks: { engineSeq: this.engineSeq, ledgerTxId: this.ledger.txId.toString(), ledgerId: this.ledger.id.toString() },
-      counters: { ...this.counters },
+      counters: { ...this.counters, effectsPending: this.breaks.effectsPending },
     };
   }
 
