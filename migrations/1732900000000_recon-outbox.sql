@@ -52,11 +52,17 @@ ALTER TABLE recon_breaks ADD COLUMN last_delta numeric(38,18) NULL;
 -- Which leader term wrote a comparison round: shows a fenced-out leader wrote none.
 ALTER TABLE recon_checks ADD COLUMN fence_token bigint NULL;
 
+-- The stream sequence of the last engine event a me_db checkpoint covers: an event at or
+-- below the saved engine seq is a redelivery only when it sits at or below this in the stream;
+-- past it, it is the engine's sequence going backwards (a meta-break, never skipped silently).
+ALTER TABLE recon_watermarks ADD COLUMN left_stream_seq bigint NULL;
+
 -- Parked messages keep their exact bytes whatever they contain (a NUL byte cannot be text);
 -- `payload` keeps a readable copy with NULs escaped.
 ALTER TABLE parked_commands ADD COLUMN payload_bytes bytea NULL;
 
 -- Down Migration
+ALTER TABLE recon_watermarks DROP COLUMN left_stream_seq;
 ALTER TABLE parked_commands DROP COLUMN payload_bytes;
 ALTER TABLE recon_checks DROP COLUMN fence_token;
 ALTER TABLE recon_breaks DROP COLUMN last_delta;

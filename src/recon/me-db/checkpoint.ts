@@ -10,20 +10,22 @@ export const meDbBoundary = 'me_db';
 
 export interface SavedState {
   engineSeq: number;
+  /** The stream sequence of the last engine message the checkpoint covers; null for a checkpoint older than the column. */
+  engineStreamSeq: number | null;
   ledger: LedgerWatermark;
   rowsRead: bigint;
   positions: Array<{ userId: string; currency: string; engineTotalMinor: bigint; engineSeq: number; ledgerTotalMinor: bigint }>;
   currencyTotals: Map<string, bigint>;
 }
 
-const watermarkRow = z.object({ left_seq: z.string(), right_tx: z.string(), right_id: z.string(), rows_read: z.string() });
+const watermarkRow = z.object({ left_seq: z.string(), left_stream_seq: z.string().nullable(), right_tx: z.string(), right_id: z.string(), rows_read: z.string() });
 const positionRow = z.object({ user_id: z.string(), currency: z.string(), engine_total: z.string(), engine_seq: z.string(), ledger_total: z.string() });
 const totalRow = z.object({ currency: z.string(), total: z.string() });
 
 /** The saved state, or null on a first start. */
 export async function loadCheckpoint(pool: Pool): Promise<SavedState | null> {
   const mark = await pool.query(
-    'SELECT left_seq::text, right_tx::text, right_id::text, rows_read::text FROM recon_watermarks WHERE boundary = $1', [meDbBoundary]);
+    'SELECT left_seq::text, left_stream_seq::text, right_tx::text, right_id::text, rows_read::text FROM recon_watermarks WHERE boundary = $1', [meDbBoundary]);
   if (!mark.rows[0]) return null;
   const row = watermarkRow.parse(mark.rows[0]);
   const positions = z.array(positionRow).parse((await pool.query(
@@ -31,6 +33,7 @@ export async function loadCheckpoint(pool: Pool): Promise<SavedState | null> {
   const totals = z.array(totalRow).parse((await pool.query('SELECT currency, total::text FROM recon_ledger_currency_totals')).rows);
   return {
     engineSeq: Number(row.left_seq),
+    engineStreamSeq: row.left_stream_seq === null ? null : Number(row.left_stream_seq),
     ledger: { txId: BigInt(row.right_tx), id: BigInt(row.right_id) },
     rowsRead: BigInt(row.rows_read),
     positions: positions.map((p) => ({
@@ -46,6 +49,7 @@ export async function loadCheckpoint(pool: Pool): Promise<SavedState | null> {
 
 export interface CheckpointWrite {
   engineSeq: number;
+  engineStreamSeq: number;
   ledger: LedgerWatermark;
   rowsRead: bigint;
   dirtyPositions: Position[];
@@ -69,11 +73,11 @@ export async function saveCheckpoint(writes: DurableWrites, write: CheckpointWri
       );
     }
     await client.query(
-      `INSERT INTO recon_watermarks (boundary, left_seq, right_tx, right_id, rows_read, saved_at)
-       VALUES ($1, $2, $3::text::xid8, $4, $5, now())
-       ON CONFLICT (boundary) DO UPDATE SET left_seq = EXCLUDED.left_seq, right_tx = EXCLUDED.right_tx,
+      `INSERT INTO recon_watermarks (boundary, left_seq, left_stream_seq, right_tx, right_id, rows_read, saved_at)
+       VALUES ($1, $2, $6, $3::text::xid8, $4, $5, now())
+       ON CONFLICT (boundary) DO UPDATE SET left_seq = EXCLUDED.left_seq, left_stream_seq = EXCLUDED.left_stream_seq, right_tx = EXCLUDED.right_tx,
          right_id = EXCLUDED.right_id, rows_read = EXCLUDED.rows_read, saved_at = now()`,
-      [meDbBoundary, write.engineSeq, write.ledger.txId.toString(), write.ledger.id.toString(), write.rowsRead.toString()],
+      [meDbBoundary, write.engineSeq, write.ledger.txId.toString(), write.ledger.id.toString(), write.rowsRead.toString(), write.engineStreamSeq],
     );
     await client.query(
       `INSERT INTO recon_checks (boundary, keys_compared, keys_equal, keys_in_flight, breaks_open, left_seq, right_tx, right_id, fence_token)

@@ -10,13 +10,29 @@ export type SequenceVerdict =
   | { verdict: 'seen' }
   | { verdict: 'fault'; kind: typeof breakKinds.sequenceRegression | typeof breakKinds.sequenceJump; reason: string };
 
+/** Where the reconciler stands on the engine's feed. */
+export interface EngineFeedPosition {
+  /** The last engine seq applied. */
+  engineSeq: number;
+  /** Engine seqs up to this were applied before this process started (checkpoint) or are in the snapshot it was seeded from. */
+  appliedThroughSeq: number;
+  /**
+   * The stream sequence the checkpoint covers: a message at or below it is a redelivery; past
+   * it, an engine seq at or below `appliedThroughSeq` is the sequence going back. Infinity when
+   * unknown (seeded from a snapshot, or an older checkpoint): every such message is a redelivery.
+   */
+  seenThroughStreamSeq: number;
+}
+
 /**
- * Where an engine event's `seq` stands against what the reconciler applied. The engine's
- * sequence is strictly increasing (DESIGN §6); one that goes back, or jumps further than any
- * engine could, is a fault of the feed: never applied, paged as a meta-break.
+ * Where an engine event's `seq` (arriving at stream sequence `streamSeq`) stands against what
+ * the reconciler applied. The engine's sequence is strictly increasing (DESIGN §6); one that
+ * goes back, or jumps further than any engine could, is a fault of the feed: never applied,
+ * paged as a meta-break.
  */
-export function judgeSequence(seq: number, engineSeq: number, appliedThroughSeq: number): SequenceVerdict {
-  if (seq <= appliedThroughSeq) return { verdict: 'seen' };
+export function judgeSequence(seq: number, streamSeq: number, at: EngineFeedPosition): SequenceVerdict {
+  const { engineSeq, appliedThroughSeq } = at;
+  if (seq <= appliedThroughSeq && streamSeq <= at.seenThroughStreamSeq) return { verdict: 'seen' };
   if (seq <= engineSeq) return { verdict: 'fault', kind: breakKinds.sequenceRegression, reason: `engine sequence went backwards: ${seq} after ${engineSeq}` };
   const jumpedTooFar = engineSeq > 0 && seq - engineSeq > reconLimits.engineSeqJumpMax;
   if (jumpedTooFar || seq > plausibleSeqMax) {

@@ -105,6 +105,10 @@ export class MeDbReconciler implements Reconciler {
   private engineSeq = 0;
   /** Events at or below this seq were applied before (checkpoint or snapshot): skipped. */
   private appliedThroughSeq = 0;
+  /** Messages at or below this stream seq are redeliveries of what the checkpoint covers (Infinity: unknown). */
+  private seenThroughStreamSeq = Number.POSITIVE_INFINITY;
+  /** The stream seq of the last engine message handled (applied, seen or parked). */
+  private engineStreamSeq = 0;
   private ledger: LedgerWatermark = ledgerStart;
   private rowsRead = 0n;
   private lastDeltaAtMs: number | null = null;
@@ -234,6 +238,8 @@ export class MeDbReconciler implements Reconciler {
     for (const [currency, total] of saved.currencyTotals) this.currencyTotals.set(currency, total);
     this.engineSeq = saved.engineSeq;
     this.appliedThroughSeq = saved.engineSeq;
+    this.seenThroughStreamSeq = saved.engineStreamSeq ?? Number.POSITIVE_INFINITY;
+    this.engineStreamSeq = saved.engineStreamSeq ?? 0;
     this.ledger = saved.ledger;
     this.rowsRead = saved.rowsRead;
   }
@@ -294,7 +300,8 @@ export class MeDbReconciler implements Reconciler {
     const parsed = parseBalanceEvent(msg.data, { subjectUserId: userIdOfBalanceSubject(msg.subject) });
     if (!parsed.ok) return this.parkEngineEvent(msg, `${parsed.code}: ${parsed.reason}`);
     const event = parsed.event;
-    const sequence = judgeSequence(event.seq, this.engineSeq, this.appliedThroughSeq);
+    const sequence = judgeSequence(event.seq, msg.seq, { engineSeq: this.engineSeq, appliedThroughSeq: this.appliedThroughSeq, seenThroughStreamSeq: this.seenThroughStreamSeq });
+    this.engineStreamSeq = Math.max(this.engineStreamSeq, msg.seq);
     if (sequence.verdict === 'seen') {
       this.unacked.push(msg);
       return;
@@ -345,6 +352,8 @@ export class MeDbReconciler implements Reconciler {
       }
       this.engineSeq = result.snapshot.asOfSeq;
       this.appliedThroughSeq = result.snapshot.asOfSeq;
+      // Events the snapshot contains may still be ahead in the stream: redeliveries, not faults.
+      this.seenThroughStreamSeq = Number.POSITIVE_INFINITY;
       await this.checkpoint();
       for (const kind of [breakKinds.sequenceJump, breakKinds.sequenceRegression]) await this.breaks.resolve(kind, sequenceKey);
       this.deps.log.warn({ event: 'recon.rebaselined', boundary: meDbBoundary, actorId, reason, previousSeq, asOfSeq: result.snapshot.asOfSeq, balances: result.snapshot.balances.length }, 'me_db re-baselined from the engine snapshot');
@@ -516,6 +525,7 @@ export class MeDbReconciler implements Reconciler {
     try {
       await saveCheckpoint(this.writes, {
         engineSeq: this.engineSeq,
+        engineStreamSeq: this.engineStreamSeq,
         ledger: this.ledger,
         rowsRead: this.rowsRead,
         dirtyPositions,
