@@ -68,23 +68,27 @@ export class OutboxDrainer {
   private draining: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
   pending = 0;
 
   constructor(private readonly deps: OutboxDrainerDeps) {}
 
   start(): void {
+    this.stopped = false;
     this.timer ??= setInterval(() => void this.kick(), reconLimits.outboxRetryMs);
     void this.kick();
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.draining;
   }
 
-  /** Drains now (or right after the drain in progress). Never throws. */
+  /** Drains now (or right after the drain in progress). Never throws. After stop, rows wait for the next start. */
   kick(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     if (this.draining) {
       this.again = true;
       return this.draining;
