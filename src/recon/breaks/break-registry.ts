@@ -30,6 +30,8 @@ export interface BreakRegistryDeps {
   onWriteFailed(error: unknown): void;
 }
 
+const uniqueViolation = '23505';
+
 const fingerprintOf = (c: Pick<BreakCandidate, 'kind' | 'key'>): string => `${c.kind}|${c.key}`;
 
 const liveRowSchema = z.object({
@@ -130,7 +132,18 @@ export class BreakRegistry {
       return existing;
     }
     const live = this.newLive(candidate, firstSeenAtMs, randomUUID());
-    await this.record(live, [this.alertEffect(live)]);
+    try {
+      await this.record(live, [this.alertEffect(live)]);
+    } catch (error) {
+      // The fingerprint is live in Postgres but not here (a commit whose answer was lost):
+      // take Postgres's view; that break's alert is already in the outbox.
+      if ((error as { code?: unknown }).code !== uniqueViolation) throw error;
+      await this.load();
+      const recorded = this.live.get(fingerprintOf(candidate));
+      if (!recorded) throw error;
+      Object.assign(recorded, amountsOf(candidate));
+      return recorded;
+    }
     return live;
   }
 
