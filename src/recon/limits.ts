@@ -9,6 +9,12 @@ export const reconLimits = {
   outboxPublishTimeoutMs: 5_000,
   /** An engine sequence that moves further than this in one event is implausible: a meta-break, not applied. */
   engineSeqJumpMax: 1_000_000_000,
-  /** The ledger LISTEN connection is re-established after a cut, at most this far apart. */
-  ledgerListenRetryMaxMs: 10_000,
+  /** me_db's mailbox: engine batches, ledger batches, ticks, seals and admin actions waiting, at most. */
+  meDbQueueDepthMax: 100_000,
+  /** Engine messages received but not yet applied, at most (the pump waits when full). */
+  meDbEngineInboxMax: 5_000,
+  /** db_custody's mailbox. */
+  dbCustodyQueueDepthMax: 1_000,
+  /** Rows per statement when a checkpoint writes positions. */
+  checkpointRowsPerStatementMax: 1_000,
 } as const;

@@ -1,6 +1,7 @@
 import type { ConfirmedStakes, SavedStakes, StakesChanges } from '../../adapters/chain/confirmed-stakes.js';
 import type { Pool, PoolClient } from '../../db/pool.js';
 import type { DurableWrites } from '../durable-writes.js';
+import { reconLimits } from '../limits.js';
 import { z } from 'zod';
 import { queryRows } from '../../db/rows.js';
 
@@ -9,7 +10,6 @@ export const dbChainBoundary = 'db_chain';
 /** One pool on one chain: a repointed RPC or address starts a history of its own. */
 export const poolKeyOf = (chainId: bigint, poolAddress: string): string => `${chainId}:${poolAddress.toLowerCase()}`;
 
-const rowsPerStatementMax = 1_000;
 
 /** The follower's saved state for this pool, or null on a first start. */
 export async function loadFollowState(pool: Pool, poolKey: string): Promise<SavedStakes | null> {
@@ -49,8 +49,8 @@ export async function saveFollowState(writes: DurableWrites, poolKey: string, st
       await client.query('DELETE FROM recon_db_chain_blocks WHERE pool = $1 AND block_number > $2', [poolKey, changes.rewoundAbove]);
       await client.query('DELETE FROM recon_db_chain_deltas WHERE pool = $1 AND block_number > $2', [poolKey, changes.rewoundAbove]);
     }
-    for (let i = 0; i < changes.hashesAdded.length; i += rowsPerStatementMax) {
-      const batch = changes.hashesAdded.slice(i, i + rowsPerStatementMax);
+    for (let i = 0; i < changes.hashesAdded.length; i += reconLimits.checkpointRowsPerStatementMax) {
+      const batch = changes.hashesAdded.slice(i, i + reconLimits.checkpointRowsPerStatementMax);
       await client.query(
         `INSERT INTO recon_db_chain_blocks (pool, block_number, block_hash)
          SELECT $1, * FROM unnest($2::bigint[], $3::text[])
@@ -58,8 +58,8 @@ export async function saveFollowState(writes: DurableWrites, poolKey: string, st
         [poolKey, batch.map((b) => String(b.number)), batch.map((b) => b.hash)],
       );
     }
-    for (let i = 0; i < changes.deltasAdded.length; i += rowsPerStatementMax) {
-      const batch = changes.deltasAdded.slice(i, i + rowsPerStatementMax);
+    for (let i = 0; i < changes.deltasAdded.length; i += reconLimits.checkpointRowsPerStatementMax) {
+      const batch = changes.deltasAdded.slice(i, i + reconLimits.checkpointRowsPerStatementMax);
       await client.query(
         `INSERT INTO recon_db_chain_deltas (pool, block_number, log_index, block_hash, tx_hash, staker, amount_base)
          SELECT $1, * FROM unnest($2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::numeric[])
@@ -84,8 +84,8 @@ export async function saveFollowState(writes: DurableWrites, poolKey: string, st
 
 async function saveStakers(client: PoolClient, poolKey: string, changed: ReadonlyMap<string, bigint>): Promise<void> {
   const entries = [...changed];
-  for (let i = 0; i < entries.length; i += rowsPerStatementMax) {
-    const batch = entries.slice(i, i + rowsPerStatementMax);
+  for (let i = 0; i < entries.length; i += reconLimits.checkpointRowsPerStatementMax) {
+    const batch = entries.slice(i, i + reconLimits.checkpointRowsPerStatementMax);
     const gone = batch.filter(([, net]) => net === 0n).map(([staker]) => staker);
     const kept = batch.filter(([, net]) => net !== 0n);
     if (gone.length > 0) await client.query('DELETE FROM recon_db_chain_stakers WHERE pool = $1 AND staker = ANY($2::text[])', [poolKey, gone]);

@@ -14,6 +14,7 @@ import { CutDigest } from '../cut-digest.js';
 import { durableWrites, type DurableWrites } from '../durable-writes.js';
 import { GraceClock } from '../grace-clock.js';
 import { reportReconcilerError, type ErrorReportingContext } from '../error-reporting.js';
+import { reconLimits } from '../limits.js';
 import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
 import { noInFlight } from './in-flight.js';
@@ -165,7 +166,7 @@ const errorKey = 'reconciler';
  */
 class DbCustodyActor implements DbCustodyReconciler {
   readonly boundary = dbCustodyBoundary;
-  private readonly queue = new SerialQueue(1_000);
+  private readonly queue = new SerialQueue(reconLimits.dbCustodyQueueDepthMax);
   private readonly breaks: BreakRegistry;
   private readonly writes: DurableWrites;
   private readonly errors: ErrorReportingContext;

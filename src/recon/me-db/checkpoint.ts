@@ -2,6 +2,7 @@ import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
 import { z } from 'zod';
 import type { Pool, PoolClient } from '../../db/pool.js';
 import type { DurableWrites } from '../durable-writes.js';
+import { reconLimits } from '../limits.js';
 import type { LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
 import { moneyScale } from '../breaks/break.js';
 import type { Position } from './positions.js';
@@ -57,13 +58,12 @@ export interface CheckpointWrite {
   check: { keysCompared: number; keysEqual: number; keysInFlight: number; breaksOpen: number };
 }
 
-const positionsBatchMax = 1_000;
 
 /** One (fenced) transaction: the changed positions, the currency totals, the watermarks and a check row. */
 export async function saveCheckpoint(writes: DurableWrites, write: CheckpointWrite): Promise<void> {
   await writes.transaction(async (client) => {
-    for (let i = 0; i < write.dirtyPositions.length; i += positionsBatchMax) {
-      await upsertPositions(client, write.dirtyPositions.slice(i, i + positionsBatchMax));
+    for (let i = 0; i < write.dirtyPositions.length; i += reconLimits.checkpointRowsPerStatementMax) {
+      await upsertPositions(client, write.dirtyPositions.slice(i, i + reconLimits.checkpointRowsPerStatementMax));
     }
     for (const [currency, total] of write.currencyTotals) {
       await client.query(

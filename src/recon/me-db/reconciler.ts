@@ -14,6 +14,7 @@ import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
 import { CutDigest } from '../cut-digest.js';
 import { durableWrites, type DurableWrites } from '../durable-writes.js';
 import { reportReconcilerError, type ErrorReportingContext } from '../error-reporting.js';
+import { reconLimits } from '../limits.js';
 import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
 import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
@@ -72,8 +73,6 @@ export interface MeDbCounters {
 }
 
 const balanceKind = breakKinds.balance;
-/** Engine messages received but not yet applied, at most. */
-const engineInboxMax = 5_000;
 const journalKind = breakKinds.journalUnbalanced;
 const currencyKind = breakKinds.currencyNonzero;
 const errorKind = breakKinds.reconcilerError;
@@ -90,7 +89,7 @@ const sequenceKey = 'engine';
  */
 export class MeDbReconciler implements Reconciler {
   readonly boundary = meDbBoundary;
-  private readonly queue = new SerialQueue(100_000);
+  private readonly queue = new SerialQueue(reconLimits.meDbQueueDepthMax);
   private readonly book: PositionBook;
   private readonly breaks: BreakRegistry;
   private readonly writes: DurableWrites;
@@ -270,7 +269,7 @@ export class MeDbReconciler implements Reconciler {
     for await (const msg of messages) {
       this.engineInbox.push(msg);
       this.drainEngineInbox();
-      if (this.engineInbox.length >= engineInboxMax) await this.engineDraining;
+      if (this.engineInbox.length >= reconLimits.meDbEngineInboxMax) await this.engineDraining;
       if (this.unacked.length >= this.deps.limits.engineInFlightMax / 2) {
         await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
       }
