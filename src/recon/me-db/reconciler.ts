@@ -167,6 +167,9 @@ export class MeDbReconciler implements Reconciler {
     });
     if (startSeq === null && this.engineSeq === 0) await this.seedFromSnapshot();
     const consumer = await deps.js.consumers.get(deps.names.meBalanceStream, deps.names.meDbConsumer);
+    // Until the first message says otherwise, the engine side is as far behind as the consumer's
+    // backlog: after a restart, a ledger read faster than the stream must not judge a lagging engine.
+    this.engineBacklog = (await consumer.info()).num_pending;
     this.messages = await consumer.consume({ max_messages: 1_000 });
     this.breaks.startEffects();
     this.listener = await listenForLedgerInserts(deps.pool, () => this.ledgerWake?.(), deps.log).catch(() => null);
