@@ -16,6 +16,7 @@ import {
   sha256Hex,
   verifyReportChain,
   verifyReportFiles,
+  verifyProofWithReportFile,
   verifySealedReport,
   type SealedReport,
 } from '../../src/eod/report/index.js';
@@ -156,6 +157,21 @@ describe('sealed report: JCS, Ed25519, chain', () => {
     expect(verifyProof(proof, { report: doc })).toMatchObject({ ok: true, checkedAgainstReport: true });
     expect(verifyProof(proof, { report: threeDays()[2] })).toMatchObject({ ok: false, reason: expect.stringMatching(/root/) });
   });
+
+  it('verifyProofWithReportFile checks the report seal, then the proof against it', async () => {
+    const tree = sampleTree();
+    const doc = sealReportDocument(reportFor('2026-11-30', null, tree), key);
+    const proofPath = join(dir, 'user-12.proof.json');
+    const reportPath = join(dir, 'signed.report.json');
+    writeFileSync(proofPath, JSON.stringify(tree.proofFor('user-12', { date: '2026-11-30', currency: 'BTC' })));
+    writeFileSync(reportPath, JSON.stringify(doc));
+    expect(await verifyProofWithReportFile(proofPath, reportPath)).toMatchObject({ ok: true, checkedAgainstReport: true });
+    expect(await verifyProofWithReportFile(proofPath, reportPath, { trustedPublicKeys: ['00'.repeat(32)] })).toMatchObject({ ok: false, reason: expect.stringMatching(/not a trusted key/) });
+    // A report whose root was swapped for another is refused by its seal before any proof check.
+    const swapped = { ...doc, report: { ...doc.report, liabilities: [{ ...doc.report.liabilities[0]!, total: '1' }] } };
+    writeFileSync(reportPath, JSON.stringify(swapped));
+    expect(await verifyProofWithReportFile(proofPath, reportPath)).toMatchObject({ ok: false, reason: expect.stringMatching(/sha256 mismatch/) });
+  });
 });
 
 describe('RFC 8785 (JCS) encoding', () => {
@@ -220,6 +236,12 @@ describe('signing key', () => {
     expect(publicKeyHex(second.key)).toBe(publicKeyHex(first.key));
     expect(String(first.key)).not.toContain('PRIVATE');
     expect(JSON.stringify({ key: first.key })).toBe('{"key":{}}');
+    // A file that exists but is not an Ed25519 key is an error, never replaced.
+    const ecPath = join(dir, 'embedded', 'ec.pem');
+    writeFileSync(ecPath, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+    const before = readFileSync(ecPath, 'utf8');
+    expect(() => loadOrCreateSigningKey(ecPath)).toThrow(/not Ed25519/);
+    expect(readFileSync(ecPath, 'utf8')).toBe(before);
   });
 });
 

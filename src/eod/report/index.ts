@@ -17,3 +17,4 @@ export type { ReportSeal } from './seal-report.js';
 export { loadOrCreateSigningKey, loadSigningKey, publicKeyHex, SigningKeyError } from './signing-key.js';
 export { verifyReportChain, verifyReportFiles, verifySealedReport } from './verify-report.js';
 export type { ChainFailure, ChainOptions, ChainVerdict, ReportVerdict } from './verify-report.js';
+export { verifyProofWithReportFile } from './verify-proof-with-report.js';

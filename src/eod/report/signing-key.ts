@@ -13,9 +13,13 @@ const setting = 'EOD_SIGNING_KEY_FILE';
 const pkcs8Header = '-----BEGIN PRIVATE KEY-----';
 
 export class SigningKeyError extends Error {
-  constructor(message: string) {
+  /** The file system error code when the file could not be read (ENOENT: absent). */
+  readonly fsCode: string | undefined;
+
+  constructor(message: string, fsCode?: string) {
     super(message);
     this.name = 'SigningKeyError';
+    this.fsCode = fsCode;
   }
 }
 
@@ -25,7 +29,7 @@ export function loadSigningKey(pemPath: string): KeyObject {
     pem = readFileSync(pemPath, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new SigningKeyError(`${setting}: cannot read the signing key file ${pemPath} (${code})`);
+    throw new SigningKeyError(`${setting}: cannot read the signing key file ${pemPath} (${code})`, code);
   }
   if (!pem.includes(pkcs8Header)) {
     throw new SigningKeyError(`${setting}: ${pemPath} is not a PKCS#8 PEM private key (expected "${pkcs8Header}", as openssl genpkey -algorithm ed25519 writes)`);
@@ -50,7 +54,7 @@ export function loadOrCreateSigningKey(pemPath: string): { key: KeyObject; creat
   try {
     return { key: loadSigningKey(pemPath), created: false };
   } catch (error) {
-    if (!(error instanceof SigningKeyError) || !error.message.includes('(ENOENT)')) throw error;
+    if (!(error instanceof SigningKeyError) || error.fsCode !== 'ENOENT') throw error;
   }
   mkdirSync(dirname(pemPath), { recursive: true, mode: 0o700 });
   const { privateKey } = generateKeyPairSync('ed25519');
