@@ -34,6 +34,8 @@ export interface EodServiceDeps {
 const schedulerTickMs = 30_000;
 /** Dates one scheduler pass closes at most (a long outage catches up over several passes). */
 const catchUpDatesMax = 31;
+/** How long stop() waits for a scheduled run to finish. */
+const stopWaitMs = 5_000;
 
 /** The signing key: EOD_SIGNING_KEY_FILE, or one generated beside the reports directory (never logged). */
 export function signingKeyFileOf(settings: Settings): { file: string; create: boolean } {
@@ -73,10 +75,17 @@ export class EodService {
     return service;
   }
 
+  /**
+   * Stops scheduling. A run in progress is not waited for past `stopWaitMs`: deposed, its next
+   * write is refused by the fence; shutting down, it ends with the pool. Either way nothing of it
+   * commits half, and the next leader resumes it.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await this.pass;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.pass, new Promise((resolve) => { timer = setTimeout(resolve, stopWaitMs); })]);
+    clearTimeout(timer);
   }
 
   /** Runs `date`, or joins its run. */

@@ -77,6 +77,8 @@ describe('re-running a failed close', () => {
     expect(meDb?.error).toMatch(/timed out after 400 ms/);
     expect(first.steps.find((s) => s.name === 'balance_snapshot')).toMatchObject({ status: 'completed', attempts: 1 });
     const snapshotEnded = first.steps.find((s) => s.name === 'balance_snapshot')?.endedAt;
+    // No proof against a root that is not signed yet.
+    await expect(eod.proofs.proof(date, 'r1', 'BTC')).rejects.toMatchObject({ code: 'NOT_FOUND', field: 'date' });
     const snapshotRows = (await pool.query('SELECT * FROM user_balance_snapshots')).rowCount;
     await nc.flush();
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -88,6 +90,7 @@ describe('re-running a failed close', () => {
     expect(second.steps.find((s) => s.name === 'balance_snapshot')).toMatchObject({ status: 'completed', attempts: 1, endedAt: snapshotEnded });
     expect((await pool.query('SELECT * FROM user_balance_snapshots')).rowCount).toBe(snapshotRows);
     expect(calls).toBe(2);
+    expect(await eod.proofs.proof(date, 'r1', 'BTC')).toMatchObject({ userId: 'r1', balance: '3' });
     await eod.stop();
     sub.unsubscribe();
   });
