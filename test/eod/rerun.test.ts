@@ -103,4 +103,39 @@ describe('re-running a failed close', () => {
     expect((await pool.query('SELECT * FROM eod_runs WHERE business_date = $1', [next])).rowCount).toBe(0);
     await eod.stop();
   });
+
+  it('a ledger row dated inside the day that lands after the cut was read fails the run; the re-run recomputes and seals it', async () => {
+    const next = '2026-10-11';
+    const nextWindow = businessWindow(next, { time: '00:00', zone: 'UTC' });
+    const newer: Fence = { lease: fence.lease, token: 3, holder: 'test' };
+    await claimFence(pool, newer);
+    await pool.query("INSERT INTO engine_balance_history (seq, user_id, currency, total, locked, available, ts) VALUES (100, 'r2', 'BTC', 4, 0, 4, $1)", [new Date(nextWindow.endMs + 1_000)]);
+    let interfere = true;
+    const racing: EodStep = {
+      ...reconMeDbStep,
+      async run(context) {
+        const result = await reconMeDbStep.run(context);
+        if (interfere) {
+          interfere = false;
+          await pool.query(
+            `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id, created_at)
+             VALUES ('late', 'r2', 'BTC', 1, 'deposit', 'late', $1), ('late', 'house:custody', 'BTC', -1, 'deposit', 'late', $1)`, [new Date(nextWindow.startMs + 5_000)]);
+        }
+        return result;
+      },
+    };
+    const settings = loadSettings({}, { NAMESPACE: names.namespace, EOD_SCHEDULER: 'off', EOD_REPORTS_DIR: path.join(dir, 'reports'), LOG_LEVEL: 'silent' });
+    const eod = await EodService.start({ nc, js: jetstream(nc), jsm: (await ensureAccountTopology(nc, names)).jsm, pool, names, log: silentLogger(), settings, fence: () => newer, stepOverrides: [racing] });
+    const first = await eod.run(next);
+    expect(first.status).toBe('failed');
+    expect(first.steps.find((s) => s.name === 'balance_snapshot')?.error).toMatch(/changed after the cut was taken \(2 rows dated inside the day then, 4 now\)/);
+    expect((await pool.query('SELECT 1 FROM user_balance_snapshots WHERE business_date = $1', [next])).rowCount).toBe(0);
+    // The engine saw the late deposit too.
+    await pool.query("INSERT INTO engine_balance_history (seq, user_id, currency, total, locked, available, ts) VALUES (99, 'r2', 'BTC', 5, 0, 5, $1)", [new Date(nextWindow.startMs + 5_000)]);
+    const second = await eod.run(next);
+    expect(second.status).toBe('sealed');
+    const r2 = await pool.query<{ total: string }>("SELECT total::text FROM user_balance_snapshots WHERE business_date = $1 AND user_id = 'r2'", [next]);
+    expect(Number(r2.rows[0]?.total)).toBe(5);
+    await eod.stop();
+  });
 });
