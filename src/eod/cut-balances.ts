@@ -119,7 +119,7 @@ export async function ledgerRowsInWindow(client: Pick<Pool, 'query'>, window: Bu
  */
 export async function transactionsOpenSinceBeforeCut(pool: Pool, window: BusinessWindow): Promise<boolean> {
   const result = await pool.query(
-    `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start < $1 LIMIT 1`,
+    `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND xact_start < $1 LIMIT 1`,
     [new Date(window.endMs).toISOString()]);
   return (result.rowCount ?? 0) > 0;
 }
