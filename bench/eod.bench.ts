@@ -88,7 +88,8 @@ export async function runEodBench(options: EodBenchOptions): Promise<EodBenchRes
     await claimFence(pool, fence);
     const settings = loadSettings({}, { NAMESPACE: names.namespace, EOD_SCHEDULER: 'off', EOD_REPORTS_DIR: path.join(dir, 'reports'), LOG_LEVEL: 'silent' });
     const { jsm } = await ensureAccountTopology(nc, names);
-    const eod = await EodService.start({ nc, js: jetstream(nc), jsm, pool, names, log: options.log, settings, fence: () => fence });
+    const stepLog = createLogger('bench-eod', process.env.BENCH_EOD_LOG ?? 'silent');
+    const eod = await EodService.start({ nc, js: jetstream(nc), jsm, pool, names, log: stepLog, settings, fence: () => fence });
     say('eod: closing the day');
     const startedMs = performance.now();
     const state = await eod.run(date);

@@ -239,14 +239,16 @@ export class EodClose {
       },
     };
     try {
+      const startedMs = performance.now();
       const result = await Promise.race([this.delayed(controller.signal).then(() => step.run(context)), timedOut]);
+      const computedMs = performance.now();
       await withFencedTransaction(pool, fence, async (client) => {
         if (controller.signal.aborted) throw new EodStepFailure(`timed out after ${timeoutMs} ms (EOD_STEP_TIMEOUT_MS)`);
         await result.write?.(client);
         await markCompleted(client, date, step.name, { figures: result.figures, breaks: result.breaks ?? [] });
       });
       clearTimeout(timer);
-      log.info({ event: `eod.${step.name}.completed`, date, attempt }, `${step.name} completed`);
+      log.info({ event: `eod.${step.name}.completed`, date, attempt, computeMs: Math.round(computedMs - startedMs), writeMs: Math.round(performance.now() - computedMs) }, `${step.name} completed`);
       await this.announce(names.eodStepSubject(step.name, 'completed'), { date, step: step.name }, `eod:${date}:${step.name}:completed`);
       return 'completed';
     } catch (error) {
@@ -273,7 +275,7 @@ export class EodClose {
         await client.query(`DELETE FROM ${table} WHERE business_date = $1`, [date]);
       }
       await client.query(
-        `UPDATE eod_runs SET status = 'failed', error = $2, ended_at = now() WHERE business_date = $1 AND status = 'completed' AND step = ANY($3::text[])`,
+        `UPDATE eod_runs SET status = 'failed', error = $2, ended_at = clock_timestamp() WHERE business_date = $1 AND status = 'completed' AND step = ANY($3::text[])`,
         [date, reason, cutReadingSteps]);
     });
   }
