@@ -14,6 +14,8 @@ import type { EodStep } from '../../src/eod/steps/step.js';
 import { natsNames } from '../../src/nats/names.js';
 import { ensureAccountTopology, removeTopology } from '../../src/nats/topology.js';
 import { claimFence, type Fence } from '../../src/supervisor/fence.js';
+import { eodHandlers } from '../../src/admin/eod-handlers.js';
+import { until } from '../support/until.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { silentLogger } from '../support/log.js';
 import { sharedNatsUrl, testNamespace } from '../support/nats.js';
@@ -109,7 +111,7 @@ describe('re-running a failed close', () => {
     const nextWindow = businessWindow(next, { time: '00:00', zone: 'UTC' });
     const newer: Fence = { lease: fence.lease, token: 3, holder: 'test' };
     await claimFence(pool, newer);
-    await pool.query("INSERT INTO engine_balance_history (seq, user_id, currency, total, locked, available, ts) VALUES (100, 'r2', 'BTC', 4, 0, 4, $1)", [new Date(nextWindow.endMs + 1_000)]);
+    await pool.query("INSERT INTO engine_balance_history (seq, user_id, currency, total, locked, available, ts) VALUES (100, 'r2', 'BTC', 5, 0, 5, $1)", [new Date(nextWindow.endMs + 1_000)]);
     let interfere = true;
     const racing: EodStep = {
       ...reconMeDbStep,
@@ -136,6 +138,24 @@ describe('re-running a failed close', () => {
     expect(second.status).toBe('sealed');
     const r2 = await pool.query<{ total: string }>("SELECT total::text FROM user_balance_snapshots WHERE business_date = $1 AND user_id = 'r2'", [next]);
     expect(Number(r2.rows[0]?.total)).toBe(5);
+    await eod.stop();
+  });
+
+  it('admin.eod.run answers `running` when the close outlasts its wait, and the close goes on', async () => {
+    const date3 = '2026-10-12';
+    const newest: Fence = { lease: fence.lease, token: 4, holder: 'test' };
+    await claimFence(pool, newest);
+    await pool.query("INSERT INTO engine_balance_history (seq, user_id, currency, total, locked, available, ts) VALUES (101, 'r2', 'BTC', 5, 0, 5, $1)", [new Date(window.endMs + 3 * 86_400_000)]);
+    const settings = loadSettings({}, { NAMESPACE: names.namespace, EOD_SCHEDULER: 'off', EOD_STEP_DELAY_MS: '1500', EOD_REPORTS_DIR: path.join(dir, 'reports'), LOG_LEVEL: 'silent' });
+    const eod = await EodService.start({ nc, js: jetstream(nc), jsm: (await ensureAccountTopology(nc, names)).jsm, pool, names, log: silentLogger(), settings, fence: () => newest });
+    const handlers = eodHandlers(() => eod, 300);
+    expect(await handlers.run({ date: date3 })).toMatchObject({ date: date3, status: 'running' });
+    expect(await handlers.status({ date: date3 })).toMatchObject({ status: 'running' });
+    const sealed = await until('sealed', async () => ((await handlers.status({ date: date3 })) as { status: string }).status === 'sealed', 20_000)
+      .catch(async (e: unknown) => { throw new Error(`${(e as Error).message}: ${JSON.stringify(await handlers.status({ date: date3 }))}`); });
+    expect(sealed).toBe(true);
+    // Asked again, it answers at once from what is sealed.
+    expect(await handlers.run({ date: date3 })).toMatchObject({ status: 'sealed' });
     await eod.stop();
   });
 });
