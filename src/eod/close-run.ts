@@ -40,7 +40,8 @@ export interface EodCloseDeps {
   names: NatsNames;
   log: Logger;
   settings: Settings;
-  signer: ReportSigner;
+  /** The report signer, loaded when the first close needs it (an engine that never closes needs no key). */
+  signer(): ReportSigner;
   steps: readonly EodStep[];
   /** The fence of the current leader term, or null when this instance does not lead. */
   fence(): Fence | null;
@@ -148,6 +149,7 @@ export class EodClose {
     await this.validate(date);
     const fence = this.deps.fence();
     if (!fence) throw new Error('this instance does not lead: the close runs on the leader');
+    this.deps.signer(); // a missing or unreadable key stops the run before anything is written
     if (await this.sealedSha(date)) {
       await this.publish(date, fence);
       return this.stateOf(date, false);
@@ -184,7 +186,7 @@ export class EodClose {
     }
     const finalRows = await readStepRows(this.deps.pool, date);
     const report = assembleReport({ date, prevSha256, window, cutover: this.cutover, stepNames: this.deps.steps.map((s) => s.name), rows: finalRows });
-    const seal = this.deps.signer.seal(report);
+    const seal = this.deps.signer().seal(report);
     const rowsAtCut = (stepOutputOf(finalRows.get('balance_snapshot'))?.figures.ledgerRowsInWindow ?? null) as number | null;
     const moved = await withFencedTransaction(this.deps.pool, fence, async (client) => {
       // No ledger writer may be half-way while the day is sealed: after this lock every insert
@@ -226,7 +228,7 @@ export class EodClose {
     });
     const context: EodStepContext = {
       date, window: run.window, previousSealedDate: run.previousSealedDate, pool, nc: this.deps.nc, settings, log, signal: controller.signal,
-      saltSeed: (currency) => saltSeedOf(this.deps.signer.saltSecret, date, currency),
+      saltSeed: (currency) => saltSeedOf(this.deps.signer().saltSecret, date, currency),
       engineCaughtUp: () => this.deps.engineCaughtUp(),
       shared: <T>(key: string, compute: () => Promise<T>): Promise<T> => {
         let value = run.shared.get(key) as Promise<T> | undefined;

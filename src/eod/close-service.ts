@@ -12,7 +12,7 @@ import { EodClose, type RunState } from './close-run.js';
 import { ProofService } from './proof-service.js';
 import { renderReportHtml } from './report/index.js';
 import type { ReportHtmlRenderer } from './report-files.js';
-import { loadReportSigner } from './report-signing.js';
+import { loadReportSigner, type ReportSigner } from './report-signing.js';
 import { eodStepRegistry } from './steps/registry.js';
 import type { EodStep } from './steps/step.js';
 
@@ -57,16 +57,23 @@ export class EodService {
 
   static async start(deps: EodServiceDeps): Promise<EodService> {
     const key = signingKeyFileOf(deps.settings);
-    const signer = loadReportSigner(key.file, { create: key.create });
+    let signer: ReportSigner | null = null;
+    const loadSigner = (): ReportSigner => {
+      if (!signer) {
+        signer = loadReportSigner(key.file, { create: key.create });
+        deps.log.info({ event: 'eod.signing_key', signingKeyFile: key.file, publicKey: signer.publicKey }, 'EOD signing key loaded');
+      }
+      return signer;
+    };
     const reportsBucket = await new Kvm(deps.nc).create(deps.names.eodReportsBucket, { history: 1 });
     const close = new EodClose({
-      pool: deps.pool, nc: deps.nc, js: deps.js, names: deps.names, log: deps.log, settings: deps.settings, signer,
+      pool: deps.pool, nc: deps.nc, js: deps.js, names: deps.names, log: deps.log, settings: deps.settings, signer: loadSigner,
       steps: eodStepRegistry(deps.stepOverrides), fence: deps.fence, reportsBucket, renderHtml: deps.renderHtml ?? renderReportHtml,
       engineCaughtUp: () => meDbCaughtUp(deps),
       ...(deps.nowMs ? { nowMs: deps.nowMs } : {}),
     });
     const service = new EodService(close, new ProofService(deps.pool), deps);
-    deps.log.info({ event: 'eod.started', signingKeyFile: key.file, publicKey: signer.publicKey, scheduler: deps.settings.EOD_SCHEDULER, reportsDir: path.resolve(deps.settings.EOD_REPORTS_DIR) }, 'EOD close ready on the leader');
+    deps.log.info({ event: 'eod.started', signingKeyFile: key.file, scheduler: deps.settings.EOD_SCHEDULER, reportsDir: path.resolve(deps.settings.EOD_REPORTS_DIR) }, 'EOD close ready on the leader');
     service.resumeInterrupted();
     if (deps.settings.EOD_SCHEDULER === 'on') {
       service.schedule();
