@@ -2,7 +2,8 @@
  * The close as a bench suite: snapshot + Merkle-sum roots + the me_db seal at the cut + the
  * sealed report for N users × 3 currencies, beside a raw Postgres COPY of the same snapshot
  * rows in the same run. Exports `runEodBench` (the shape of a bench suite's run); run alone
- * with `npx tsx bench/eod.bench.ts [--quick]`.
+ * with `npx tsx bench/eod.bench.ts [--quick]`. As a suite of bench/run.ts, one line in
+ * bench/suites.ts: `{ name: 'eod', description: 'the close beside a raw COPY', run: (ctx) => runEodBench(ctx) }`.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
