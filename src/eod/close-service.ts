@@ -34,6 +34,8 @@ export interface EodServiceDeps {
 const schedulerTickMs = 30_000;
 /** Dates one scheduler pass closes at most (a long outage catches up over several passes). */
 const catchUpDatesMax = 31;
+/** A scheduled close that failed is tried again after this (an operator can re-run it sooner). */
+const failedRetryMs = 10 * 60_000;
 /** How long stop() waits for a scheduled run to finish. */
 const stopWaitMs = 5_000;
 
@@ -52,6 +54,8 @@ export class EodService {
   private timer: NodeJS.Timeout | null = null;
   private pass: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** When the scheduler last saw each date's close fail. */
+  private readonly failedAtMs = new Map<string, number>();
 
   private constructor(readonly close: EodClose, readonly proofs: ProofService, private readonly deps: EodServiceDeps) {}
 
@@ -124,8 +128,12 @@ export class EodService {
         const lastSealed = await this.close.lastSealedDate();
         const last = lastClosedDate((this.deps.nowMs ?? Date.now)(), this.close.cutover);
         let date = lastSealed && lastSealed >= first ? addDays(lastSealed, 1) : first;
+        const nowMs = (this.deps.nowMs ?? Date.now)();
         for (let n = 0; n < catchUpDatesMax && date <= last && !this.stopped; n++, date = addDays(date, 1)) {
+          const failedAt = this.failedAtMs.get(date);
+          if (failedAt !== undefined && nowMs - failedAt < failedRetryMs) return;
           const state = await this.close.run(date);
+          if (state.status === 'failed') this.failedAtMs.set(date, nowMs);
           if (state.status !== 'sealed') {
             this.deps.log.warn({ event: 'eod.scheduler.stopped', date, status: state.status }, `the scheduled close of ${date} did not seal; later dates wait for it`);
             return;
