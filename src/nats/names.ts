@@ -42,7 +42,7 @@ export interface NatsNames {
   eodStepSubject(step: string, outcome: 'completed' | 'failed'): string;
   readonly eodSealedSubject: string;
   /** The sealed reports by date (a KV bucket standing in for an object store: @nats-io/obj is not a dependency). */
-  readonly eodReportsBucket: string;
+  readonly eodReportsStore: string;
 }
 
 export function natsNames(namespace: string): NatsNames {
@@ -80,6 +80,6 @@ export function natsNames(namespace: string): NatsNames {
     eodSubjectAll: subject('eod.>'),
     eodStepSubject: (step, outcome) => subject(`eod.${step}.${outcome}`),
     eodSealedSubject: subject('eod.sealed'),
-    eodReportsBucket: `${namePrefix}eod_reports`,
+    eodReportsStore: `${namePrefix}eod_reports`,
   };
 }

@@ -54,7 +54,7 @@ export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames
 export function topologyStreams(names: NatsNames): string[] {
   return [
     names.commandStream, names.eventStream, names.reconStream, names.meBalanceStream, names.custodyStream, names.eodStream,
-    `KV_${names.accountsBucket}`, `KV_${names.partitionLeaseBucket}`, `KV_${names.eodReportsBucket}`,
+    `KV_${names.accountsBucket}`, `KV_${names.partitionLeaseBucket}`, `OBJ_${names.eodReportsStore}`,
   ];
 }
 
