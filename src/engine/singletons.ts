@@ -5,6 +5,8 @@ import { parkCommand } from '../actors/parking.js';
 import { StrayCommands } from '../actors/stray-commands.js';
 import { AdminError, adminErrorCodes } from '../admin/errors.js';
 import { reconHandlers } from '../admin/recon-handlers.js';
+import { eodHandlers, eodRunWaitMs } from '../admin/eod-handlers.js';
+import { EodService } from '../eod/close-service.js';
 import type { AdminHandler } from '../admin/admin-service.js';
 import { boundaries } from '../recon/boundaries.js';
 import { disabledBoundary, type BoundaryStatus } from '../recon/boundary-status.js';
@@ -29,6 +31,8 @@ interface LeaderService {
 }
 
 const forwardTimeoutMs = 10_000;
+/** `admin.eod.run` waits up to eodRunWaitMs on the leader: the forward waits longer. */
+const eodForwardTimeoutMs = eodRunWaitMs + 10_000;
 
 /**
  * The parts of the engine that must run on exactly one instance: the reconcilers (and,
@@ -42,12 +46,18 @@ export class Singletons {
   private readonly lease: LeaderLease;
   private readonly local: Record<string, AdminHandler>;
   private meDbReconciler: MeDbReconciler | null = null;
+  private eodService: EodService | null = null;
 
   constructor(private readonly deps: SingletonDeps) {
     const api = reconHandlers(this.reconcilers, () => this.disabled());
+    const eod = eodHandlers(() => {
+      if (!this.eodService) throw new AdminError('INTERNAL', 'the EOD close is not running on this instance (leadership is changing); retry');
+      return this.eodService;
+    });
     this.local = {
       'recon.status': api.status, 'recon.breaks': api.breaks, 'recon.break.acknowledge': api.acknowledge, 'recon.break.accept': api.accept,
       'recon.rebaseline': api.rebaseline,
+      'eod.run': eod.run, 'eod.status': eod.status, 'eod.report': eod.report, 'eod.proof': eod.proof,
     };
     this.lease = new LeaderLease({
       bucket: deps.leases,
@@ -98,7 +108,8 @@ export class Singletons {
   private async forward(endpoint: string, body: unknown): Promise<unknown> {
     let reply: unknown;
     try {
-      reply = (await this.deps.nc.request(this.leaderSubject(endpoint), JSON.stringify(body), { timeout: forwardTimeoutMs })).json();
+      const timeout = endpoint === 'eod.run' ? eodForwardTimeoutMs : forwardTimeoutMs;
+      reply = (await this.deps.nc.request(this.leaderSubject(endpoint), JSON.stringify(body), { timeout })).json();
     } catch (error) {
       throw new AdminError('INTERNAL', `no leader answered ${endpoint}: ${(error as Error).message}`);
     }
@@ -134,6 +145,7 @@ export class Singletons {
     await claimFence(deps.pool, fence);
     const started: LeaderService[] = [];
     const reconcilers = new Map<string, Reconciler>();
+    let eodService: EodService | null = null;
     try {
       const { nc, js, jsm, pool, names, log, settings, commands } = deps;
       for (const boundary of boundaries) {
@@ -142,6 +154,9 @@ export class Singletons {
         started.push({ name: boundary.name, stop: () => reconciler.stop() });
         reconcilers.set(boundary.name, reconciler);
       }
+      const close = await EodService.start({ nc, js, jsm, pool, names, log, settings, fence: () => this.lease.fence });
+      started.push({ name: 'eod-close', stop: () => close.stop() });
+      eodService = close;
       const strays = new StrayCommands({ nc, js, jsm, names, log, partitions: settings.COMMAND_PARTITIONS, park: (origin, error, attempts) => parkCommand(pool, origin, error, attempts) });
       await strays.start();
       started.push({ name: 'stray-commands', stop: () => strays.stop() });
@@ -153,6 +168,7 @@ export class Singletons {
       throw error;
     }
     this.services = started;
+    this.eodService = eodService;
     for (const [name, reconciler] of reconcilers) this.reconcilers.set(name, reconciler);
     const meDb = reconcilers.get('me_db');
     this.meDbReconciler = meDb instanceof MeDbReconciler ? meDb : null;
@@ -189,6 +205,7 @@ export class Singletons {
     this.services = [];
     this.reconcilers.clear();
     this.meDbReconciler = null;
+    this.eodService = null;
     await stopInReverse(services, this.deps.log);
   }
 }

@@ -150,6 +150,17 @@ export async function startDbCustodyReconciler(deps: DbCustodyDeps): Promise<DbC
   return reconciler;
 }
 
+/** Each good reading, kept for the close: its custody side is the first poll at or after the cutover (ADR 0015). Fenced like every write of the leader. */
+async function recordPollReadings(writes: DurableWrites, readings: Array<{ wallet: string; currency: string; reading: { balanceMinor: bigint; polledAtMs: number } }>): Promise<void> {
+  if (readings.length === 0) return;
+  await writes.transaction((client) => client.query(
+    `INSERT INTO custody_poll_readings (wallet, currency, polled_at, balance)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::numeric[]) ON CONFLICT DO NOTHING`,
+    [readings.map((r) => r.wallet), readings.map((r) => r.currency), readings.map((r) => new Date(r.reading.polledAtMs).toISOString()),
+      readings.map((r) => minorToDecimal(r.reading.balanceMinor, moneyScale))],
+  ));
+}
+
 const balanceKind = breakKinds.balance;
 const unreachableKind = breakKinds.unreachable;
 const errorKind = breakKinds.reconcilerError;
@@ -355,6 +366,10 @@ class DbCustodyActor implements DbCustodyReconciler {
       this.failedRounds = 0;
     }
     await this.judgeReachability(nowMs);
+    await recordPollReadings(this.writes, this.wallets.flatMap((w) => {
+      const result = readings.get(w.key);
+      return result?.ok ? [{ wallet: w.key, currency: w.ref.currency, reading: result.reading }] : [];
+    }));
 
     await this.catchUpLedger();
     const judged = await this.judgeCurrencies(nowMs);

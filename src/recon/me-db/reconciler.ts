@@ -1,6 +1,6 @@
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { listenForLedgerInserts, ledgerStart, type LedgerRow, type LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
-import { parseBalanceEvent, userIdOfBalanceSubject } from '../../adapters/matching-engine/contract.js';
+import { parseBalanceEvent, userIdOfBalanceSubject, type BalanceEvent } from '../../adapters/matching-engine/contract.js';
 import { fetchSnapshot } from '../../adapters/matching-engine/snapshot-client.js';
 import type { AccountCommandClient } from '../../actors/command-client.js';
 import { parkCommand } from '../../actors/parking.js';
@@ -101,6 +101,8 @@ export class MeDbReconciler implements Reconciler {
   private readonly currencyTotals = new Map<string, bigint>();
   private readonly currenciesToCheck = new Set<string>();
   private readonly unacked: JsMsg[] = [];
+  /** Events applied since the last checkpoint: saved with it as engine history (the close's cut, ADR 0015). */
+  private readonly appliedEvents: BalanceEvent[] = [];
   private engineSeq = 0;
   /** Events at or below this seq were applied before (checkpoint or snapshot): skipped. */
   private appliedThroughSeq = 0;
@@ -311,6 +313,7 @@ export class MeDbReconciler implements Reconciler {
     if (sequence.verdict === 'fault') return this.sequenceFault(msg, sequence.kind, `${sequence.reason} (stream seq ${msg.seq})`);
     this.applyEngineTotal(event.userId, event.currency, event.totalMinor, event.seq, event.tsMs);
     this.engineSeq = event.seq;
+    this.appliedEvents.push(event);
     this.engineBacklog = msg.info.pending;
     this.engineAppliedTsMs = Math.max(this.engineAppliedTsMs, event.tsMs);
     this.counters.engineEventsApplied++;
@@ -524,8 +527,10 @@ export class MeDbReconciler implements Reconciler {
   private async checkpoint(): Promise<void> {
     const dirtyPositions = [...this.dirty].map((key) => this.book.get(key)).filter((p): p is Position => p !== undefined);
     const acks = this.unacked.splice(0);
+    const engineEvents = this.appliedEvents.splice(0);
     try {
       await saveCheckpoint(this.writes, {
+        engineEvents,
         engineSeq: this.engineSeq,
         engineStreamSeq: this.engineStreamSeq,
         ledger: this.ledger,
@@ -536,6 +541,7 @@ export class MeDbReconciler implements Reconciler {
       });
     } catch (error) {
       this.unacked.unshift(...acks);
+      this.appliedEvents.unshift(...engineEvents);
       throw error;
     }
     this.dirty.clear();
