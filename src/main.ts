@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { loadSettings, SettingsError, stableInstanceId, type Settings } from './config/settings.js';
+import { claimInstanceIdentity } from './config/instance-identity.js';
+import { loadSettings, SettingsError, type Settings } from './config/settings.js';
 import { validateBoundaries } from './recon/boundaries.js';
 import { migrate } from './db/migrate.js';
 import { resolveServices } from './embedded/services.js';
@@ -21,7 +22,8 @@ async function runEngine(given: Settings, log: Logger, simulateFlag: boolean): P
   // A boundary setting that cannot work stops start-up before anything runs (ADR 0021).
   const problem = (await validateBoundaries(given, log))[0];
   if (problem) die(`config: ${problem.setting}: ${problem.message}`, 2);
-  let settings: Settings = { ...given, INSTANCE_ID: given.INSTANCE_ID ?? stableInstanceId(given.NAMESPACE) };
+  const identity = given.INSTANCE_ID ? null : claimInstanceIdentity(given.NAMESPACE);
+  let settings: Settings = { ...given, INSTANCE_ID: given.INSTANCE_ID ?? identity?.id };
   // The embedded default is a demo: with no services given, it simulates the exchange too.
   const simulate = simulateFlag || (!settings.NATS_URL && !settings.DATABASE_URL);
   const services = await resolveServices({ natsUrl: settings.NATS_URL, databaseUrl: settings.DATABASE_URL, log });
@@ -34,6 +36,7 @@ async function runEngine(given: Settings, log: Logger, simulateFlag: boolean): P
     await chain?.stop().catch(() => undefined);
     await bitgo?.stop().catch(() => undefined);
     await services.stop().catch((error: unknown) => log.error({ err: String(error) }, 'embedded services stop failed'));
+    identity?.release();
     process.exit(code);
   };
   // `on`, not `once`: Ctrl-C reaches npm, tsx and us, and tsx relays it again; a second

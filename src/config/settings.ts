@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -87,8 +85,9 @@ export const settingsSchema = z.object({
   /**
    * This instance's stable identity, the holder written in its leases: a restart with the same
    * id takes its own leases back at once instead of waiting out LEASE_TTL_MS. Default (set by
-   * `npm start`): the host name and a hash of the working directory and NAMESPACE. Two
-   * instances running at once must never share one.
+   * `npm start`): the host name, a hash of the working directory and NAMESPACE, and a slot held
+   * by a pid file (src/config/instance-identity.ts). Two instances running at once must never
+   * share one.
    */
   INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'letters, digits, _ . and - only, at most 128').optional(),
   /** Partition and leader leases expire this long after their holder stops renewing. */
@@ -151,12 +150,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     throw new SettingsError(`config: ${name}: ${issue.message}${given !== undefined ? ` (got "${String(given)}")` : ''}`);
   }
   return result.data;
-}
-
-/** The default INSTANCE_ID: stable across restarts of the same deployment on the same host. */
-export function stableInstanceId(namespace: string, host = hostname(), cwd = process.cwd()): string {
-  const hash = createHash('sha256').update(`${cwd}\0${namespace}`).digest('hex').slice(0, 10);
-  return `${host.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 100)}-${hash}`;
 }
 
 export function coolingOffMs(settings: Settings): number {
