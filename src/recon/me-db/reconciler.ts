@@ -234,6 +234,7 @@ export class MeDbReconciler implements Reconciler {
     await this.breaks.load();
     if (!saved) return;
     const nowMs = this.nowMs();
+    this.book.markRestored(nowMs);
     for (const p of saved.positions) {
       this.book.restore(p.userId, p.currency, p.engineTotalMinor, p.engineSeq, p.ledgerTotalMinor, nowMs);
       this.digest.replace(`${p.userId}/${p.currency}`, null, leafValue(p.engineTotalMinor, p.ledgerTotalMinor));
