@@ -39,7 +39,7 @@ describe('admin.balance.adjust (DESIGN.md §6)', () => {
     expect(kept.rows).toEqual([{ reason: request.reason, actor_id: 'ops-ann', account_state: 'active' }]);
     const jsm = await jetstreamManager(t.client);
     const command = await jsm.streams.getMessage(t.names.meCommandStream, { last_by_subj: t.names.meAdjustBalanceSubject('alice') });
-    expect(command.json()).toMatchObject({ commandId: 'admin_adjustment:adj-1', userId: 'alice', currency: 'BTC', amount: '10.5' });
+    expect(command!.json()).toMatchObject({ commandId: 'admin_adjustment:adj-1', userId: 'alice', currency: 'BTC', amount: '10.5' });
   });
 
   it('the same key twice answers the same entryId and posts once; other content under the key is CONFLICT', async () => {

@@ -49,7 +49,7 @@ describe('compliance events (DESIGN.md §6)', () => {
     expect(audit.rows).toEqual([{ from_state: 'active', to_state: 'suspended', authority: 'system', reason_code: 'sanctions_hit' }]);
     const jsm = await jetstreamManager(t.client);
     const cancel = await jsm.streams.getMessage(t.names.meCommandStream, { last_by_subj: t.names.meCancelOrdersSubject('hit') });
-    expect(cancel.json()).toMatchObject({ userId: 'hit', reason: 'sanctions hit on OFAC-SDN (case-1)' });
+    expect(cancel!.json()).toMatchObject({ userId: 'hit', reason: 'sanctions hit on OFAC-SDN (case-1)' });
     const info = await jsm.streams.info(t.names.meCommandStream);
     expect(info.state.messages).toBe(1); // the redelivery's cancel was deduplicated
   });
