@@ -69,7 +69,21 @@ CREATE TABLE user_fee_tiers (
   PRIMARY KEY (effective_date, user_id)
 );
 
+-- Positions by weighted average cost at each close (step 2): the next day starts from them.
+CREATE TABLE pnl_positions (
+  business_date date           NOT NULL,
+  user_id       text           NOT NULL,
+  market        text           NOT NULL,
+  quantity      numeric(38,18) NOT NULL,
+  cost          numeric(38,18) NOT NULL,
+  realised      numeric(38,18) NOT NULL,
+  mark_price    numeric(38,18) NULL,
+  unrealised    numeric(38,18) NULL,
+  PRIMARY KEY (business_date, user_id, market)
+);
+
 -- Down Migration
+DROP TABLE pnl_positions;
 DROP TABLE user_fee_tiers;
 DROP TABLE compliance_events;
 DROP TABLE admin_adjustments;
