@@ -50,7 +50,7 @@ describe('business dates (DESIGN.md §5)', () => {
     expect(businessDateOf(Date.parse('2026-03-07T22:00:00Z'), c)).toBe('2026-03-08');
   });
 
-  it('a cutover inside the skipped hour is shifted forward by the gap (as Temporal's "compatible"); a repeated hour is its first occurrence', () => {
+  it('a cutover inside the skipped hour is shifted forward by the gap (as Temporal does); a repeated hour is its first occurrence', () => {
     const skipped = businessWindow('2026-03-08', { time: '02:30', zone: 'America/New_York' });
     expect(iso(skipped.endMs)).toBe('2026-03-08T07:30:00.000Z'); // 03:30 EDT: 02:30 EST read after the jump
     const repeated = businessWindow('2026-11-01', { time: '01:30', zone: 'America/New_York' });
