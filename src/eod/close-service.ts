@@ -1,0 +1,132 @@
+import path from 'node:path';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { Settings } from '../config/settings.js';
+import type { Pool } from '../db/pool.js';
+import type { NatsNames } from '../nats/names.js';
+import type { Logger } from '../observability/logger.js';
+import type { Fence } from '../supervisor/fence.js';
+import { addDays, lastClosedDate } from './business-date.js';
+import { EodClose, type RunState } from './close-run.js';
+import { ProofService } from './proof-service.js';
+import { plainReportHtml, type ReportHtmlRenderer } from './report-files.js';
+import { loadReportSigner } from './report-signing.js';
+import { eodStepRegistry } from './steps/registry.js';
+import type { EodStep } from './steps/step.js';
+
+export interface EodServiceDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  pool: Pool;
+  names: NatsNames;
+  log: Logger;
+  settings: Settings;
+  fence(): Fence | null;
+  /** Test-only: steps that replace the registry's of the same name. */
+  stepOverrides?: readonly EodStep[];
+  renderHtml?: ReportHtmlRenderer;
+  nowMs?: () => number;
+}
+
+const schedulerTickMs = 30_000;
+/** Dates one scheduler pass closes at most (a long outage catches up over several passes). */
+const catchUpDatesMax = 31;
+
+/** The signing key: EOD_SIGNING_KEY_FILE, or one generated beside the reports directory (never logged). */
+export function signingKeyFileOf(settings: Settings): { file: string; create: boolean } {
+  if (settings.EOD_SIGNING_KEY_FILE) return { file: settings.EOD_SIGNING_KEY_FILE, create: false };
+  return { file: path.join(path.dirname(path.resolve(settings.EOD_REPORTS_DIR)), 'eod-signing-key.pem'), create: true };
+}
+
+/**
+ * The close as a leader service (ADR 0016): started with the reconcilers on election, stopped
+ * with them. It resumes a run a deposed leader left in a step, and its scheduler closes each
+ * business date when it ends and catches up dates missed while no instance ran.
+ */
+export class EodService {
+  private timer: NodeJS.Timeout | null = null;
+  private pass: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  private constructor(readonly close: EodClose, readonly proofs: ProofService, private readonly deps: EodServiceDeps) {}
+
+  static async start(deps: EodServiceDeps): Promise<EodService> {
+    const key = signingKeyFileOf(deps.settings);
+    const signer = await loadReportSigner(key.file, { create: key.create });
+    const reportsBucket = await new Kvm(deps.nc).create(deps.names.eodReportsBucket, { history: 1 });
+    const close = new EodClose({
+      pool: deps.pool, nc: deps.nc, js: deps.js, names: deps.names, log: deps.log, settings: deps.settings, signer,
+      steps: eodStepRegistry(deps.stepOverrides), fence: deps.fence, reportsBucket, renderHtml: deps.renderHtml ?? plainReportHtml,
+      engineCaughtUp: () => meDbCaughtUp(deps),
+      ...(deps.nowMs ? { nowMs: deps.nowMs } : {}),
+    });
+    const service = new EodService(close, new ProofService(deps.pool), deps);
+    deps.log.info({ event: 'eod.started', signingKeyFile: key.file, publicKey: signer.publicKey, scheduler: deps.settings.EOD_SCHEDULER, reportsDir: path.resolve(deps.settings.EOD_REPORTS_DIR) }, 'EOD close ready on the leader');
+    service.resumeInterrupted();
+    if (deps.settings.EOD_SCHEDULER === 'on') {
+      service.schedule();
+      service.timer = setInterval(() => service.schedule(), schedulerTickMs);
+    }
+    return service;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.pass;
+  }
+
+  /** Runs `date`, or joins its run. */
+  run(date: string): Promise<RunState> {
+    return this.close.run(date);
+  }
+
+  /** A run a deposed (or killed) leader left with a step running: this leader finishes it. */
+  private resumeInterrupted(): void {
+    this.pass = this.pass.then(async () => {
+      const result = await this.deps.pool.query<{ date: string }>(
+        `SELECT DISTINCT to_char(r.business_date, 'YYYY-MM-DD') AS date FROM eod_runs r
+          WHERE r.status = 'running' AND NOT EXISTS (SELECT 1 FROM eod_reports p WHERE p.business_date = r.business_date)
+          ORDER BY 1`);
+      for (const { date } of result.rows) {
+        if (this.stopped) return;
+        this.deps.log.info({ event: 'eod.run.resumed', date }, `resuming the close of ${date} left unfinished by a previous leader`);
+        await this.close.run(date).catch((error: unknown) => this.deps.log.error({ event: 'eod.run.resume_failed', date, err: (error as Error).message }, 'resuming the close failed'));
+      }
+    });
+  }
+
+  /** Closes every ended, unsealed date in order, from the day after the last sealed one (or the first with data). */
+  private schedule(): void {
+    this.pass = this.pass.then(async () => {
+      try {
+        const first = await this.close.firstBusinessDate();
+        if (first === null) return;
+        const lastSealed = await this.close.lastSealedDate();
+        const last = lastClosedDate((this.deps.nowMs ?? Date.now)(), this.close.cutover);
+        let date = lastSealed && lastSealed >= first ? addDays(lastSealed, 1) : first;
+        for (let n = 0; n < catchUpDatesMax && date <= last && !this.stopped; n++, date = addDays(date, 1)) {
+          const state = await this.close.run(date);
+          if (state.status !== 'sealed') {
+            this.deps.log.warn({ event: 'eod.scheduler.stopped', date, status: state.status }, `the scheduled close of ${date} did not seal; later dates wait for it`);
+            return;
+          }
+        }
+      } catch (error) {
+        this.deps.log.error({ event: 'eod.scheduler.failed', err: (error as Error).message }, 'scheduled close failed');
+      }
+    });
+  }
+}
+
+/** The me_db reconciler has recorded every engine event published so far: its consumer has nothing pending or unacked. */
+async function meDbCaughtUp(deps: EodServiceDeps): Promise<boolean> {
+  try {
+    const info = await deps.jsm.consumers.info(deps.names.meBalanceStream, deps.names.meDbConsumer);
+    return info.num_pending === 0 && info.num_ack_pending === 0;
+  } catch {
+    return false;
+  }
+}
