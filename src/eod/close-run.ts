@@ -76,7 +76,11 @@ export class EodClose {
     return this.runs.has(date);
   }
 
-  async state(date: string): Promise<RunState> {
+  state(date: string): Promise<RunState> {
+    return this.stateOf(date, this.runs.has(date));
+  }
+
+  private async stateOf(date: string, inFlight: boolean): Promise<RunState> {
     this.assertDateShape(date);
     const rows = await readStepRows(this.deps.pool, date);
     const sealed = await this.sealedSha(date);
@@ -88,7 +92,7 @@ export class EodClose {
       };
     });
     const status: RunStatus = sealed ? 'sealed'
-      : steps.some((s) => s.status === 'running') || this.runs.has(date) ? 'running'
+      : steps.some((s) => s.status === 'running') || inFlight ? 'running'
         : steps.some((s) => s.status === 'failed') ? 'failed' : 'pending';
     return { date, status, steps };
   }
@@ -142,7 +146,7 @@ export class EodClose {
     if (!fence) throw new Error('this instance does not lead: the close runs on the leader');
     if (await this.sealedSha(date)) {
       await this.publish(date, fence);
-      return this.state(date);
+      return this.stateOf(date, false);
     }
     // The chain: the previous date must be sealed unless it is before the first day with data.
     const first = (await this.firstBusinessDate()) as string;
@@ -172,7 +176,7 @@ export class EodClose {
     }
     if (anyFailed) {
       log.warn({ event: 'eod.run.failed', date }, `the close of ${date} failed; a re-run re-does the failed steps`);
-      return this.state(date);
+      return this.stateOf(date, false);
     }
     const report = assembleReport({ date, prevSha256, window, cutover: this.cutover, stepNames: this.deps.steps.map((s) => s.name), rows: await readStepRows(this.deps.pool, date) });
     const seal = this.deps.signer.seal(report);
@@ -187,7 +191,7 @@ export class EodClose {
     });
     log.info({ event: 'eod.run.sealed', date, sha256: seal.sha256 }, `sealed ${date}`);
     await this.publish(date, fence);
-    return this.state(date);
+    return this.stateOf(date, false);
   }
 
   private async runStep(step: EodStep, run: { date: string; window: ReturnType<typeof businessWindow>; previousSealedDate: string | null; fence: Fence; shared: Map<string, Promise<unknown>> }): Promise<'completed' | 'failed'> {
