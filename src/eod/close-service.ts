@@ -10,7 +10,8 @@ import type { Fence } from '../supervisor/fence.js';
 import { addDays, lastClosedDate } from './business-date.js';
 import { EodClose, type RunState } from './close-run.js';
 import { ProofService } from './proof-service.js';
-import { plainReportHtml, type ReportHtmlRenderer } from './report-files.js';
+import { renderReportHtml } from './report/index.js';
+import type { ReportHtmlRenderer } from './report-files.js';
 import { loadReportSigner } from './report-signing.js';
 import { eodStepRegistry } from './steps/registry.js';
 import type { EodStep } from './steps/step.js';
@@ -54,11 +55,11 @@ export class EodService {
 
   static async start(deps: EodServiceDeps): Promise<EodService> {
     const key = signingKeyFileOf(deps.settings);
-    const signer = await loadReportSigner(key.file, { create: key.create });
+    const signer = loadReportSigner(key.file, { create: key.create });
     const reportsBucket = await new Kvm(deps.nc).create(deps.names.eodReportsBucket, { history: 1 });
     const close = new EodClose({
       pool: deps.pool, nc: deps.nc, js: deps.js, names: deps.names, log: deps.log, settings: deps.settings, signer,
-      steps: eodStepRegistry(deps.stepOverrides), fence: deps.fence, reportsBucket, renderHtml: deps.renderHtml ?? plainReportHtml,
+      steps: eodStepRegistry(deps.stepOverrides), fence: deps.fence, reportsBucket, renderHtml: deps.renderHtml ?? renderReportHtml,
       engineCaughtUp: () => meDbCaughtUp(deps),
       ...(deps.nowMs ? { nowMs: deps.nowMs } : {}),
     });
