@@ -101,7 +101,7 @@ export class Singletons {
   private async forward(endpoint: string, body: unknown): Promise<unknown> {
     let reply: unknown;
     try {
-      const timeout = endpoint.startsWith('eod.') ? eodForwardTimeoutMs : forwardTimeoutMs;
+      const timeout = endpoint === 'eod.run' ? eodForwardTimeoutMs : forwardTimeoutMs;
       reply = (await this.deps.nc.request(this.leaderSubject(endpoint), JSON.stringify(body), { timeout })).json();
     } catch (error) {
       throw new AdminError('INTERNAL', `no leader answered ${endpoint}: ${(error as Error).message}`);

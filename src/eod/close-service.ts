@@ -122,11 +122,16 @@ export class EodService {
   }
 }
 
-/** The me_db reconciler has recorded every engine event published so far: its consumer has nothing pending or unacked. */
+/**
+ * The me_db reconciler has recorded every engine event published so far: its consumer's ack
+ * floor has reached the stream's last message (read first). Acks follow the checkpoint that
+ * records the history, so the history is complete up to there. (num_pending can lag.)
+ */
 async function meDbCaughtUp(deps: EodServiceDeps): Promise<boolean> {
   try {
-    const info = await deps.jsm.consumers.info(deps.names.meBalanceStream, deps.names.meDbConsumer);
-    return info.num_pending === 0 && info.num_ack_pending === 0;
+    const stream = await deps.jsm.streams.info(deps.names.meBalanceStream);
+    const consumer = await deps.jsm.consumers.info(deps.names.meBalanceStream, deps.names.meDbConsumer);
+    return consumer.ack_floor.stream_seq >= stream.state.last_seq;
   } catch {
     return false;
   }

@@ -53,10 +53,11 @@ export async function engineBalancesAtCut(pool: Pool, window: BusinessWindow, pr
   }
   const since = previousSealedDate ? new Date(window.startMs).toISOString() : null;
   const day = await pool.query<{ user_id: string; currency: string; total: string; locked: string; available: string; seq: string }>(
-    `SELECT DISTINCT ON (user_id, currency) user_id, currency, total::text, locked::text, available::text, seq::text
-       FROM engine_balance_history
-      WHERE ts < $1 AND ($2::timestamptz IS NULL OR ts >= $2)
-      ORDER BY user_id, currency, seq DESC`, [end, since]);
+    // Ordered by the bigint column (h.seq), not the text output column of the same name.
+    `SELECT DISTINCT ON (h.user_id, h.currency) h.user_id, h.currency, h.total::text, h.locked::text, h.available::text, h.seq::text AS seq
+       FROM engine_balance_history h
+      WHERE h.ts < $1 AND ($2::timestamptz IS NULL OR h.ts >= $2)
+      ORDER BY h.user_id, h.currency, h.seq DESC`, [end, since]);
   for (const r of day.rows) {
     balances.set(keyOf(r.user_id, r.currency), { userId: r.user_id, currency: r.currency, totalMinor: minor(r.total), lockedMinor: minor(r.locked), availableMinor: minor(r.available), seq: Number(r.seq) });
     seq = Math.max(seq, Number(r.seq));

@@ -30,36 +30,30 @@ export const reconDbChainStep: EodStep = {
         if (!block) throw new EodStepFailure(`block ${n} is missing on the node`);
         return block.timestamp;
       };
-      let head = await rpc.headNumber();
-      // Wait until a block at or after the cutover exists and the one before it is confirmed.
+      const firstAtOrAfterCut = async (head: number): Promise<number> => {
+        let lo = 0;
+        let hi = head;
+        while (lo < hi) {
+          const mid = Math.floor((lo + hi) / 2);
+          if ((await timestampOf(mid)) >= endSec) hi = mid;
+          else lo = mid + 1;
+        }
+        return lo;
+      };
+      // Wait until a block at or after the cutover exists and the last one before it is confirmed.
+      let cutNumber: number;
       for (;;) {
-        const confirmedHead = head - settings.CHAIN_CONFIRMATIONS;
-        if ((await timestampOf(head)) >= endSec && confirmedHead >= 0) {
-          // The first block at or after the cutover, by binary search over [0, head].
-          let lo = 0;
-          let hi = head;
-          while (lo < hi) {
-            const mid = Math.floor((lo + hi) / 2);
-            if ((await timestampOf(mid)) >= endSec) hi = mid;
-            else lo = mid + 1;
-          }
-          const cutBlock = lo - 1;
-          if (cutBlock < 0) throw new EodStepFailure('no block before the cutover on this chain');
-          if (cutBlock <= confirmedHead) break;
+        const head = await rpc.headNumber();
+        if ((await timestampOf(head)) >= endSec) {
+          cutNumber = (await firstAtOrAfterCut(head)) - 1;
+          if (cutNumber <= head - settings.CHAIN_CONFIRMATIONS) break;
         }
         if (context.signal.aborted) throw new EodStepFailure(`the chain has no confirmed block past the cutover yet (head ${head})`);
         await new Promise((resolve) => setTimeout(resolve, headWaitMs));
-        head = await rpc.headNumber();
       }
-      let lo = 0;
-      let hi = head;
-      while (lo < hi) {
-        const mid = Math.floor((lo + hi) / 2);
-        if ((await timestampOf(mid)) >= endSec) hi = mid;
-        else lo = mid + 1;
-      }
-      const cutBlock = await rpc.requireBlock(lo - 1);
-      const chainTotalBase = (await rpc.hasCode(cutBlock.number)) ? await rpc.totalStaked(cutBlock.number) : 0n;
+      // A chain whose first block is after the cutover held nothing at the cut.
+      const cutBlock = cutNumber >= 0 ? await rpc.requireBlock(cutNumber) : null;
+      const chainTotalBase = cutBlock && (await rpc.hasCode(cutBlock.number)) ? await rpc.totalStaked(cutBlock.number) : 0n;
       const positions = await context.pool.query<{ total: string | null; positions: string }>(
         `SELECT sum(amount)::text AS total, count(*) FILTER (WHERE amount <> 0)::text AS positions FROM (
            SELECT DISTINCT ON (user_id, address) amount FROM staking_position_history
@@ -71,7 +65,7 @@ export const reconDbChainStep: EodStep = {
       }];
       return {
         figures: {
-          block: { number: cutBlock.number, hash: cutBlock.hash, timestamp: new Date((await timestampOf(cutBlock.number)) * 1000).toISOString() },
+          block: cutBlock ? { number: cutBlock.number, hash: cutBlock.hash, timestamp: new Date((await timestampOf(cutBlock.number)) * 1000).toISOString() } : null,
           confirmations: settings.CHAIN_CONFIRMATIONS,
           positionsTotal: whole(dbMinor),
           positions: Number(positions.rows[0]?.positions ?? 0),
