@@ -32,5 +32,16 @@ describe("the demo's previous day", () => {
     const doc = JSON.parse(await readFile(file, 'utf8')) as { report: { breaks: Array<{ kind: string; currency: string }>; liabilities: unknown[] } };
     expect(doc.report.breaks).toEqual([expect.objectContaining({ kind: 'currency_nonzero', currency: 'USDT' })]);
     expect(doc.report.liabilities).toHaveLength(3);
+    // The money and compliance steps have real figures (issue 9).
+    const steps = (doc.report as unknown as { steps: Array<{ name: string; status: string; figures: Record<string, unknown> }> }).steps;
+    const figures = (name: string) => steps.find((s) => s.name === name)!.figures;
+    expect(Number(figures('pnl').fills)).toBeGreaterThan(100);
+    expect((figures('pnl').markPrices as unknown[]).length).toBe(3);
+    expect(Number(figures('fee_accrual').journals)).toBeGreaterThan(50);
+    expect((figures('fee_accrual').crossCheck as Array<{ delta: string }>).every((c) => c.delta === '0')).toBe(true);
+    expect(Number(figures('volume_rollup').users)).toBeGreaterThan(50);
+    expect(figures('sanctions')).toMatchObject({ events: 1 });
+    expect(figures('kyc_reactivation')).toMatchObject({ events: 1 });
+    expect(figures('admin_adjustments')).toMatchObject({ adjustments: 1, byCurrency: [{ currency: 'USDT', net: '25' }] });
   });
 });
