@@ -1,6 +1,6 @@
 import type { PoolClient } from '../../db/pool.js';
-import { crossCheckFees, sumFees } from '../money/fees.js';
-import { dayFills, iso, linesListedMax, minor, postingInstant, whole } from './money-inputs.js';
+import { crossCheckFees, type FeeTotal } from '../money/fees.js';
+import { fillsStored, iso, linesListedMax, minor, postingInstant, whole } from './money-inputs.js';
 import type { CutBreak, EodStep, EodStepContext } from './step.js';
 
 export const houseFeesUnaccrued = 'house:fees_unaccrued';
@@ -34,7 +34,13 @@ export function feeAccrualStep(options: FeeAccrualOptions = {}): EodStep {
     name: 'fee_accrual',
     skipReason: () => null,
     async run(context) {
-      const totals = sumFees(await dayFills(context)).filter((t) => t.feeMinor > 0n);
+      await fillsStored(context);
+      // Σ fee per (user, currency) in SQL (exact numeric), the same figures as sumFees over the day's fills.
+      const summed = await context.pool.query<{ user_id: string; fee_currency: string; fee: string; fills: string }>(
+        `SELECT user_id, fee_currency, sum(fee)::text AS fee, count(*)::text AS fills FROM fills
+          WHERE ts >= $1 AND ts < $2 GROUP BY user_id, fee_currency HAVING sum(fee) > 0 ORDER BY user_id, fee_currency`,
+        [iso(context.window.startMs), iso(context.window.endMs)]);
+      const totals: FeeTotal[] = summed.rows.map((r) => ({ userId: r.user_id, currency: r.fee_currency, feeMinor: minor(r.fee), fills: Number(r.fills) }));
       const checks = crossCheckFees(totals, await feeAccountMovement(context));
       const breaks: CutBreak[] = checks.filter((c) => c.deltaMinor !== 0n).map((c) => ({
         boundary: 'fee_accrual', kind: 'fees_vs_ledger', currency: c.currency, left: whole(c.fillsMinor), right: whole(c.ledgerMinor), delta: whole(c.deltaMinor),

@@ -41,20 +41,28 @@ async function loadFills(pool: Pool, fromMs: number | null, toMs: number): Promi
   }));
 }
 
-/** The fills of the business day (ts in the window), once every fill before the cutover is stored; shared by the steps. */
-export function dayFills(context: EodStepContext): Promise<Fill[]> {
-  return context.shared('day-fills', async () => {
+/** Resolves once every fill before the cutover is stored (within the step's timeout). */
+export function fillsStored(context: EodStepContext): Promise<void> {
+  return context.shared('fills-stored', async () => {
     while (!(await fillsComplete(context))) {
       if (context.signal.aborted) throw new EodStepFailure('the fill intake did not reach the cutover before the step timed out');
       await new Promise((resolve) => setTimeout(resolve, fillWaitPollMs));
     }
+  });
+}
+
+/** The fills of the business day (ts in the window), once every fill before the cutover is stored; shared by the steps. */
+export function dayFills(context: EodStepContext): Promise<Fill[]> {
+  return context.shared('day-fills', async () => {
+    await fillsStored(context);
     return loadFills(context.pool, context.window.startMs, context.window.endMs);
   });
 }
 
 /** Every fill before the cutover (the first close, which has no previous positions to start from). */
-export function fillsBeforeCut(context: EodStepContext): Promise<Fill[]> {
-  return dayFills(context).then(() => loadFills(context.pool, null, context.window.endMs));
+export async function fillsBeforeCut(context: EodStepContext): Promise<Fill[]> {
+  await fillsStored(context);
+  return loadFills(context.pool, null, context.window.endMs);
 }
 
 /** The deployment's mark price source (the simulated one until a real feed is configured). */

@@ -1,7 +1,7 @@
 import { addDays, businessWindow } from '../business-date.js';
 import { divideHalfEven, unitMinor } from '../money/rounding.js';
 import { parseFeeTiers, tierChanges, tierFor, volumeFromNotionals } from '../money/volume-tiers.js';
-import { dayFills, iso, linesListedMax, marksAtCut, markFigures, whole } from './money-inputs.js';
+import { fillsStored, iso, linesListedMax, marksAtCut, markFigures, whole } from './money-inputs.js';
 import type { EodStep } from './step.js';
 
 export const volumeDays = 30;
@@ -16,7 +16,7 @@ export const volumeRollupStep: EodStep = {
   name: 'volume_rollup',
   skipReason: () => null,
   async run(context) {
-    await dayFills(context); // every fill before the cut is stored
+    await fillsStored(context);
     const { settings, pool, date } = context;
     const tiers = parseFeeTiers(settings.FEE_TIERS);
     const tierCurrency = settings.FEE_TIER_CURRENCY;
