@@ -1,8 +1,8 @@
-import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
 import type { Pool } from '../db/pool.js';
 import { parkCommand } from '../actors/parking.js';
 import type { Logger } from '../observability/logger.js';
-import { rewindDurableConsumer } from './durable-consumer.js';
 
 /** What a handler made of one message: done (ack), or refused for good with a reason (park, then ack). */
 export type IntakeVerdict = { done: true } | { done: false; parkReason: string };
@@ -31,7 +31,20 @@ export async function startDurableIntake(
   spec: DurableIntakeSpec,
   handle: (msg: JsMsg) => Promise<IntakeVerdict>,
 ): Promise<{ stop(): Promise<void> }> {
-  await rewindDurableConsumer(deps.jsm, { stream: spec.stream, name: spec.consumer, filterSubject: spec.filterSubject, ackWaitMs: spec.ackWaitMs, inFlightMax: spec.inFlightMax, firstStart: 'all' });
+  // Shared by every instance: created once, never rewound (a rewind deletes the consumer under the
+  // other instances' feet); order across a redelivery does not matter to idempotent handlers.
+  try {
+    await deps.jsm.consumers.info(spec.stream, spec.consumer);
+  } catch (error) {
+    if (!/consumer not found/i.test((error as Error).message)) throw error;
+    await deps.jsm.consumers.add(spec.stream, {
+      durable_name: spec.consumer, filter_subject: spec.filterSubject, ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(spec.ackWaitMs), max_ack_pending: spec.inFlightMax, deliver_policy: DeliverPolicy.All,
+    }).catch(async (addError: Error) => {
+      // Another instance created it between our info and add: theirs stands.
+      if (!(await deps.jsm.consumers.info(spec.stream, spec.consumer).then(() => true, () => false))) throw addError;
+    });
+  }
   const consumer = await deps.js.consumers.get(spec.stream, spec.consumer);
   const messages = await consumer.consume({ max_messages: spec.inFlightMax });
   const park = (msg: JsMsg, reason: string): Promise<void> =>
