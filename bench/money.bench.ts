@@ -49,7 +49,7 @@ async function generateDay(pool: Pool, users: number, fills: number): Promise<vo
             round(m.ref * (0.95 + ((g * 31) % 1000) / 10000.0), 8), round(0.001 + ((g * 17) % 1000) / 1000.0, 8),
             round(0.0001 + ((g * 13) % 100) / 100000.0, 8), CASE WHEN g % 2 = 0 THEN m.base ELSE m.quote END,
             $3::timestamptz + make_interval(secs => (g % 86000))
-       FROM generate_series(1, $1) AS g
+       FROM generate_series(1::bigint, $1::bigint) AS g
        JOIN (VALUES (0, 'BTC-USDT', 'BTC', 'USDT', 60000.0), (1, 'ETH-USDT', 'ETH', 'USDT', 3000.0), (2, 'ETH-BTC', 'ETH', 'BTC', 0.05)) AS m(k, market, base, quote, ref)
          ON m.k = g % 3`, [fills, users, new Date(window.startMs + 60_000).toISOString()]);
   // The trade journals' fee legs, summed: house:fees_unaccrued credited with exactly the fills' fees.

@@ -21,6 +21,8 @@ CREATE TABLE fills (
 );
 CREATE INDEX fills_ts ON fills (ts);
 CREATE INDEX fills_user_ts ON fills (user_id, ts);
+-- The simulated mark price: the last trade of a market before an instant.
+CREATE INDEX fills_market_ts ON fills (market, ts, seq);
 
 -- The engine's own postings (fee accrual, staking rewards, admin adjustments) happen once:
 -- one row per (reference, account). Other reference types (trades) may repeat an account.

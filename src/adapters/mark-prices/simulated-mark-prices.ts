@@ -17,8 +17,8 @@ export class SimulatedMarkPrices implements MarkPriceSource {
   async pricesAt(markets: readonly string[], atMs: number): Promise<MarkPrice[]> {
     if (markets.length === 0) return [];
     const result = await this.pool.query<{ market: string; price: string; ts: Date }>(
-      `SELECT DISTINCT ON (market) market, price::text, ts FROM fills
-        WHERE market = ANY($1) AND ts < $2 ORDER BY market, ts DESC, seq DESC, fill_id DESC`,
+      `SELECT m AS market, f.price::text AS price, f.ts FROM unnest($1::text[]) AS m,
+         LATERAL (SELECT price, ts FROM fills WHERE market = m AND ts < $2 ORDER BY ts DESC, seq DESC, fill_id DESC LIMIT 1) f`,
       [[...markets], new Date(atMs).toISOString()]);
     const found = new Map(result.rows.map((r) => [r.market, { market: r.market, priceMinor: signedDecimalToMinor(r.price, scale), source: this.name, atMs: r.ts.getTime() }]));
     const prices: MarkPrice[] = [];
