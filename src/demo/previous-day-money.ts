@@ -30,7 +30,9 @@ export interface DayMoney {
   fills: DayFill[];
   adjustment: { key: string; userId: string; currency: string; amountMinor: bigint; reason: string; actorId: string; at: number };
   sanctioned: { userId: string; at: number };
+  /** Re-verified after a re-KYC suspension (reactivated), and a sanctioned account's re-verification (refused). */
   reverified: { userId: string; at: number };
+  refusedReverification: { userId: string; at: number };
 }
 
 /** Markets and their reference prices (quote per base, whole units ×100 to keep integers). */
@@ -52,6 +54,15 @@ export function planDayMoney(input: {
   const spanMs = window.endMs - window.startMs;
   const held = (u: string, c: string): bigint => balances.get(`${u}/${c}`) ?? 0n;
   const fills: DayFill[] = [];
+  // Three large traders (the first users) so the day has users who earn a better fee tier.
+  const whales = users.slice(0, 3);
+  for (const [i, whale] of whales.entries()) {
+    const at = window.startMs + 500 + i;
+    for (const [currency, amountMinor] of [['USDT', 4_000_000n * unit], ['BTC', 80n * unit], ['ETH', 1_500n * unit]] as const) {
+      const name = input.nextJournal();
+      journal(name, [{ userId: whale, currency, amountMinor }, { userId: 'house:custody', currency, amountMinor: -amountMinor }], name, at, at, 'deposit');
+    }
+  }
   // Trades in the second half, after the deposits (which all land in the first half), in time order.
   const firstMs = window.startMs + Math.floor(spanMs / 2) + 2_000;
   const lastMs = window.endMs - 30 * 60_000;
@@ -62,8 +73,9 @@ export function planDayMoney(input: {
     // A price within ±5 % of the reference, on a 0.01 % grid.
     const priceMinor = (m.priceHundredths * unit * BigInt(9_500 + pick(1_001))) / 1_000_000n;
     if (priceMinor === 0n) continue;
-    const maker = users[pick(users.length)]!;
-    const taker = users[pick(users.length)]!;
+    const big = pick(4) === 0;
+    const maker = big ? whales[pick(whales.length)]! : users[pick(users.length)]!;
+    const taker = big ? whales[pick(whales.length)]! : users[pick(users.length)]!;
     if (maker === taker) continue;
     const offered = held(maker, m.base) / BigInt(3 + pick(8));
     const affordable = (held(taker, m.quote) * unit) / priceMinor / 2n;
@@ -97,7 +109,8 @@ export function planDayMoney(input: {
     fills,
     adjustment,
     sanctioned: { userId: users[6] ?? users[0]!, at: lastMs + 120_000 },
-    reverified: { userId: users[2] ?? users[0]!, at: lastMs + 180_000 },
+    reverified: { userId: users[3] ?? users[0]!, at: lastMs + 180_000 },
+    refusedReverification: { userId: users[6] ?? users[0]!, at: lastMs + 240_000 },
   };
 }
 
@@ -122,11 +135,18 @@ export async function recordDayMoney(deps: { pool: Pool; nc: NatsConnection; nam
     [a.key, `admin_adjustment:${a.key}`, a.userId, a.currency, d(a.amountMinor), a.reason, a.actorId, new Date(a.at).toISOString()]);
   const providers = new ComplianceSimulator(jetstream(deps.nc), deps.names);
   await providers.sanctionsHit(money.sanctioned.userId, 'OFAC-SDN', `demo-screening-${money.sanctioned.at}`, money.sanctioned.at);
+  // An account suspended for re-KYC (by an operator, today) that the provider then re-verifies.
+  await deps.nc.request(`${deps.names.adminPrefix}.account.transition`, JSON.stringify({
+    userId: money.reverified.userId, target: 'suspended', reasonCode: 'kyc_reverification_required', authority: 'admin', actorId: 'demo-ops',
+    commandId: `demo-rekyc:${money.reverified.userId}:${money.reverified.at}`,
+  }), { timeout: 15_000 }).catch(() => undefined);
   await providers.kycReverified(money.reverified.userId, `demo-kyc-${money.reverified.at}`, money.reverified.at);
+  await providers.kycReverified(money.refusedReverification.userId, `demo-kyc-${money.refusedReverification.at}`, money.refusedReverification.at);
+  const instants = [money.sanctioned.at, money.reverified.at, money.refusedReverification.at].map((ms) => new Date(ms).toISOString());
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    const r = await pool.query('SELECT 1 FROM compliance_events WHERE ts IN ($1, $2)', [new Date(money.sanctioned.at).toISOString(), new Date(money.reverified.at).toISOString()]);
-    if (r.rowCount === 2) return;
+    const r = await pool.query('SELECT 1 FROM compliance_events WHERE ts = ANY($1::timestamptz[])', [instants]);
+    if (r.rowCount === 3) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -14,6 +14,12 @@ let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'recon-demo-day-'));
   t = await startTestEngine({ EOD_SCHEDULER: 'off', EOD_REPORTS_DIR: dir });
+  // The accounts the demo's compliance events name, active as the live demo opens them.
+  for (const userId of ['demo0004', 'demo0007']) {
+    await t.admin('account.create', { userId });
+    await t.admin('account.transition', { userId, target: 'kyc_approved', reasonCode: 'kyc_pass', authority: 'system', actorId: 'kyc' });
+    await t.admin('account.transition', { userId, target: 'active', reasonCode: 'first_deposit', authority: 'system', actorId: 'ledger' });
+  }
 });
 
 afterAll(async () => {
@@ -40,8 +46,10 @@ describe("the demo's previous day", () => {
     expect(Number(figures('fee_accrual').journals)).toBeGreaterThan(50);
     expect((figures('fee_accrual').crossCheck as Array<{ delta: string }>).every((c) => c.delta === '0')).toBe(true);
     expect(Number(figures('volume_rollup').users)).toBeGreaterThan(50);
-    expect(figures('sanctions')).toMatchObject({ events: 1 });
-    expect(figures('kyc_reactivation')).toMatchObject({ events: 1 });
+    expect(figures('sanctions')).toMatchObject({ events: 1, applied: 1, lines: [{ userId: 'demo0007', list: 'OFAC-SDN', from: 'active', to: 'suspended' }] });
+    // demo0004 was suspended for re-KYC and is reactivated; the sanctioned demo0007 is not, and is listed for review.
+    expect(figures('kyc_reactivation')).toMatchObject({ events: 2, applied: 1, refused: 1, forReview: [{ userId: 'demo0007', outcome: 'refused' }] });
+    expect((figures('volume_rollup').tierChanges as unknown[]).length).toBeGreaterThan(0);
     expect(figures('admin_adjustments')).toMatchObject({ adjustments: 1, byCurrency: [{ currency: 'USDT', net: '25' }] });
   });
 });
