@@ -155,6 +155,23 @@ describe('the close\'s money and compliance steps on a hand-computed day', () =>
     expect((await pool.query("SELECT 1 FROM ledger_entries WHERE reference_type = 'fee_accrual'")).rowCount).toBe(8);
   });
 
+  it('a fee the ledger did not book is a break in the report, and the fills\' amount is still what is accrued', async () => {
+    const next = '2026-10-11';
+    const nextWindow = businessWindow(next, { time: '00:00', zone: 'UTC' });
+    const when = new Date(nextWindow.startMs + 3_600_000).toISOString();
+    // A fill charging 0.3 USDT whose trade journal booked only 0.2 to house:fees_unaccrued.
+    await pool.query(`INSERT INTO fills (fill_id, seq, user_id, market, base, quote, side, liquidity, price, quantity, fee, fee_currency, ts)
+                      VALUES ('n1', 100, 'a', 'BTC-USDT', 'BTC', 'USDT', 'sell', 'maker', 130, 1, 0.3, 'USDT', $1)`, [when]);
+    await pool.query(`INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id, created_at)
+                      VALUES ('n1', 'a', 'USDT', -0.2, 'trade', 'n1', $1), ('n1', 'house:fees_unaccrued', 'USDT', 0.2, 'trade', 'n1', $1)`, [when]);
+    const settings = loadSettings({}, { NAMESPACE: names.namespace, LOG_LEVEL: 'silent' });
+    const context = { date: next, window: nextWindow, previousSealedDate: date, pool, nc, settings, log: silentLogger(), signal: new AbortController().signal,
+      shared: <T>(_key: string, compute: () => Promise<T>) => compute() } as unknown as EodStepContext;
+    const result = await feeAccrualStep().run(context);
+    expect(result.breaks).toEqual([{ boundary: 'fee_accrual', kind: 'fees_vs_ledger', currency: 'USDT', left: '0.3', right: '0.2', delta: '0.1', detail: expect.any(String) }]);
+    expect(result.figures).toMatchObject({ byCurrency: [{ currency: 'USDT', accrued: '0.3' }], crossCheck: [{ currency: 'USDT', fills: '0.3', ledger: '0.2', delta: '0.1' }] });
+  });
+
   it('the sealed report holds each step\'s hand-computed figures', async () => {
     const sealed = await pool.query('SELECT report FROM eod_reports WHERE business_date = $1', [date]);
     const report = sealed.rows[0].report as { steps: Array<{ name: string; status: string; figures: StepFigures }>; breaks: unknown[] };
