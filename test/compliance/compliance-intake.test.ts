@@ -1,6 +1,10 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kvm } from '@nats-io/kv';
+import { AccountCommandClient } from '../../src/actors/command-client.js';
 import { ComplianceSimulator } from '../../src/adapters/compliance/simulator.js';
+import { actOnComplianceEvent } from '../../src/compliance/compliance-intake.js';
+import { silentLogger } from '../support/log.js';
 import { startTestEngine, type TestEngine } from '../support/engine.js';
 import { until } from '../support/until.js';
 
@@ -75,5 +79,20 @@ describe('compliance events (DESIGN.md §6)', () => {
     await jetstream(t.client).publish(t.names.sanctionsHitSubject('hit'), JSON.stringify({ userId: 'hit', list: '', reference: 'x', ts: 'yesterday' }));
     const parked = await until('parked', async () => (await t.pool.query<{ error: string }>('SELECT error FROM parked_commands')).rows[0]);
     expect(parked.error).toMatch(/^INVALID_SHAPE: list/);
+  });
+
+  it('with SANCTIONS_ACTION=restricted a hit restricts the account instead', async () => {
+    await account('restrict-me', []);
+    const js = jetstream(t.client);
+    const deps = {
+      js, jsm: await jetstreamManager(t.client), pool: t.pool, names: t.names, log: silentLogger(),
+      settings: { ...t.settings, SANCTIONS_ACTION: 'restricted' as const },
+      accounts: await new Kvm(t.client).open(t.names.accountsBucket),
+      commands: new AccountCommandClient({ nc: t.client, js, pool: t.pool, names: t.names, partitions: t.settings.COMMAND_PARTITIONS, timeoutMs: 10_000 }),
+    };
+    const event = { kind: 'sanctions_hit' as const, userId: 'restrict-me', list: 'UN', reference: 'case-9', tsMs: Date.parse('2026-11-30T11:00:00Z') };
+    expect(await actOnComplianceEvent(deps, event)).toEqual({ outcome: 'applied', detail: 'active → restricted' });
+    expect(await actOnComplianceEvent(deps, event)).toEqual({ outcome: 'applied', detail: 'active → restricted' }); // the same event again: its recorded outcome
+    expect(await state('restrict-me')).toBe('restricted');
   });
 });
