@@ -6,6 +6,7 @@ import type { AccountCommandClient } from '../actors/command-client.js';
 import { parseComplianceEvent, type ComplianceEvent } from '../adapters/compliance/contract.js';
 import { sendCancelOrders } from '../adapters/matching-engine/engine-commands.js';
 import type { Settings } from '../config/settings.js';
+import type { AccountState } from '../fsm/index.js';
 import type { Pool } from '../db/pool.js';
 import { defaultDurableIntakeLimits, startDurableIntake } from '../nats/durable-intake.js';
 import type { NatsNames } from '../nats/names.js';
@@ -65,7 +66,7 @@ export async function actOnComplianceEvent(deps: ComplianceDeps, event: Complian
     return { outcome: 'unknown_account', detail };
   }
   const state = accountRecordSchema.parse(entry.json()).state;
-  let target: string;
+  let target: AccountState;
   let reasonCode: string;
   if (event.kind === 'sanctions_hit') {
     target = deps.settings.SANCTIONS_ACTION;
@@ -95,7 +96,7 @@ export async function actOnComplianceEvent(deps: ComplianceDeps, event: Complian
     await record(deps.pool, key, event, 'already', state, state, detail);
     return { outcome: 'already', detail };
   }
-  const reply = await deps.commands.send({ kind: 'transition', userId: event.userId, target: target as 'active', authority: 'system', reasonCode, actorId: `compliance:${event.kind}`, commandId: key });
+  const reply = await deps.commands.send({ kind: 'transition', userId: event.userId, target, authority: 'system', reasonCode, actorId: `compliance:${event.kind}`, commandId: key });
   if (reply.ok) {
     const detail = `${reply.from ?? 'new'} → ${reply.to}`;
     await record(deps.pool, key, event, 'applied', reply.from, reply.to, detail);

@@ -223,7 +223,7 @@ export async function startExchangeSimulator(options: ExchangeSimulatorOptions):
       if (error || stopped) return;
       try {
         const body: unknown = msg.json();
-        if (msg.subject === names.meCancelOrdersSubject(msg.subject.slice(msg.subject.lastIndexOf('.') + 1))) {
+        if (msg.subject.startsWith(names.subject('me.cmd.cancel_orders.'))) {
           const command = cancelOrdersCommandSchema.parse(body);
           if (obeyed.has(command.commandId)) return;
           obeyed.add(command.commandId);
