@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -135,6 +135,11 @@ describe('the close\'s money and compliance steps on a hand-computed day', () =>
     expect(second.steps.find((s) => s.name === 'staking_rewards')).toMatchObject({ status: 'completed', attempts: 1 });
     expect(await eod.run(date)).toMatchObject({ status: 'sealed' });
     expect([await countJournals('fee_accrual'), await countJournals('staking_reward'), await countJournals('admin_adjustment')]).toEqual([4, 3, 1]);
+    // Each reward reached the matching engine once, as an adjust_balance command (a re-run re-sends nothing new).
+    const commands = await (await jetstreamManager(nc)).streams.info(names.meCommandStream);
+    expect(commands.state.messages).toBe(3);
+    const s1Credit = await (await jetstreamManager(nc)).streams.getMessage(names.meCommandStream, { last_by_subj: names.meAdjustBalanceSubject('s1') });
+    expect(s1Credit!.json()).toMatchObject({ commandId: `staking_reward:${date}:s1`, currency: 'ETH', amount: '0.333333333333333334' });
     const unbalanced = await pool.query('SELECT journal_id, currency, sum(amount) FROM ledger_entries GROUP BY journal_id, currency HAVING sum(amount) <> 0');
     expect(unbalanced.rows).toEqual([]);
     const feeRevenue = await pool.query("SELECT currency, sum(amount)::text AS s, min(created_at) AS at FROM ledger_entries WHERE user_id = 'house:fee_revenue' GROUP BY currency ORDER BY currency");
