@@ -18,7 +18,7 @@ function asAdminError(error: unknown): never {
 }
 
 /** `admin.eod.*` on the leader (the close runs there; other instances forward). */
-export function eodHandlers(service: () => EodService) {
+export function eodHandlers(service: () => EodService, runWaitMs = eodRunWaitMs) {
   return {
     async run(body: unknown) {
       const { date } = parseRequest(dateRequest, body);
@@ -26,7 +26,7 @@ export function eodHandlers(service: () => EodService) {
       await eod.close.validate(date).catch(asAdminError);
       const running = eod.run(date).catch(asAdminError);
       let timer: NodeJS.Timeout | undefined;
-      const waited = await Promise.race([running.then((s) => s), new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), eodRunWaitMs); })]);
+      const waited = await Promise.race([running.then((s) => s), new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), runWaitMs); })]);
       clearTimeout(timer);
       if (waited === null) running.catch(() => undefined);
       const state = waited ?? (await eod.close.state(date));

@@ -7,7 +7,8 @@ import type { NatsNames } from '../nats/names.js';
 import type { Logger } from '../observability/logger.js';
 import { FencedError, withFencedTransaction, type Fence } from '../supervisor/fence.js';
 import { addDays, businessDateOf, businessWindow, isBusinessDate, type Cutover } from './business-date.js';
-import { assembleReport } from './report-assembly.js';
+import { ledgerRowsInWindow } from './cut-balances.js';
+import { assembleReport, stepOutputOf } from './report-assembly.js';
 import { writeReportFiles, type ReportHtmlRenderer, type SealedReportDocument } from './report-files.js';
 import { saltSeedOf, type ReportSigner } from './report-signing.js';
 import { markCompleted, markFailed, markRunning, markSkipped, readStepRows, type StepRow, type StepStatus } from './run-store.js';
@@ -20,6 +21,9 @@ export class EodInputError extends Error {
     this.name = 'EodInputError';
   }
 }
+
+/** The steps that computed from the ledger at the cut (re-done when the ledger moved under the close). */
+const cutReadingSteps = ['balance_snapshot', 'recon_me_db', 'recon_db_custody'];
 
 export type RunStatus = 'pending' | 'running' | 'failed' | 'sealed';
 
@@ -36,7 +40,8 @@ export interface EodCloseDeps {
   names: NatsNames;
   log: Logger;
   settings: Settings;
-  signer: ReportSigner;
+  /** The report signer, loaded when the first close needs it (an engine that never closes needs no key). */
+  signer(): ReportSigner;
   steps: readonly EodStep[];
   /** The fence of the current leader term, or null when this instance does not lead. */
   fence(): Fence | null;
@@ -144,6 +149,7 @@ export class EodClose {
     await this.validate(date);
     const fence = this.deps.fence();
     if (!fence) throw new Error('this instance does not lead: the close runs on the leader');
+    this.deps.signer(); // a missing or unreadable key stops the run before anything is written
     if (await this.sealedSha(date)) {
       await this.publish(date, fence);
       return this.stateOf(date, false);
@@ -178,9 +184,16 @@ export class EodClose {
       log.warn({ event: 'eod.run.failed', date }, `the close of ${date} failed; a re-run re-does the failed steps`);
       return this.stateOf(date, false);
     }
-    const report = assembleReport({ date, prevSha256, window, cutover: this.cutover, stepNames: this.deps.steps.map((s) => s.name), rows: await readStepRows(this.deps.pool, date) });
-    const seal = this.deps.signer.seal(report);
-    await withFencedTransaction(this.deps.pool, fence, async (client) => {
+    const finalRows = await readStepRows(this.deps.pool, date);
+    const report = assembleReport({ date, prevSha256, window, cutover: this.cutover, stepNames: this.deps.steps.map((s) => s.name), rows: finalRows });
+    const seal = this.deps.signer().seal(report);
+    const rowsAtCut = (stepOutputOf(finalRows.get('balance_snapshot'))?.figures.ledgerRowsInWindow ?? null) as number | null;
+    const moved = await withFencedTransaction(this.deps.pool, fence, async (client) => {
+      // No ledger writer may be half-way while the day is sealed: after this lock every insert
+      // either committed before (and is counted below) or sees the sealed day (and is refused).
+      await client.query('LOCK TABLE ledger_entries IN SHARE MODE');
+      const rowsNow = await ledgerRowsInWindow(client, window);
+      if (rowsAtCut !== null && rowsNow !== rowsAtCut) return { rowsAtCut, rowsNow };
       await client.query(
         `INSERT INTO eod_reports (business_date, sha256, prev_sha256, signature, public_key, report) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (business_date) DO NOTHING`,
@@ -188,7 +201,12 @@ export class EodClose {
       await client.query(
         'INSERT INTO eod_sealed_days (business_date, window_start, window_end) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
         [date, new Date(window.startMs).toISOString(), new Date(window.endMs).toISOString()]);
+      return null;
     });
+    if (moved) {
+      await this.discardCut(date, fence, `the ledger of ${date} changed after the cut was taken (${moved.rowsAtCut} rows dated inside the day then, ${moved.rowsNow} now): the steps that read it are re-done by the next run`);
+      return this.stateOf(date, false);
+    }
     log.info({ event: 'eod.run.sealed', date, sha256: seal.sha256 }, `sealed ${date}`);
     await this.publish(date, fence);
     return this.stateOf(date, false);
@@ -210,7 +228,7 @@ export class EodClose {
     });
     const context: EodStepContext = {
       date, window: run.window, previousSealedDate: run.previousSealedDate, pool, nc: this.deps.nc, settings, log, signal: controller.signal,
-      saltSeed: (currency) => saltSeedOf(this.deps.signer.saltSecret, date, currency),
+      saltSeed: (currency) => saltSeedOf(this.deps.signer().saltSecret, date, currency),
       engineCaughtUp: () => this.deps.engineCaughtUp(),
       shared: <T>(key: string, compute: () => Promise<T>): Promise<T> => {
         let value = run.shared.get(key) as Promise<T> | undefined;
@@ -223,14 +241,16 @@ export class EodClose {
       },
     };
     try {
+      const startedMs = performance.now();
       const result = await Promise.race([this.delayed(controller.signal).then(() => step.run(context)), timedOut]);
+      const computedMs = performance.now();
       await withFencedTransaction(pool, fence, async (client) => {
         if (controller.signal.aborted) throw new EodStepFailure(`timed out after ${timeoutMs} ms (EOD_STEP_TIMEOUT_MS)`);
         await result.write?.(client);
         await markCompleted(client, date, step.name, { figures: result.figures, breaks: result.breaks ?? [] });
       });
       clearTimeout(timer);
-      log.info({ event: `eod.${step.name}.completed`, date, attempt }, `${step.name} completed`);
+      log.info({ event: `eod.${step.name}.completed`, date, attempt, computeMs: Math.round(computedMs - startedMs), writeMs: Math.round(performance.now() - computedMs) }, `${step.name} completed`);
       await this.announce(names.eodStepSubject(step.name, 'completed'), { date, step: step.name }, `eod:${date}:${step.name}:completed`);
       return 'completed';
     } catch (error) {
@@ -247,6 +267,19 @@ export class EodClose {
       await this.announce(names.eodStepSubject(step.name, 'failed'), { date, step: step.name, attempt, error: message }, `eod:${date}:${step.name}:failed:${attempt}`);
       return 'failed';
     }
+  }
+
+  /** A day whose ledger moved under the close: the steps computed from the cut are failed and their rows removed, so a re-run recomputes them. */
+  private async discardCut(date: string, fence: Fence, reason: string): Promise<void> {
+    this.deps.log.error({ event: 'eod.cut_moved', date, reason }, reason);
+    await withFencedTransaction(this.deps.pool, fence, async (client) => {
+      for (const table of ['user_balance_snapshots', 'eod_ledger_balances', 'proof_of_reserves']) {
+        await client.query(`DELETE FROM ${table} WHERE business_date = $1`, [date]);
+      }
+      await client.query(
+        `UPDATE eod_runs SET status = 'failed', error = $2, ended_at = clock_timestamp() WHERE business_date = $1 AND status = 'completed' AND step = ANY($3::text[])`,
+        [date, reason, cutReadingSteps]);
+    });
   }
 
   /** EOD_STEP_DELAY_MS: a slow step for tests and demos (a leader to kill mid-step). */

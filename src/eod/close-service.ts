@@ -12,7 +12,7 @@ import { EodClose, type RunState } from './close-run.js';
 import { ProofService } from './proof-service.js';
 import { renderReportHtml } from './report/index.js';
 import type { ReportHtmlRenderer } from './report-files.js';
-import { loadReportSigner } from './report-signing.js';
+import { loadReportSigner, type ReportSigner } from './report-signing.js';
 import { eodStepRegistry } from './steps/registry.js';
 import type { EodStep } from './steps/step.js';
 
@@ -34,6 +34,10 @@ export interface EodServiceDeps {
 const schedulerTickMs = 30_000;
 /** Dates one scheduler pass closes at most (a long outage catches up over several passes). */
 const catchUpDatesMax = 31;
+/** A scheduled close that failed is tried again after this (an operator can re-run it sooner). */
+const failedRetryMs = 10 * 60_000;
+/** How long stop() waits for a scheduled run to finish. */
+const stopWaitMs = 5_000;
 
 /** The signing key: EOD_SIGNING_KEY_FILE, or one generated beside the reports directory (never logged). */
 export function signingKeyFileOf(settings: Settings): { file: string; create: boolean } {
@@ -50,21 +54,30 @@ export class EodService {
   private timer: NodeJS.Timeout | null = null;
   private pass: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** When the scheduler last saw each date's close fail. */
+  private readonly failedAtMs = new Map<string, number>();
 
   private constructor(readonly close: EodClose, readonly proofs: ProofService, private readonly deps: EodServiceDeps) {}
 
   static async start(deps: EodServiceDeps): Promise<EodService> {
     const key = signingKeyFileOf(deps.settings);
-    const signer = loadReportSigner(key.file, { create: key.create });
+    let signer: ReportSigner | null = null;
+    const loadSigner = (): ReportSigner => {
+      if (!signer) {
+        signer = loadReportSigner(key.file, { create: key.create });
+        deps.log.info({ event: 'eod.signing_key', signingKeyFile: key.file, publicKey: signer.publicKey }, 'EOD signing key loaded');
+      }
+      return signer;
+    };
     const reportsBucket = await new Kvm(deps.nc).create(deps.names.eodReportsBucket, { history: 1 });
     const close = new EodClose({
-      pool: deps.pool, nc: deps.nc, js: deps.js, names: deps.names, log: deps.log, settings: deps.settings, signer,
+      pool: deps.pool, nc: deps.nc, js: deps.js, names: deps.names, log: deps.log, settings: deps.settings, signer: loadSigner,
       steps: eodStepRegistry(deps.stepOverrides), fence: deps.fence, reportsBucket, renderHtml: deps.renderHtml ?? renderReportHtml,
       engineCaughtUp: () => meDbCaughtUp(deps),
       ...(deps.nowMs ? { nowMs: deps.nowMs } : {}),
     });
     const service = new EodService(close, new ProofService(deps.pool), deps);
-    deps.log.info({ event: 'eod.started', signingKeyFile: key.file, publicKey: signer.publicKey, scheduler: deps.settings.EOD_SCHEDULER, reportsDir: path.resolve(deps.settings.EOD_REPORTS_DIR) }, 'EOD close ready on the leader');
+    deps.log.info({ event: 'eod.started', signingKeyFile: key.file, scheduler: deps.settings.EOD_SCHEDULER, reportsDir: path.resolve(deps.settings.EOD_REPORTS_DIR) }, 'EOD close ready on the leader');
     service.resumeInterrupted();
     if (deps.settings.EOD_SCHEDULER === 'on') {
       service.schedule();
@@ -73,10 +86,17 @@ export class EodService {
     return service;
   }
 
+  /**
+   * Stops scheduling. A run in progress is not waited for past `stopWaitMs`: deposed, its next
+   * write is refused by the fence; shutting down, it ends with the pool. Either way nothing of it
+   * commits half, and the next leader resumes it.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await this.pass;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.pass, new Promise((resolve) => { timer = setTimeout(resolve, stopWaitMs); })]);
+    clearTimeout(timer);
   }
 
   /** Runs `date`, or joins its run. */
@@ -108,8 +128,12 @@ export class EodService {
         const lastSealed = await this.close.lastSealedDate();
         const last = lastClosedDate((this.deps.nowMs ?? Date.now)(), this.close.cutover);
         let date = lastSealed && lastSealed >= first ? addDays(lastSealed, 1) : first;
+        const nowMs = (this.deps.nowMs ?? Date.now)();
         for (let n = 0; n < catchUpDatesMax && date <= last && !this.stopped; n++, date = addDays(date, 1)) {
+          const failedAt = this.failedAtMs.get(date);
+          if (failedAt !== undefined && nowMs - failedAt < failedRetryMs) return;
           const state = await this.close.run(date);
+          if (state.status === 'failed') this.failedAtMs.set(date, nowMs);
           if (state.status !== 'sealed') {
             this.deps.log.warn({ event: 'eod.scheduler.stopped', date, status: state.status }, `the scheduled close of ${date} did not seal; later dates wait for it`);
             return;

@@ -28,6 +28,8 @@ export interface LedgerCut {
   /** The largest id among rows created before the cutover, and how many rows the day added. */
   lastId: string;
   dayRows: number;
+  /** Rows with created_at inside the day's window: checked again when the day is sealed. */
+  windowRows: number;
 }
 
 export const keyOf = (account: string, currency: string): string => `${account}/${currency}`;
@@ -96,11 +98,30 @@ export async function ledgerBalancesAtCut(pool: Pool, window: BusinessWindow, pr
     dayRows += Number(r.rows);
     if (BigInt(r.last_id) > lastId) lastId = BigInt(r.last_id);
   }
+  const windowRows = previousSealedDate ? dayRows : await ledgerRowsInWindow(pool, window);
   if (previousSealedDate && lastId === 0n) {
     const before = await pool.query<{ last_id: string | null }>('SELECT max(id)::text AS last_id FROM ledger_entries WHERE created_at < $1', [end]);
     lastId = BigInt(before.rows[0]?.last_id ?? '0');
   }
-  return { balances, lastId: lastId.toString(), dayRows };
+  return { balances, lastId: lastId.toString(), dayRows, windowRows };
+}
+
+/** How many ledger rows are dated inside the window [start, end). */
+export async function ledgerRowsInWindow(client: Pick<Pool, 'query'>, window: BusinessWindow): Promise<number> {
+  const result = await client.query<{ n: string }>('SELECT count(*)::text AS n FROM ledger_entries WHERE created_at >= $1 AND created_at < $2',
+    [new Date(window.startMs).toISOString(), new Date(window.endMs).toISOString()]);
+  return Number(result.rows[0]?.n ?? 0);
+}
+
+/**
+ * Whether a transaction that began before the cutover is still open in this database: its rows
+ * (created_at defaults to the transaction's start) could still land before the cut.
+ */
+export async function transactionsOpenSinceBeforeCut(pool: Pool, window: BusinessWindow): Promise<boolean> {
+  const result = await pool.query(
+    `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND xact_start < $1 LIMIT 1`,
+    [new Date(window.endMs).toISOString()]);
+  return (result.rowCount ?? 0) > 0;
 }
 
 /** Whether the engine history is complete through the cutover: an event at or after it was recorded. */

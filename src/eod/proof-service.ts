@@ -18,6 +18,9 @@ export class ProofService {
   constructor(private readonly pool: Pool) {}
 
   async proof(date: string, userId: string, currency: string): Promise<InclusionProof> {
+    // Only against a signed root: a snapshot whose day did not seal proves nothing to a user.
+    const sealed = await this.pool.query('SELECT 1 FROM eod_reports WHERE business_date = $1', [date]);
+    if ((sealed.rowCount ?? 0) === 0) throw new EodInputError('NOT_FOUND', 'date', `${date} is not sealed`);
     const row = await this.pool.query('SELECT 1 FROM user_balance_snapshots WHERE business_date = $1 AND user_id = $2 AND currency = $3', [date, userId, currency]);
     if ((row.rowCount ?? 0) === 0) throw new EodInputError('NOT_FOUND', 'userId', `${userId} has no ${currency} balance row on ${date}`);
     const tree = await this.tree(date, currency);

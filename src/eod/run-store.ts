@@ -26,8 +26,8 @@ export async function readStepRows(pool: Pool | PoolClient, date: string): Promi
 /** Starts an attempt (never over a completed step); returns its number, or null when the step is already completed. */
 export async function markRunning(client: PoolClient, date: string, step: EodStepName, fence: Fence): Promise<number | null> {
   const result = await client.query<{ attempts: number }>(
-    `INSERT INTO eod_runs (business_date, step, status, attempts, started_at, fence_token) VALUES ($1, $2, 'running', 1, now(), $3)
-     ON CONFLICT (business_date, step) DO UPDATE SET status = 'running', attempts = eod_runs.attempts + 1, started_at = now(),
+    `INSERT INTO eod_runs (business_date, step, status, attempts, started_at, fence_token) VALUES ($1, $2, 'running', 1, clock_timestamp(), $3)
+     ON CONFLICT (business_date, step) DO UPDATE SET status = 'running', attempts = eod_runs.attempts + 1, started_at = clock_timestamp(),
        ended_at = NULL, error = NULL, output = NULL, fence_token = EXCLUDED.fence_token
        WHERE eod_runs.status <> 'completed'
      RETURNING attempts`,
@@ -37,13 +37,13 @@ export async function markRunning(client: PoolClient, date: string, step: EodSte
 
 export async function markCompleted(client: PoolClient, date: string, step: EodStepName, output: unknown): Promise<void> {
   await client.query(
-    `UPDATE eod_runs SET status = 'completed', ended_at = now(), output = $3, error = NULL WHERE business_date = $1 AND step = $2 AND status = 'running'`,
+    `UPDATE eod_runs SET status = 'completed', ended_at = clock_timestamp(), output = $3, error = NULL WHERE business_date = $1 AND step = $2 AND status = 'running'`,
     [date, step, JSON.stringify(output)]);
 }
 
 export async function markFailed(client: PoolClient, date: string, step: EodStepName, error: string): Promise<void> {
   await client.query(
-    `UPDATE eod_runs SET status = 'failed', ended_at = now(), error = $3 WHERE business_date = $1 AND step = $2 AND status = 'running'`,
+    `UPDATE eod_runs SET status = 'failed', ended_at = clock_timestamp(), error = $3 WHERE business_date = $1 AND step = $2 AND status = 'running'`,
     [date, step, error.slice(0, 4_000)]);
 }
 

@@ -13,7 +13,7 @@ let dir: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'recon-demo-day-'));
-  t = await startTestEngine({ EOD_SCHEDULER: 'off', EOD_REPORTS_DIR: dir });
+  t = await startTestEngine({ EOD_SCHEDULER: 'off', EOD_REPORTS_DIR: path.join(dir, 'reports') });
   // The accounts the demo's compliance events name, active as the live demo opens them.
   for (const userId of ['demo0004', 'demo0007']) {
     await t.admin('account.create', { userId });
@@ -33,7 +33,7 @@ describe("the demo's previous day", () => {
     const date = lastClosedDate(Date.now(), { time: '00:00', zone: 'UTC' });
     const status = (await t.admin('eod.status', { date })) as { status: string; steps: Array<{ name: string; status: string; error?: string }> };
     expect(status.status, JSON.stringify(status.steps.filter((s) => s.error))).toBe('sealed');
-    const file = path.join(dir, `${date}.json`);
+    const file = path.join(dir, 'reports', `${date}.json`);
     expect(await verifyReportFiles([file])).toMatchObject({ ok: true });
     const doc = JSON.parse(await readFile(file, 'utf8')) as { report: { breaks: Array<{ kind: string; currency: string }>; liabilities: unknown[] } };
     expect(doc.report.breaks).toEqual([expect.objectContaining({ kind: 'currency_nonzero', currency: 'USDT' })]);

@@ -119,6 +119,12 @@ describe('the EOD close', () => {
     expect(await readFile(path.join(dir, 'reports', `${d1}.html`), 'utf8')).toMatch(/<html/);
     await until('eod.sealed', () => sealedEvents.length > 0);
     expect(sealedEvents).toEqual([{ date: d1, sha256: report.sha256 }]);
+    // Each built step announced its completion on the EOD stream, with the date.
+    const jsm = await jetstreamManager(t.client);
+    for (const step of ['balance_snapshot', 'recon_me_db']) {
+      const stored = await jsm.streams.getMessage(t.names.eodStream, { last_by_subj: t.names.eodStepSubject(step, 'completed') });
+      expect(stored?.json()).toEqual({ date: d1, step });
+    }
     sub.unsubscribe();
   });
 

@@ -69,6 +69,7 @@ export const balanceSnapshotStep: EodStep = {
     const figures: JsonObject = {
       engineSeq: engine.seq,
       ledgerLastId: ledger.lastId,
+      ledgerRowsInWindow: ledger.windowRows,
       users: new Set([...engine.balances.values()].map((b) => b.userId)).size,
       rows: engine.balances.size,
       liabilities: roots.map((r) => ({ currency: r.currency, rootHash: r.rootHash, total: whole(r.totalMinor), leafCount: r.leafCount })),

@@ -4,12 +4,10 @@ import type { Pool, PoolClient } from '../../db/pool.js';
 import type { Logger } from '../../observability/logger.js';
 import type { BusinessWindow } from '../business-date.js';
 
-/** The eleven steps of the close, in order (DESIGN.md §5: these exact strings). */
-export const eodStepNames = [
-  'balance_snapshot', 'pnl', 'fee_accrual', 'volume_rollup', 'staking_rewards',
-  'recon_me_db', 'recon_db_custody', 'recon_db_chain', 'sanctions', 'kyc_reactivation', 'admin_adjustments',
-] as const;
-export type EodStepName = (typeof eodStepNames)[number];
+import type { EodStepName } from '../report/index.js';
+
+/** The eleven steps of the close, in order (DESIGN.md §5: these exact strings): one list, the report schema's. */
+export { eodStepNames, type EodStepName } from '../report/index.js';
 
 /** Figures a step reports: JSON only, amounts as decimal strings (never a float). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
