@@ -1,5 +1,5 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
-import type { KV } from '@nats-io/kv';
+import type { ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Settings } from '../config/settings.js';
 import type { Pool } from '../db/pool.js';
@@ -46,7 +46,8 @@ export interface EodCloseDeps {
   /** The fence of the current leader term, or null when this instance does not lead. */
   fence(): Fence | null;
   engineCaughtUp(): Promise<boolean>;
-  reportsBucket: KV;
+  /** The JetStream object store of sealed reports: `<date>.json` and `<date>.html`. */
+  reportsStore: ObjectStore;
   renderHtml: ReportHtmlRenderer;
   nowMs?: () => number;
 }
@@ -296,7 +297,7 @@ export class EodClose {
   }
 
   /**
-   * After the seal commits: the report into the KV bucket and the reports directory, then
+   * After the seal commits: the report into the object store and the reports directory, then
    * `eod.sealed` (Nats-Msg-Id per date). Repeated until published_at is set, so a crash between
    * the seal and here is finished by the next run; a sealed, published date writes nothing.
    */
@@ -304,7 +305,9 @@ export class EodClose {
     const published = await this.deps.pool.query<{ published_at: Date | null }>('SELECT published_at FROM eod_reports WHERE business_date = $1', [date]);
     if (published.rows[0]?.published_at) return;
     const doc = await this.report(date);
-    await this.deps.reportsBucket.put(date, JSON.stringify(doc));
+    const encoder = new TextEncoder();
+    await this.deps.reportsStore.putBlob({ name: `${date}.json` }, encoder.encode(JSON.stringify(doc)));
+    await this.deps.reportsStore.putBlob({ name: `${date}.html` }, encoder.encode(this.deps.renderHtml(doc)));
     const files = await writeReportFiles(this.deps.settings.EOD_REPORTS_DIR, doc, this.deps.renderHtml);
     await this.announce(this.deps.names.eodSealedSubject, { date, sha256: doc.sha256 }, `eod:${date}:sealed`);
     await withFencedTransaction(this.deps.pool, fence, (client) =>

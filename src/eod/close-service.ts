@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
+import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Settings } from '../config/settings.js';
 import type { Pool } from '../db/pool.js';
@@ -69,10 +69,10 @@ export class EodService {
       }
       return signer;
     };
-    const reportsBucket = await new Kvm(deps.nc).create(deps.names.eodReportsBucket, { history: 1 });
+    const reportsStore = await new Objm(deps.js).create(deps.names.eodReportsStore, { description: 'sealed EOD reports: <date>.json and <date>.html' });
     const close = new EodClose({
       pool: deps.pool, nc: deps.nc, js: deps.js, names: deps.names, log: deps.log, settings: deps.settings, signer: loadSigner,
-      steps: eodStepRegistry(deps.stepOverrides), fence: deps.fence, reportsBucket, renderHtml: deps.renderHtml ?? renderReportHtml,
+      steps: eodStepRegistry(deps.stepOverrides), fence: deps.fence, reportsStore, renderHtml: deps.renderHtml ?? renderReportHtml,
       engineCaughtUp: () => meDbCaughtUp(deps),
       ...(deps.nowMs ? { nowMs: deps.nowMs } : {}),
     });

@@ -42,7 +42,7 @@ export interface NatsNames {
   eodStepSubject(step: string, outcome: 'completed' | 'failed'): string;
   readonly eodSealedSubject: string;
   /** The sealed reports by date (a KV bucket standing in for an object store: @nats-io/obj is not a dependency). */
-  readonly eodReportsBucket: string;
+  readonly eodReportsStore: string;
   /** Matching engine fills `me.fill.<userId>` (DESIGN.md §6), their stream and the intake's durable consumer. */
   readonly meFillStream: string;
   readonly meFillSubjectAll: string;
@@ -96,7 +96,7 @@ export function natsNames(namespace: string): NatsNames {
     eodSubjectAll: subject('eod.>'),
     eodStepSubject: (step, outcome) => subject(`eod.${step}.${outcome}`),
     eodSealedSubject: subject('eod.sealed'),
-    eodReportsBucket: `${namePrefix}eod_reports`,
+    eodReportsStore: `${namePrefix}eod_reports`,
     meFillStream: `${namePrefix}ME_FILLS`,
     meFillSubjectAll: subject('me.fill.>'),
     meFillSubject: (userId) => subject(`me.fill.${userId}`),

@@ -58,7 +58,7 @@ export function topologyStreams(names: NatsNames): string[] {
   return [
     names.commandStream, names.eventStream, names.reconStream, names.meBalanceStream, names.custodyStream, names.eodStream,
     names.meFillStream, names.meCommandStream, names.complianceStream,
-    `KV_${names.accountsBucket}`, `KV_${names.partitionLeaseBucket}`, `KV_${names.eodReportsBucket}`,
+    `KV_${names.accountsBucket}`, `KV_${names.partitionLeaseBucket}`, `OBJ_${names.eodReportsStore}`,
   ];
 }
 

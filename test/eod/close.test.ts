@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { Objm } from '@nats-io/obj';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decimalToMinor, minorToDecimal } from '../../src/config/decimal.js';
 import { businessWindow } from '../../src/eod/business-date.js';
@@ -117,6 +118,11 @@ describe('the EOD close', () => {
     const file = JSON.parse(await readFile(path.join(dir, 'reports', `${d1}.json`), 'utf8')) as ReportDoc;
     expect(file.sha256).toBe(report.sha256);
     expect(await readFile(path.join(dir, 'reports', `${d1}.html`), 'utf8')).toMatch(/<html/);
+    // The same document in the JetStream object store, beside its HTML page.
+    const store = await new Objm(t.client).open(t.names.eodReportsStore);
+    const stored = JSON.parse(new TextDecoder().decode((await store.getBlob(`${d1}.json`)) ?? new Uint8Array())) as ReportDoc;
+    expect(stored.sha256).toBe(report.sha256);
+    expect(new TextDecoder().decode((await store.getBlob(`${d1}.html`)) ?? new Uint8Array())).toMatch(/<html/);
     await until('eod.sealed', () => sealedEvents.length > 0);
     expect(sealedEvents).toEqual([{ date: d1, sha256: report.sha256 }]);
     // Each built step announced its completion on the EOD stream, with the date.
