@@ -54,6 +54,14 @@ export function ensureBalanceStream(jsm: JetStreamManager, names: NatsNames): Pr
   });
 }
 
+/** The matching engine's `me.fill.>` stream, when something runs without the engine's topology (the simulator). */
+export function ensureFillStream(jsm: JetStreamManager, names: NatsNames): Promise<void> {
+  return ensureStreamIfMissing(jsm, {
+    name: names.meFillStream, subjects: [names.meFillSubjectAll], retention: RetentionPolicy.Limits, storage: StorageType.File,
+    duplicate_window: nanos(eventDedupWindowMs),
+  });
+}
+
 /** Custody withdrawal pause / resume events of the db_custody reconciler. */
 export function ensureCustodyStream(jsm: JetStreamManager, names: NatsNames): Promise<void> {
   return ensureStreamIfMissing(jsm, {

@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { NatsNames } from '../../nats/names.js';
 import { ensureBalanceStream as ensureStream } from '../../nats/topology.js';
 
-export { balanceDedupWindowMs, balanceStreamMaxAgeMs } from '../../nats/topology.js';
+export { balanceDedupWindowMs, balanceStreamMaxAgeMs, ensureFillStream } from '../../nats/topology.js';
 
 /**
  * Creates the `me.balance.>` stream if it is missing (src/nats/topology.ts) and returns the
@@ -15,20 +15,6 @@ export async function ensureBalanceStream(nc: NatsConnection, names: NatsNames):
   await ensureStream(jsm, names);
   const info = await jsm.streams.info(names.meBalanceStream);
   return { jsm, lastSeq: await lastEventSeq(jsm, names.meBalanceStream, info.state.last_seq) };
-}
-
-/** Creates the `me.fill.>` stream if missing (the engine's topology makes the same one). */
-export async function ensureFillStream(jsm: JetStreamManager, names: NatsNames): Promise<void> {
-  try {
-    await jsm.streams.info(names.meFillStream);
-    return;
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-  }
-  await jsm.streams.add({ name: names.meFillStream, subjects: [names.meFillSubjectAll], retention: RetentionPolicy.Limits, storage: StorageType.File, duplicate_window: nanos(balanceDedupWindowMs) })
-    .catch((error: Error) => {
-      if (!/already in use/i.test(error.message)) throw error;
-    });
 }
 
 async function lastEventSeq(jsm: JetStreamManager, stream: string, lastStreamSeq: number): Promise<number> {
