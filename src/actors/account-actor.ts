@@ -7,10 +7,13 @@ import type { NatsNames } from '../nats/names.js';
 import type { AccountCommand, CommandOutcome } from './account-command.js';
 import { accountRecordSchema, genesisHash, newTransitionRow, type AccountRecord, type TransitionRow } from './account-record.js';
 import { accountEventOf } from './account-event.js';
-import { appendTransition, balancesAllZero, findOutcome, lastAuditedSeq, recordRejection, transitionByCommand } from './audit-log.js';
+import { balancesAllZero } from './audit-log.js';
+import type { AuditLogGroupCommit } from './audit-group-commit.js';
 
 export interface AccountActorDeps {
   pool: Pool;
+  /** The audit log, group-committed across the engine's actors (ADR 0019). */
+  audit: AuditLogGroupCommit;
   accounts: KV;
   js: JetStreamClient;
   names: NatsNames;
@@ -44,11 +47,11 @@ export class AccountActor {
   async handle(command: AccountCommand): Promise<CommandOutcome> {
     const state = await this.load();
 
-    const known = await findOutcome(this.deps.pool, command.commandId);
+    const known = await this.deps.audit.outcomeOf(command.commandId);
     if (known) {
       // A redelivery or repeat: make sure the event went out, then answer as before.
-      if (known.ok) await this.publishEventOf(command.commandId);
-      return known;
+      if (known.transition) await this.publishEvent(known.transition);
+      return known.outcome;
     }
 
     const current = state.record;
@@ -101,7 +104,7 @@ export class AccountActor {
       : await this.deps.accounts.update(command.userId, encoded, state.revision);
     this.loaded = { record: next, revision };
 
-    await appendTransition(this.deps.pool, row, revision);
+    await this.deps.audit.append(row, revision);
     await this.publishEvent(row);
     return { ok: true, userId: row.userId, from: row.from, to: row.to, revision, transitionId: row.transitionId };
   }
@@ -116,9 +119,9 @@ export class AccountActor {
     } else {
       const record = accountRecordSchema.parse(entry.json());
       loaded = { record, revision: entry.revision };
-      if ((await lastAuditedSeq(this.deps.pool, this.userId)) < record.seq) {
+      if ((await this.deps.audit.lastAuditedSeq(this.userId)) < record.seq) {
         // The process died after the KV write and before the audit insert.
-        await appendTransition(this.deps.pool, record.last, entry.revision);
+        await this.deps.audit.append(record.last, entry.revision);
         await this.publishEvent(record.last);
       }
     }
@@ -132,13 +135,8 @@ export class AccountActor {
     message: string,
     reason?: string,
   ): Promise<CommandOutcome> {
-    await recordRejection(this.deps.pool, command, code, message, reason);
+    await this.deps.audit.recordRejection(command, code, message, reason);
     return { ok: false, userId: command.userId, error: { code, message, ...(reason ? { reason } : {}) } };
-  }
-
-  private async publishEventOf(commandId: string): Promise<void> {
-    const row = await transitionByCommand(this.deps.pool, commandId);
-    if (row) await this.publishEvent(row);
   }
 
   /** Idempotent: the stream drops a second copy with the same Nats-Msg-Id inside its dedup window. */

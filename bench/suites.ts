@@ -1,0 +1,7 @@
+/** Every bench suite, in the order `npm run bench` runs them. A new suite: one file, one line here. */
+import type { BenchSuite } from './suite.js';
+import { transitionsSuite } from './transitions.bench.js';
+
+export const suites: readonly BenchSuite[] = [
+  transitionsSuite,
+];
