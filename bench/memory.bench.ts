@@ -1,0 +1,245 @@
+/**
+ * Suite `memory`: the engine's resident memory with many known accounts and the live-actor cap.
+ *
+ * N accounts are created directly in KV and Postgres (a valid record and audit row each, in
+ * bulk: quick), then an engine runs as a child process with LIVE_ACTORS_MAX = cap and an idle
+ * timeout longer than the run, so only the cap passivates. Its RSS (/proc/<pid>/status) is read
+ * when it is ready (nothing touched: the baseline), after `cap` accounts have had a transition
+ * (every one of them live), and after every account has had one (cap live, the rest passivated
+ * by the cap, least recently used first). Bytes per passivated account = the growth between the
+ * last two ÷ the accounts passivated; bytes per live account = the growth before ÷ cap.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { AccountCommand } from '../src/actors/account-command.js';
+import { genesisHash, newTransitionRow, type AccountRecord, type TransitionRow } from '../src/actors/account-record.js';
+import { appendTransitions } from '../src/actors/audit-log.js';
+import { partitionOf } from '../src/actors/partition.js';
+import type { Pool } from '../src/db/pool.js';
+import { natsNames, type NatsNames } from '../src/nats/names.js';
+import { ensureAccountTopology } from '../src/nats/topology.js';
+import type { ChildMemory } from './engine-child.js';
+import type { BenchContext, BenchSuite, SuiteResult } from './suite.js';
+import { benchNamespace, createBenchDatabase, deleteNamespaceStreams, fmtInt, fmtMs, fmtRows, nowMs, sleep, until } from './support.js';
+
+const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+const partitions = 16;
+const goalTotalBytes = 1.5 * 2 ** 30;
+const goalPassivatedBytes = 1024;
+
+function readOptions(quick: boolean) {
+  const int = (env: string, full: number, quickValue: number): number => {
+    const v = process.env[env];
+    if (v === undefined || v === '') return quick ? quickValue : full;
+    const n = Number(v.replaceAll('_', ''));
+    if (!Number.isInteger(n) || n <= 0) throw new RangeError(`${env} must be a positive integer, got "${v}"`);
+    return n;
+  };
+  const accounts = int('BENCH_MEMORY_ACCOUNTS', 1_000_000, 100_000);
+  const liveMax = int('BENCH_MEMORY_LIVE_MAX', 100_000, 10_000);
+  // Full: 1M known, 300k touched (100k live, 200k passivated); touching all 1M takes ~6 min here.
+  const touched = Math.min(accounts, int('BENCH_MEMORY_TOUCHED', 300_000, 40_000));
+  if (liveMax >= touched) throw new RangeError('BENCH_MEMORY_LIVE_MAX must be below the accounts touched (some must be passivated)');
+  // glibc gives each thread its own malloc arena; capped, RSS stops growing with work done (see docs/bench.md).
+  const mallocArenaMax = process.env.MALLOC_ARENA_MAX ?? '2';
+  return { accounts, liveMax, touched, mallocArenaMax };
+}
+type Options = ReturnType<typeof readOptions>;
+
+const userIdOf = (i: number): string => `m${String(i).padStart(7, '0')}`;
+
+export const memorySuite: BenchSuite = {
+  name: 'memory',
+  description: 'engine RSS with N known accounts (most passivated) and the live-actor cap; bytes per passivated account',
+  async run(ctx) {
+    const opts = readOptions(ctx.quick);
+    const db = await createBenchDatabase(ctx.serverUrl, 'mem', ctx.log, 8);
+    const names = natsNames(benchNamespace());
+    let engine: ChildProcess | null = null;
+    const stopEngine = async (): Promise<void> => {
+      const child = engine;
+      engine = null;
+      if (!child || child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    };
+    const cleanups: Array<() => Promise<unknown>> = [() => db.drop(), () => deleteNamespaceStreams(ctx.nc, names), stopEngine];
+    const cleanupAll = async (): Promise<void> => {
+      for (const task of cleanups.splice(0).reverse()) await task().catch(() => undefined);
+    };
+    ctx.cleanup.add('memory suite', cleanupAll);
+    try {
+      await ensureAccountTopology(ctx.nc, names);
+      const seedMs = await seedAccounts(ctx, db.pool, names, opts.accounts);
+      ctx.say(`memory: ${fmtInt(opts.accounts)} accounts in KV and Postgres in ${fmtMs(seedMs)}; starting the engine (LIVE_ACTORS_MAX ${fmtInt(opts.liveMax)})`);
+
+      let output = '';
+      const ready = new Promise<void>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/engine-child.ts'], {
+          cwd: projectRoot,
+          env: {
+            ...process.env,
+            NATS_URL: ctx.natsUrl,
+            DATABASE_URL: db.url,
+            NAMESPACE: names.namespace,
+            COMMAND_PARTITIONS: String(partitions),
+            LIVE_ACTORS_MAX: String(opts.liveMax),
+            ACTOR_IDLE_MS: String(3_600_000),
+            LOG_LEVEL: 'warn',
+            MALLOC_ARENA_MAX: opts.mallocArenaMax,
+          },
+          stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        });
+        engine = child;
+        const onData = (chunk: Buffer): void => void (output = (output + chunk.toString()).slice(-8_000));
+        child.stdout?.on('data', onData);
+        child.stderr?.on('data', onData);
+        child.on('message', (m: unknown) => {
+          if ((m as { ready?: boolean }).ready) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`engine exited (${code}) before ready:\n${output}`)));
+      });
+      await ready;
+      const child = engine as ChildProcess | null;
+      if (!child) throw new Error('memory: no engine');
+      await sleep(1_000);
+      const idle = await measure(child);
+      const rssIdle = idle.rss;
+
+      ctx.say(`memory: engine ready, RSS ${mb(rssIdle)}; a transition for the first ${fmtInt(opts.liveMax)} accounts (all live)`);
+      const first = await touch(ctx, names, 0, opts.liveMax);
+      const live = await measure(child);
+      const rssLive = live.rss;
+      ctx.say(`memory: RSS ${mb(rssLive)} with ${fmtInt(opts.liveMax)} live; now ${fmtInt(opts.touched - opts.liveMax)} more (passivating by the cap)`);
+      const rest = await touch(ctx, names, opts.liveMax, opts.touched);
+      const all = await measure(child);
+      const rssAll = all.rss;
+      ctx.say(`memory: RSS ${mb(rssAll)} with ${fmtInt(opts.accounts)} known, ${fmtInt(opts.touched)} touched, ${fmtInt(opts.liveMax)} live`);
+      await stopEngine();
+
+      const passivated = opts.touched - opts.liveMax;
+      const perPassivated = (rssAll - rssLive) / passivated;
+      const perLive = (rssLive - rssIdle) / opts.liveMax;
+      const result: SuiteResult = {
+        figures: [
+          {
+            measure: `engine RSS after GC, ${fmtRows(opts.accounts)} known accounts (${fmtRows(opts.touched)} touched), live-actor cap ${fmtRows(opts.liveMax)}`,
+            ours: mb(rssAll),
+            baseline: `idle engine, nothing touched: ${mb(rssIdle)}`,
+            ratio: null,
+            ratioMeaning: 'no ratio: a budget',
+            goal: '≤ 1.5 GB in all',
+            met: rssAll <= goalTotalBytes,
+          },
+          {
+            measure: `bytes per passivated account (${fmtInt(passivated)} passivated by the cap)`,
+            ours: `${fmtInt(Math.max(0, perPassivated))} B`,
+            baseline: `bytes per live account ${fmtInt(perLive)} B`,
+            ratio: perPassivated > 0 ? perLive / perPassivated : null,
+            ratioMeaning: 'live ÷ passivated',
+            goal: '≤ 1 KB',
+            met: perPassivated <= goalPassivatedBytes,
+          },
+          {
+            measure: `transitions/s while passivating (each a cold load from KV and Postgres)`,
+            ours: `${fmtInt(rest.perSec)} /s`,
+            baseline: `the first ${fmtRows(opts.liveMax)} (also cold, nothing evicted): ${fmtInt(first.perSec)} /s`,
+            ratio: rest.perSec / first.perSec,
+            ratioMeaning: 'passivating ÷ not',
+          },
+        ],
+        details: [
+          `### memory\n\n${fmtInt(opts.accounts)} accounts seeded in KV and Postgres (${fmtMs(seedMs)}); engine as a child process, ${partitions} partitions, LIVE_ACTORS_MAX ${fmtInt(opts.liveMax)}, ` +
+          `ACTOR_IDLE_MS 1 h, MALLOC_ARENA_MAX ${opts.mallocArenaMax}. ${fmtInt(opts.touched)} of them get a transition through the engine; the others stay in KV and Postgres only. Passivated per-account cost counts heap and RSS growth: heap used grew ${fmtInt((all.heapUsed - live.heapUsed) / passivated)} B per passivated account. RSS at ready ${mb(rssIdle)}; after ${fmtInt(opts.liveMax)} transitions (all live) ${mb(rssLive)}; after all ${fmtInt(opts.touched)} ${mb(rssAll)}. ` +
+          `Transitions: ${fmtInt(opts.liveMax)} in ${fmtMs(first.ms)}, then ${fmtInt(passivated)} in ${fmtMs(rest.ms)}. RSS is read after a full GC in the engine process (bench/engine-child.ts, --expose-gc). Heap used: ${mb(idle.heapUsed)} → ${mb(live.heapUsed)} → ${mb(all.heapUsed)}.`,
+        ],
+        raw: { idle, live, all, perPassivated, perLive, seedMs, first, rest },
+        settings: { ...opts, partitions },
+      };
+      return result;
+    } finally {
+      await cleanupAll();
+    }
+  },
+};
+
+const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+
+/** The child's memory after a full GC (it answers on its IPC channel). */
+function measure(child: ChildProcess): Promise<ChildMemory> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('memory: the engine did not answer a measure request')), 30_000);
+    const onMessage = (m: unknown): void => {
+      if (typeof (m as ChildMemory).rss !== 'number') return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(m as ChildMemory);
+    };
+    child.on('message', onMessage);
+    child.send({ measure: true });
+  });
+}
+
+/** Every account as `signup` left it: a KV record at seq 1 and its audit row. */
+async function seedAccounts(ctx: BenchContext, pool: Pool, names: NatsNames, accounts: number): Promise<number> {
+  const kv = await new Kvm(ctx.nc).open(names.accountsBucket);
+  const t0 = nowMs();
+  const chunk = 5_000;
+  const atMs = Date.now();
+  let inserting: Promise<void> = Promise.resolve();
+  for (let start = 0; start < accounts; start += chunk) {
+    const rows: Array<{ row: TransitionRow; kvRevision: number }> = [];
+    const puts: Array<Promise<void>> = [];
+    for (let i = start; i < Math.min(accounts, start + chunk); i++) {
+      const userId = userIdOf(i);
+      const row = newTransitionRow({
+        transitionId: randomUUID(), userId, seq: 1, commandId: `${userId}-0`, from: null, to: 'pending_kyc',
+        reasonCode: 'signup', authority: 'self', actorId: 'bench', atMs, prevHash: genesisHash,
+      });
+      const record: AccountRecord = { userId, state: 'pending_kyc', closureRequestedAt: null, seq: 1, last: row };
+      const entry = { row, kvRevision: 0 };
+      rows.push(entry);
+      puts.push(kv.put(userId, JSON.stringify(record)).then((revision) => void (entry.kvRevision = revision)));
+    }
+    await Promise.all(puts);
+    // One INSERT in flight while the next chunk's KV writes go out.
+    await inserting;
+    inserting = appendTransitions(pool, rows);
+    if (start % 100_000 === 0 && start > 0) ctx.say(`memory: seeded ${fmtInt(start)} accounts`);
+  }
+  await inserting;
+  return nowMs() - t0;
+}
+
+/** A transition (pending_kyc → kyc_approved) for accounts [from, to); waits until every audit row is there. */
+async function touch(ctx: BenchContext, names: NatsNames, from: number, to: number): Promise<{ ms: number; perSec: number }> {
+  const js = jetstream(ctx.nc);
+  const t0 = nowMs();
+  let inFlight: Array<Promise<unknown>> = [];
+  for (let i = from; i < to; i++) {
+    const userId = userIdOf(i);
+    const command: AccountCommand = { commandId: `${userId}-1`, userId, kind: 'transition', target: 'kyc_approved', authority: 'system', reasonCode: 'kyc_pass', actorId: 'bench' };
+    inFlight.push(js.publish(names.commandSubject(partitionOf(userId, partitions), userId), JSON.stringify(command), { msgID: command.commandId }));
+    if (inFlight.length >= 1_000) {
+      await Promise.all(inFlight);
+      inFlight = [];
+    }
+  }
+  await Promise.all(inFlight);
+  // Each transition publishes one event after its audit row is committed (seeding published none).
+  const jsm = await jetstreamManager(ctx.nc);
+  let events = 0;
+  await until(`${fmtInt(to - from)} transitions`, async () => {
+    events = (await jsm.streams.info(names.eventStream)).state.messages;
+    return events >= to;
+  }, 1_200_000, 100, () => ctx.say(`memory: ${fmtInt(events - from)} of ${fmtInt(to - from)} transitions`));
+  const ms = nowMs() - t0;
+  return { ms, perSec: (to - from) / (ms / 1000) };
+}
