@@ -9,11 +9,8 @@
  * by the cap, least recently used first). Bytes per passivated account = the growth between the
  * last two ÷ the accounts passivated; bytes per live account = the growth before ÷ cap.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { AccountCommand } from '../src/actors/account-command.js';
 import { genesisHash, newTransitionRow, type AccountRecord, type TransitionRow } from '../src/actors/account-record.js';
@@ -22,11 +19,11 @@ import { partitionOf } from '../src/actors/partition.js';
 import type { Pool } from '../src/db/pool.js';
 import { natsNames, type NatsNames } from '../src/nats/names.js';
 import { ensureAccountTopology } from '../src/nats/topology.js';
+import { startBenchChild, type BenchChild } from './child.js';
 import type { ChildMemory } from './engine-child.js';
 import type { BenchContext, BenchSuite, SuiteResult } from './suite.js';
 import { benchNamespace, createBenchDatabase, deleteNamespaceStreams, fmtInt, fmtMs, fmtRows, nowMs, sleep, until } from './support.js';
 
-const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 const partitions = 16;
 const goalTotalBytes = 1.5 * 2 ** 30;
 const goalPassivatedBytes = 1024;
@@ -41,8 +38,8 @@ function readOptions(quick: boolean) {
   };
   const accounts = int('BENCH_MEMORY_ACCOUNTS', 1_000_000, 100_000);
   const liveMax = int('BENCH_MEMORY_LIVE_MAX', 100_000, 10_000);
-  // Full: 1M known, 300k touched (100k live, 200k passivated); touching all 1M takes ~6 min here.
-  const touched = Math.min(accounts, int('BENCH_MEMORY_TOUCHED', 300_000, 40_000));
+  // Full: 1M known, 200k touched (100k live, 100k passivated); touching all 1M takes ~10 min here.
+  const touched = Math.min(accounts, int('BENCH_MEMORY_TOUCHED', 200_000, 40_000));
   if (liveMax >= touched) throw new RangeError('BENCH_MEMORY_LIVE_MAX must be below the accounts touched (some must be passivated)');
   // glibc gives each thread its own malloc arena; capped, RSS stops growing with work done (see docs/bench.md).
   const mallocArenaMax = process.env.MALLOC_ARENA_MAX ?? '2';
@@ -59,17 +56,8 @@ export const memorySuite: BenchSuite = {
     const opts = readOptions(ctx.quick);
     const db = await createBenchDatabase(ctx.serverUrl, 'mem', ctx.log, 8);
     const names = natsNames(benchNamespace());
-    let engine: ChildProcess | null = null;
-    const stopEngine = async (): Promise<void> => {
-      const child = engine;
-      engine = null;
-      if (!child || child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    };
+    let engine: BenchChild | null = null;
+    const stopEngine = async (): Promise<void> => engine?.stop();
     const cleanups: Array<() => Promise<unknown>> = [() => db.drop(), () => deleteNamespaceStreams(ctx.nc, names), stopEngine];
     const cleanupAll = async (): Promise<void> => {
       for (const task of cleanups.splice(0).reverse()) await task().catch(() => undefined);
@@ -80,35 +68,17 @@ export const memorySuite: BenchSuite = {
       const seedMs = await seedAccounts(ctx, db.pool, names, opts.accounts);
       ctx.say(`memory: ${fmtInt(opts.accounts)} accounts in KV and Postgres in ${fmtMs(seedMs)}; starting the engine (LIVE_ACTORS_MAX ${fmtInt(opts.liveMax)})`);
 
-      let output = '';
-      const ready = new Promise<void>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/engine-child.ts'], {
-          cwd: projectRoot,
-          env: {
-            ...process.env,
-            NATS_URL: ctx.natsUrl,
-            DATABASE_URL: db.url,
-            NAMESPACE: names.namespace,
-            COMMAND_PARTITIONS: String(partitions),
-            LIVE_ACTORS_MAX: String(opts.liveMax),
-            ACTOR_IDLE_MS: String(3_600_000),
-            LOG_LEVEL: 'warn',
-            MALLOC_ARENA_MAX: opts.mallocArenaMax,
-          },
-          stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        });
-        engine = child;
-        const onData = (chunk: Buffer): void => void (output = (output + chunk.toString()).slice(-8_000));
-        child.stdout?.on('data', onData);
-        child.stderr?.on('data', onData);
-        child.on('message', (m: unknown) => {
-          if ((m as { ready?: boolean }).ready) resolve();
-        });
-        child.once('exit', (code) => reject(new Error(`engine exited (${code}) before ready:\n${output}`)));
-      });
-      await ready;
-      const child = engine as ChildProcess | null;
-      if (!child) throw new Error('memory: no engine');
+      const child = await startBenchChild('bench/engine-child.ts', {
+        NATS_URL: ctx.natsUrl,
+        DATABASE_URL: db.url,
+        NAMESPACE: names.namespace,
+        COMMAND_PARTITIONS: String(partitions),
+        LIVE_ACTORS_MAX: String(opts.liveMax),
+        ACTOR_IDLE_MS: String(3_600_000),
+        LOG_LEVEL: 'warn',
+        MALLOC_ARENA_MAX: opts.mallocArenaMax,
+      }, ['--expose-gc']);
+      engine = child;
       await sleep(1_000);
       const idle = await measure(child);
       const rssIdle = idle.rss;
@@ -181,31 +151,24 @@ export const memorySuite: BenchSuite = {
 
 const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 
-/** The child's memory after a full GC (it answers on its IPC channel). */
-function measure(child: ChildProcess): Promise<ChildMemory> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('memory: the engine did not answer a measure request')), 30_000);
-    const onMessage = (m: unknown): void => {
-      if (typeof (m as ChildMemory).rss !== 'number') return;
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      resolve(m as ChildMemory);
-    };
-    child.on('message', onMessage);
-    child.send({ measure: true });
-  });
-}
+const isMemory = (m: unknown): m is ChildMemory => typeof (m as ChildMemory | null)?.heapUsed === 'number';
+/** The engine's memory after a full GC (it answers on its IPC channel). */
+const measure = (child: BenchChild): Promise<ChildMemory> => child.ask({ measure: true }, isMemory);
 
-/** Every account as `signup` left it: a KV record at seq 1 and its audit row. */
+/**
+ * Every account as `signup` left it: a KV record at seq 1 and its audit row. The KV records go
+ * out as plain publishes on the bucket's subjects (no ack per message, a flush per chunk: a
+ * seeding shortcut, not how the engine writes), so the KV revision of account i is i + 1 in the
+ * fresh bucket; the stream's last sequence is checked at the end.
+ */
 async function seedAccounts(ctx: BenchContext, pool: Pool, names: NatsNames, accounts: number): Promise<number> {
-  const kv = await new Kvm(ctx.nc).open(names.accountsBucket);
   const t0 = nowMs();
-  const chunk = 5_000;
+  const chunk = 10_000;
   const atMs = Date.now();
+  const bucketSubject = `$KV.${names.accountsBucket}.`;
   let inserting: Promise<void> = Promise.resolve();
   for (let start = 0; start < accounts; start += chunk) {
     const rows: Array<{ row: TransitionRow; kvRevision: number }> = [];
-    const puts: Array<Promise<void>> = [];
     for (let i = start; i < Math.min(accounts, start + chunk); i++) {
       const userId = userIdOf(i);
       const row = newTransitionRow({
@@ -213,17 +176,20 @@ async function seedAccounts(ctx: BenchContext, pool: Pool, names: NatsNames, acc
         reasonCode: 'signup', authority: 'self', actorId: 'bench', atMs, prevHash: genesisHash,
       });
       const record: AccountRecord = { userId, state: 'pending_kyc', closureRequestedAt: null, seq: 1, last: row };
-      const entry = { row, kvRevision: 0 };
-      rows.push(entry);
-      puts.push(kv.put(userId, JSON.stringify(record)).then((revision) => void (entry.kvRevision = revision)));
+      rows.push({ row, kvRevision: i + 1 });
+      ctx.nc.publish(`${bucketSubject}${userId}`, JSON.stringify(record));
     }
-    await Promise.all(puts);
-    // One INSERT in flight while the next chunk's KV writes go out.
+    await ctx.nc.flush();
+    // One INSERT in flight while the next chunk's KV records go out.
     await inserting;
     inserting = appendTransitions(pool, rows);
-    if (start % 100_000 === 0 && start > 0) ctx.say(`memory: seeded ${fmtInt(start)} accounts`);
+    if (start % 200_000 === 0 && start > 0) ctx.say(`memory: seeded ${fmtInt(start)} accounts`);
   }
   await inserting;
+  const jsm = await jetstreamManager(ctx.nc);
+  await until('every KV record stored', async () => (await jsm.streams.info(`KV_${names.accountsBucket}`)).state.last_seq >= accounts, 120_000, 100);
+  const state = (await jsm.streams.info(`KV_${names.accountsBucket}`)).state;
+  if (state.last_seq !== accounts || state.messages !== accounts) throw new Error(`memory: seeding stored ${state.messages} KV records (last seq ${state.last_seq}), expected ${accounts}`);
   return nowMs() - t0;
 }
 

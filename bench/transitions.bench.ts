@@ -2,32 +2,32 @@
  * Suite `transitions`: account transitions through the engine's command path against the raw
  * JetStream + Postgres pipeline (bench/raw-pipeline.ts), both in the same run.
  *
- * For each side, on a scratch database and namespace of its own: the side starts and is ready
- * (the engine owns every partition), then N accounts × 5 transitions are published as commands
+ * For each side, on a scratch database and namespace of its own: the side starts in a process of
+ * its own (bench/engine-child.ts starts the engine as `npm start` does; bench/raw-pipeline-child.ts)
+ * and is ready (it owns every partition), then N accounts × 5 transitions are published as commands
  * on their partition subjects (round by round, as the command client would) and the side is
  * timed until every audit row and every event is present. Then a latency phase: commands at
  * half the engine's sustained rate, each with a `replyTo`, timed from publish to reply (the
  * reply goes out after the ack, so after every effect). Round trips are counted from
  * pg_stat_database (transactions committed) and the side's own NATS connection (messages out).
+ * BENCH_PROFILE_DIR=<dir> runs both sides under `node --cpu-prof` and summarises the profiles.
  */
 import os from 'node:os';
 import path from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import type { Profiler } from 'node:inspector';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
 import type { AccountCommand } from '../src/actors/account-command.js';
 import { partitionOf } from '../src/actors/partition.js';
-import { loadSettings } from '../src/config/settings.js';
 import type { Pool } from '../src/db/pool.js';
-import { startEngine } from '../src/engine/engine.js';
 import type { AccountState, Authority } from '../src/fsm/index.js';
 import { natsNames, type NatsNames } from '../src/nats/names.js';
 import { ensureAccountTopology } from '../src/nats/topology.js';
 import { limits } from '../src/config/limits.js';
-import { startProfile, type ProfileSummary } from './cpu-profile.js';
-import { startRawPipeline } from './raw-pipeline.js';
+import { summarise, type ProfileSummary } from './cpu-profile.js';
+import { startBenchChild, type BenchChild } from './child.js';
+import type { ChildStats } from './engine-child.js';
 import type { BenchContext, BenchSuite, SuiteResult } from './suite.js';
 import { benchNamespace, createBenchDatabase, deleteNamespaceStreams, fmtInt, fmtMs, nowMs, percentile, sleep, until } from './support.js';
 
@@ -50,12 +50,14 @@ interface SideResult {
   profile?: ProfileSummary;
 }
 
+/** The engine or the raw pipeline, each in a process of its own (bench/engine-child.ts, bench/raw-pipeline-child.ts). */
 interface Side {
-  pool: Pool;
-  /** The side's own connection, whose messages out are counted. */
-  nc: NatsConnection;
-  stop(): Promise<void>;
+  child: BenchChild;
+  /** Where its CPU profile goes when BENCH_PROFILE_DIR is set (written when it stops). */
+  profilePath: string | null;
 }
+
+const isStats = (m: unknown): m is ChildStats => typeof (m as ChildStats | null)?.natsMessagesOut === 'number';
 
 function readOptions(quick: boolean) {
   const int = (env: string, full: number, quickValue: number): number => {
@@ -101,30 +103,29 @@ async function runSide(ctx: BenchContext, opts: Options, kind: 'engine' | 'raw',
   cleanups.push(() => deleteNamespaceStreams(ctx.nc, names));
   try {
     await ensureAccountTopology(ctx.nc, names);
-    const side = kind === 'engine' ? await startEngineSide(ctx, opts, names, db.url) : await startRawSide(ctx, opts, names, db.pool);
-    cleanups.push(() => side.stop());
+    const side = await startSide(ctx, opts, names, db.url, kind);
+    cleanups.push(() => side.child.stop());
+    await until(`the ${kind} to own every partition`, async () => (await side.child.ask({ stats: true }, isStats)).partitionsOwned === opts.partitions, 60_000, 100);
 
-    const statsBefore = { pg: await transactionsCommitted(db.pool, db.name), nats: side.nc.stats().outMsgs };
-    const profiler = opts.profileDir && kind === 'engine' ? await startProfile() : null;
+    const statsBefore = { pg: await transactionsCommitted(db.pool, db.name), nats: (await side.child.ask({ stats: true }, isStats)).natsMessagesOut };
     const t0 = nowMs();
     await publishBacklog(ctx.nc, names, opts, 'u');
     const total = opts.accounts * plan.length;
     await waitForAll(ctx, db.pool, names, total, `${kind} transitions`);
     const ms = nowMs() - t0;
-    let profile: ProfileSummary | undefined;
-    if (profiler && opts.profileDir) {
-      await mkdir(opts.profileDir, { recursive: true });
-      const file = path.join(opts.profileDir, `transitions-${kind}.cpuprofile`);
-      profile = await profiler.stop(file);
-      ctx.say(`transitions: CPU profile of the engine run written to ${file}`);
-    }
     await sleep(1_000); // pg_stat_database is flushed by backends at most every 500 ms
     const pgTx = (await transactionsCommitted(db.pool, db.name)) - statsBefore.pg;
-    const natsOut = side.nc.stats().outMsgs - statsBefore.nats;
+    const natsOut = (await side.child.ask({ stats: true }, isStats)).natsMessagesOut - statsBefore.nats;
     const perSec = total / (ms / 1000);
 
     const rate = latencyRate ?? Math.max(50, Math.round(perSec / 2));
     const latency = await measureLatency(ctx, names, opts, rate, total, db.pool);
+    await side.child.stop();
+    let profile: ProfileSummary | undefined;
+    if (side.profilePath) {
+      profile = await mainThreadProfile(side.profilePath);
+      ctx.say(`transitions: CPU profile of the ${kind} process (throughput and latency phases) written to ${side.profilePath}`);
+    }
     return {
       transitions: total, ms, perSec,
       // The bench's own polling (≈ 1 statement per 100 ms) is inside these counts; it is small.
@@ -138,28 +139,30 @@ async function runSide(ctx: BenchContext, opts: Options, kind: 'engine' | 'raw',
   }
 }
 
-async function startEngineSide(ctx: BenchContext, opts: Options, names: NatsNames, databaseUrl: string): Promise<Side> {
-  const settings = loadSettings({}, { NAMESPACE: names.namespace, COMMAND_PARTITIONS: String(opts.partitions), LOG_LEVEL: 'silent' });
-  const engine = await startEngine({ settings, natsUrl: ctx.natsUrl, databaseUrl, log: ctx.log });
-  await until('the engine to own every partition', () => engine.ownedPartitions().length === opts.partitions, 60_000, 50);
-  return { pool: engine.pool, nc: engine.nc, stop: () => engine.stop() };
+async function startSide(ctx: BenchContext, opts: Options, names: NatsNames, databaseUrl: string, kind: 'engine' | 'raw'): Promise<Side> {
+  // One directory per side: node writes a profile per thread (tsx's loader runs in a thread of its own).
+  const profilePath = opts.profileDir ? path.resolve(opts.profileDir, `transitions-${kind}`) : null;
+  if (profilePath) await mkdir(profilePath, { recursive: true });
+  const nodeArgs = profilePath ? ['--cpu-prof', `--cpu-prof-dir=${profilePath}`] : [];
+  const child = await startBenchChild(kind === 'engine' ? 'bench/engine-child.ts' : 'bench/raw-pipeline-child.ts', {
+    NATS_URL: ctx.natsUrl,
+    DATABASE_URL: databaseUrl,
+    NAMESPACE: names.namespace,
+    COMMAND_PARTITIONS: String(opts.partitions),
+    LOG_LEVEL: 'warn',
+  }, nodeArgs);
+  return { child, profilePath };
 }
 
-async function startRawSide(ctx: BenchContext, opts: Options, names: NatsNames, pool: Pool): Promise<Side> {
-  // The same client options as the engine's connection (src/engine/engine.ts).
-  const nc = await connect({ servers: ctx.natsUrl, name: 'bench-raw-pipeline', noAsyncTraces: true });
-  const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
-  const kv = await new Kvm(nc).open(names.accountsBucket);
-  const pipeline = await startRawPipeline({ nc, js, jsm, kv, pool, names, partitions: opts.partitions, batchMax: limits.intakeBatchMax });
-  return {
-    pool,
-    nc,
-    async stop() {
-      await pipeline.stop();
-      await nc.close();
-    },
-  };
+/** The summary of the busiest profile in the directory (the main thread's; the loader thread idles). */
+async function mainThreadProfile(dir: string): Promise<ProfileSummary | undefined> {
+  let best: ProfileSummary | undefined;
+  for (const file of await readdir(dir)) {
+    if (!file.endsWith('.cpuprofile')) continue;
+    const summary = summarise(JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Profiler.Profile);
+    if (!best || summary.idleShare < best.idleShare) best = summary;
+  }
+  return best;
 }
 
 function commandOf(prefix: string, account: number, step: number, replyTo?: string): AccountCommand {
@@ -299,7 +302,7 @@ function report(opts: Options, ours: SideResult, raw: SideResult): SuiteResult {
       (raw.latency ? `; raw ${fmtInt(raw.latency.replied)} replied, max ${fmtMs(raw.latency.maxMs)}` : '') + '.' : ''),
   );
   if (ours.profile) {
-    details.push(`CPU profile of the engine run (in-process, bench publisher included): idle ${(ours.profile.idleShare * 100).toFixed(0)}%, GC ${(ours.profile.gcShare * 100).toFixed(0)}%; most self time:\n\n` +
+    details.push(`CPU profile of the engine process (node --cpu-prof, start-up, throughput and latency phases): idle ${(ours.profile.idleShare * 100).toFixed(0)}%, GC ${(ours.profile.gcShare * 100).toFixed(0)}%; most self time:\n\n` +
       ours.profile.top.map((t) => `- ${(t.share * 100).toFixed(1)}% ${t.fn}`).join('\n'));
   }
   return {

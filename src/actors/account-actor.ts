@@ -9,6 +9,7 @@ import { accountRecordSchema, genesisHash, newTransitionRow, type AccountRecord,
 import { accountEventOf } from './account-event.js';
 import { balancesAllZero } from './audit-log.js';
 import type { AuditLogGroupCommit } from './audit-group-commit.js';
+import type { KnownOutcome } from './audit-log.js';
 
 export interface AccountActorDeps {
   pool: Pool;
@@ -45,9 +46,18 @@ export class AccountActor {
   ) {}
 
   async handle(command: AccountCommand): Promise<CommandOutcome> {
-    const state = await this.load();
-
-    const known = await this.deps.audit.outcomeOf(command.commandId);
+    let state: Loaded;
+    let known: KnownOutcome | null;
+    if (this.loaded) {
+      state = this.loaded;
+      known = await this.deps.audit.outcomeOf(command.commandId);
+    } else {
+      // First command of this incarnation: the load and the outcome lookup go out together. The
+      // lookup only counts if the load repaired nothing: a repaired row may be this very command's.
+      const [load, early] = await Promise.all([this.load(), this.deps.audit.outcomeOf(command.commandId)]);
+      state = load.loaded;
+      known = load.repaired ? await this.deps.audit.outcomeOf(command.commandId) : early;
+    }
     if (known) {
       // A redelivery or repeat: make sure the event went out, then answer as before.
       if (known.transition) await this.publishEvent(known.transition);
@@ -109,24 +119,29 @@ export class AccountActor {
     return { ok: true, userId: row.userId, from: row.from, to: row.to, revision, transitionId: row.transitionId };
   }
 
-  /** Reads the KV entry once per incarnation, and repairs an audit row a crash left unwritten. */
-  private async load(): Promise<Loaded> {
-    if (this.loaded) return this.loaded;
-    const entry = await this.deps.accounts.get(this.userId);
+  /**
+   * Reads the KV entry once per incarnation, and repairs an audit row a crash left unwritten. The
+   * KV read and the audited seq are read together: a row written between the two reads can only
+   * make the repair a no-op (same command id) or make the KV write fail its compare-and-set.
+   */
+  private async load(): Promise<{ loaded: Loaded; repaired: boolean }> {
+    const [entry, auditedSeq] = await Promise.all([this.deps.accounts.get(this.userId), this.deps.audit.lastAuditedSeq(this.userId)]);
     let loaded: Loaded;
+    let repaired = false;
     if (entry === null || entry.operation !== 'PUT') {
       loaded = { record: null, revision: entry?.revision ?? 0 };
     } else {
       const record = accountRecordSchema.parse(entry.json());
       loaded = { record, revision: entry.revision };
-      if ((await this.deps.audit.lastAuditedSeq(this.userId)) < record.seq) {
+      if (auditedSeq < record.seq) {
         // The process died after the KV write and before the audit insert.
         await this.deps.audit.append(record.last, entry.revision);
         await this.publishEvent(record.last);
+        repaired = true;
       }
     }
     this.loaded = loaded;
-    return loaded;
+    return { loaded, repaired };
   }
 
   private async reject(
