@@ -118,7 +118,8 @@ export const memorySuite: BenchSuite = {
           },
           {
             measure: `RSS per further passivated account (slope over the last ${fmtInt(opts.touched - middle)} of ${fmtInt(passivated)} passivated by the cap)`,
-            ours: `${fmtInt(Math.max(0, perPassivated))} B`,
+            // Signed: a negative slope means RSS fell while more accounts were passivated.
+            ours: `${fmtInt(perPassivated)} B${perPassivated < 0 ? ' (RSS fell)' : ''}`,
             baseline: `bytes per live account ${fmtInt(perLive)} B`,
             ratio: perPassivated > 0 ? perLive / perPassivated : null,
             ratioMeaning: 'live ÷ passivated',
