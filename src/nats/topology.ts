@@ -30,6 +30,7 @@ export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames
     [names.commandStream, names.commandSubjectAll, commandDedupWindowMs],
     [names.eventStream, names.eventSubjectAll, eventDedupWindowMs],
     [names.reconStream, names.reconSubjectAll, eventDedupWindowMs],
+    [names.eodStream, names.eodSubjectAll, eventDedupWindowMs],
   ];
   for (const [name, subject, dedupWindowMs] of streams) {
     await ensureStream(jsm, {
@@ -52,8 +53,8 @@ export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames
  */
 export function topologyStreams(names: NatsNames): string[] {
   return [
-    names.commandStream, names.eventStream, names.reconStream, names.meBalanceStream, names.custodyStream,
-    `KV_${names.accountsBucket}`, `KV_${names.partitionLeaseBucket}`,
+    names.commandStream, names.eventStream, names.reconStream, names.meBalanceStream, names.custodyStream, names.eodStream,
+    `KV_${names.accountsBucket}`, `KV_${names.partitionLeaseBucket}`, `OBJ_${names.eodReportsStore}`,
   ];
 }
 
