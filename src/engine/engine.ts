@@ -5,6 +5,9 @@ import { connect } from '@nats-io/transport-node';
 import { AccountCommandClient } from '../actors/command-client.js';
 import { listParked } from '../actors/parking.js';
 import { accountHandlers } from '../admin/account-handlers.js';
+import { balanceHandlers } from '../admin/balance-handlers.js';
+import { startComplianceIntake } from '../compliance/compliance-intake.js';
+import { startFillIntake } from '../eod/money/fill-intake.js';
 import { startAdminService } from '../admin/admin-service.js';
 import { parkedListRequest, parseRequest } from '../admin/requests.js';
 import type { Settings } from '../config/settings.js';
@@ -60,6 +63,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   let singletons: Singletons | null = null;
   const instanceId = nuid.next();
   let demo: Demo | null = null;
+  const intakes: Array<{ stop(): Promise<void> }> = [];
   try {
     const js = jetstream(nc);
     const { jsm, accounts, leases } = await ensureAccountTopology(nc, names, settings.LEASE_TTL_MS);
@@ -69,6 +73,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     });
     const commands = new AccountCommandClient({ nc, js, pool, names, partitions: settings.COMMAND_PARTITIONS, timeoutMs: settings.ADMIN_TIMEOUT_MS });
     const accountsApi = accountHandlers({ js, accounts, pool, names, commands });
+    const balanceApi = balanceHandlers({ pool, accounts, js, names, log });
+    intakes.push(await startFillIntake({ js, jsm, pool, names, log }));
+    intakes.push(await startComplianceIntake({ js, jsm, pool, names, log, settings, accounts, commands }));
     singletons = new Singletons({ nc, js, jsm, pool, names, log, settings, commands, leases, instanceId });
     await singletons.start();
     const leader = singletons;
@@ -83,6 +90,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         'account.transition': accountsApi.transition,
         'account.history': accountsApi.history,
         'audit.replay': accountsApi.replay,
+        'balance.adjust': balanceApi.adjust,
         ...leader.adminEndpoints(),
         'parked.list': async (body) => ({ parked: await listParked(pool, parseRequest(parkedListRequest, body).limit) }),
       },
@@ -90,6 +98,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     });
     if (options.simulate) demo = await startDemo({ nc, pool, names, commands, settings, log, ...(options.demoChain ? { chain: options.demoChain } : {}), ...(options.demoCustody ? { custody: options.demoCustody } : {}) });
   } catch (error) {
+    for (const intake of intakes) await intake.stop().catch(() => undefined);
     await singletons?.stop().catch(() => undefined);
     await lifecycle?.stop().catch(() => undefined);
     await nc.close().catch(() => undefined);
@@ -111,6 +120,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       stopping ??= (async () => {
         await demo?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'demo stop failed'));
         await admin?.stop().catch(() => undefined);
+        for (const intake of intakes) await intake.stop().catch(() => undefined);
         await singletons?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'singletons stop failed'));
         await lifecycle?.stop();
         await nc.drain().catch(() => undefined);

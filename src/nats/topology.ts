@@ -31,6 +31,9 @@ export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames
     [names.eventStream, names.eventSubjectAll, eventDedupWindowMs],
     [names.reconStream, names.reconSubjectAll, eventDedupWindowMs],
     [names.eodStream, names.eodSubjectAll, eventDedupWindowMs],
+    [names.meFillStream, names.meFillSubjectAll, eventDedupWindowMs],
+    [names.meCommandStream, names.meCommandSubjectAll, eventDedupWindowMs],
+    [names.complianceStream, names.complianceSubjectAll, eventDedupWindowMs],
   ];
   for (const [name, subject, dedupWindowMs] of streams) {
     await ensureStream(jsm, {
@@ -54,6 +57,7 @@ export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames
 export function topologyStreams(names: NatsNames): string[] {
   return [
     names.commandStream, names.eventStream, names.reconStream, names.meBalanceStream, names.custodyStream, names.eodStream,
+    names.meFillStream, names.meCommandStream, names.complianceStream,
     `KV_${names.accountsBucket}`, `KV_${names.partitionLeaseBucket}`, `OBJ_${names.eodReportsStore}`,
   ];
 }
