@@ -1,4 +1,5 @@
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { limits } from '../config/limits.js';
 import { rewindDurableConsumer } from '../nats/durable-consumer.js';
 import type { Logger } from '../observability/logger.js';
 import type { NatsNames } from '../nats/names.js';
@@ -23,7 +24,7 @@ export interface ParkedOrigin {
 
 const parkRetryMs = 5_000;
 
-export const defaultIntakeLimits: IntakeLimits = { inFlightMax: 1_000, ackWaitMs: 30_000 };
+export const defaultIntakeLimits: IntakeLimits = { inFlightMax: limits.intakeInFlightMax, ackWaitMs: limits.intakeAckWaitMs };
 
 export interface CommandIntakeDeps {
   js: JetStreamClient;
@@ -60,7 +61,7 @@ export class CommandIntake {
     const { js, names } = this.deps;
     const consumerName = await this.rewindConsumer();
     const consumer = await js.consumers.get(names.commandStream, consumerName);
-    this.messages = await consumer.consume({ max_messages: Math.min(256, this.deps.limits.inFlightMax) });
+    this.messages = await consumer.consume({ max_messages: Math.min(limits.intakeBatchMax, this.deps.limits.inFlightMax) });
     this.loop = this.pump(this.messages);
   }
 
