@@ -1,10 +1,11 @@
 import { jetstream } from '@nats-io/jetstream';
 import { nuid, type NatsConnection } from '@nats-io/nats-core';
 import type { Service } from '@nats-io/services';
-import { connect } from '@nats-io/transport-node';
+import { connectNats } from '../nats/connect.js';
 import { AccountCommandClient } from '../actors/command-client.js';
 import { listParked } from '../actors/parking.js';
 import { accountHandlers } from '../admin/account-handlers.js';
+import { auditHandlers } from '../admin/audit-handlers.js';
 import { startAdminService } from '../admin/admin-service.js';
 import { parkedListRequest, parseRequest } from '../admin/requests.js';
 import type { Settings } from '../config/settings.js';
@@ -31,6 +32,8 @@ export interface EngineOptions {
   demoChain?: { anvil: AnvilHandle; poolAddress: string };
   /** The BitGo simulator, for the demo's custody activity. */
   demoCustody?: { bitgo: BitgoSimulator; hotWallet: BitgoWalletRef };
+  /** The NATS server is the embedded one (no login), not the one NATS_URL names. */
+  embeddedNats?: boolean;
   /** The supervisor's restart budget is spent: the engine has stopped consuming. */
   onFatal?(reason: string): void;
 }
@@ -51,7 +54,8 @@ export interface Engine {
 export async function startEngine(options: EngineOptions): Promise<Engine> {
   const { settings, log } = options;
   const names = natsNames(settings.NAMESPACE);
-  const nc = await connect({ servers: options.natsUrl, name: 'recon-engine', maxReconnectAttempts: -1 });
+  // The login (NATS_USER/NATS_PASSWORD or NATS_CREDS_FILE) is for given services; the embedded NATS has none.
+  const nc = await connectNats(options.natsUrl, options.embeddedNats ? {} : settings, { name: 'recon-engine', maxReconnectAttempts: -1 });
   const pool = createPool(options.databaseUrl);
   let lifecycle: AccountLifecycle | null = null;
   let admin: Service | null = null;
@@ -81,6 +85,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         'account.transition': accountsApi.transition,
         'account.history': accountsApi.history,
         'audit.replay': accountsApi.replay,
+        'audit.verify': auditHandlers({ js, accounts, pool, names }).verify,
         ...leader.adminEndpoints(),
         'parked.list': async (body) => ({ parked: await listParked(pool, parseRequest(parkedListRequest, body).limit) }),
       },

@@ -1,0 +1,98 @@
+import { PermissionViolationError, RequestError, TimeoutError, type NatsConnection } from '@nats-io/nats-core';
+import { adminErrorCodes } from '../admin/errors.js';
+import { loadSettings, SettingsError, type Settings } from '../config/settings.js';
+import { connectNats, NatsUnreachableError } from '../nats/connect.js';
+import { natsNames, type NatsNames } from '../nats/names.js';
+import { CliError, exitCodes } from './exit-codes.js';
+
+export const defaultNatsUrl = 'nats://127.0.0.1:4222';
+
+/** A connection to a running engine's admin service, with the settings the engine uses. */
+export interface AdminClient {
+  readonly url: string;
+  readonly names: NatsNames;
+  readonly nc: NatsConnection;
+  /** Sends `admin.<relative>` and returns the result, or throws a CliError with the right exit code. */
+  request(relative: string, body: unknown, timeoutMs?: number): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export function cliSettings(): Settings {
+  try {
+    return loadSettings();
+  } catch (error) {
+    if (error instanceof SettingsError) throw new CliError(exitCodes.badInput, 'USAGE', error.message);
+    throw error;
+  }
+}
+
+export async function openAdminClient(settings: Settings = cliSettings(), defaultTimeoutMs = 15_000): Promise<AdminClient> {
+  const url = settings.NATS_URL ?? defaultNatsUrl;
+  const names = natsNames(settings.NAMESPACE);
+  let nc: NatsConnection;
+  try {
+    nc = await connectNats(url, settings, { name: 'recon-cli', timeout: 5_000, reconnect: false });
+  } catch (error) {
+    if (error instanceof NatsUnreachableError) throw new CliError(exitCodes.unreachable, 'UNREACHABLE', error.message);
+    throw error;
+  }
+  // The server's refusals arrive as asynchronous errors, not as replies: route them to the request they refuse.
+  const refusals = new Map<string, (error: PermissionViolationError) => void>();
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'error' && status.error instanceof PermissionViolationError) refusals.get(status.error.subject)?.(status.error);
+    }
+  })().catch(() => undefined);
+  const where = `NATS at ${url} (NATS_URL)${settings.NAMESPACE ? `, namespace ${settings.NAMESPACE} (NAMESPACE)` : ''}`;
+  return {
+    url,
+    names,
+    nc,
+    async request(relative, body, timeoutMs = defaultTimeoutMs) {
+      const subject = `${names.adminPrefix}.${relative}`;
+      let refused: (error: PermissionViolationError) => void = () => undefined;
+      const refusal = new Promise<never>((_, reject) => {
+        refused = (error) => reject(new CliError(exitCodes.engineError, 'UNAUTHORIZED', `NATS refused ${settings.NATS_USER ? `user ${settings.NATS_USER}` : 'this login'} to ${error.operation} ${error.subject}: permissions violation`));
+      });
+      refusal.catch(() => undefined);
+      refusals.set(subject, refused);
+      let reply: unknown;
+      try {
+        const msg = await Promise.race([nc.request(subject, JSON.stringify(body), { timeout: timeoutMs }), refusal]);
+        reply = msg.json();
+      } catch (error) {
+        if (error instanceof CliError) throw error;
+        if (error instanceof RequestError && error.isNoResponders()) {
+          throw new CliError(exitCodes.unreachable, 'UNREACHABLE', `no engine answers ${subject} on ${where}: no responders`);
+        }
+        if (error instanceof TimeoutError || (error instanceof RequestError && error.cause instanceof TimeoutError)) {
+          throw new CliError(exitCodes.unreachable, 'UNREACHABLE', `no answer to ${subject} on ${where} within ${timeoutMs} ms`);
+        }
+        if (error instanceof PermissionViolationError) throw new CliError(exitCodes.engineError, 'UNAUTHORIZED', `NATS refused ${subject}: ${error.message}`);
+        throw new CliError(exitCodes.unreachable, 'UNREACHABLE', `${subject} on ${where}: ${(error as Error).message}`);
+      } finally {
+        refusals.delete(subject);
+      }
+      const failure = (reply as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+      if (failure && typeof failure === 'object') {
+        const code = adminErrorCodes.find((c) => c === failure.code) ?? 'INTERNAL';
+        const message = typeof failure.message === 'string' ? failure.message : 'the engine answered an error';
+        throw new CliError(code === 'INVALID_REQUEST' ? exitCodes.badInput : exitCodes.engineError, code, `${code}: ${message}`);
+      }
+      return reply;
+    },
+    async close() {
+      await nc.close().catch(() => undefined);
+    },
+  };
+}
+
+/** Runs `work` with an admin client, closing it afterwards whatever happens. */
+export async function withAdmin<T>(work: (admin: AdminClient) => Promise<T>): Promise<T> {
+  const admin = await openAdminClient();
+  try {
+    return await work(admin);
+  } finally {
+    await admin.close();
+  }
+}
