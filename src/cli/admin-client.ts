@@ -36,13 +36,6 @@ export async function openAdminClient(settings: Settings = cliSettings(), defaul
     if (error instanceof NatsUnreachableError) throw new CliError(exitCodes.unreachable, 'UNREACHABLE', error.message);
     throw error;
   }
-  // The server's refusals arrive as asynchronous errors, not as replies: route them to the request they refuse.
-  const refusals = new Map<string, (error: PermissionViolationError) => void>();
-  void (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === 'error' && status.error instanceof PermissionViolationError) refusals.get(status.error.subject)?.(status.error);
-    }
-  })().catch(() => undefined);
   const where = `NATS at ${url} (NATS_URL)${settings.NAMESPACE ? `, namespace ${settings.NAMESPACE} (NAMESPACE)` : ''}`;
   return {
     url,
@@ -50,28 +43,22 @@ export async function openAdminClient(settings: Settings = cliSettings(), defaul
     nc,
     async request(relative, body, timeoutMs = defaultTimeoutMs) {
       const subject = `${names.adminPrefix}.${relative}`;
-      let refused: (error: PermissionViolationError) => void = () => undefined;
-      const refusal = new Promise<never>((_, reject) => {
-        refused = (error) => reject(new CliError(exitCodes.engineError, 'UNAUTHORIZED', `NATS refused ${settings.NATS_USER ? `user ${settings.NATS_USER}` : 'this login'} to ${error.operation} ${error.subject}: permissions violation`));
-      });
-      refusal.catch(() => undefined);
-      refusals.set(subject, refused);
       let reply: unknown;
       try {
-        const msg = await Promise.race([nc.request(subject, JSON.stringify(body), { timeout: timeoutMs }), refusal]);
-        reply = msg.json();
+        reply = (await nc.request(subject, JSON.stringify(body), { timeout: timeoutMs })).json();
       } catch (error) {
-        if (error instanceof CliError) throw error;
         if (error instanceof RequestError && error.isNoResponders()) {
           throw new CliError(exitCodes.unreachable, 'UNREACHABLE', `no engine answers ${subject} on ${where}: no responders`);
         }
         if (error instanceof TimeoutError || (error instanceof RequestError && error.cause instanceof TimeoutError)) {
           throw new CliError(exitCodes.unreachable, 'UNREACHABLE', `no answer to ${subject} on ${where} within ${timeoutMs} ms`);
         }
-        if (error instanceof PermissionViolationError) throw new CliError(exitCodes.engineError, 'UNAUTHORIZED', `NATS refused ${subject}: ${error.message}`);
+        // The server refuses a subject the login may not publish to (deploy/nats-server.conf).
+        const cause = (error as { cause?: unknown }).cause;
+        if (error instanceof PermissionViolationError || cause instanceof PermissionViolationError || /permissions violation/i.test((error as Error).message)) {
+          throw new CliError(exitCodes.engineError, 'UNAUTHORIZED', `NATS refused ${settings.NATS_USER ? `user ${settings.NATS_USER}` : 'this login'} to publish ${subject}: permissions violation`);
+        }
         throw new CliError(exitCodes.unreachable, 'UNREACHABLE', `${subject} on ${where}: ${(error as Error).message}`);
-      } finally {
-        refusals.delete(subject);
       }
       const failure = (reply as { error?: { code?: unknown; message?: unknown } } | null)?.error;
       if (failure && typeof failure === 'object') {

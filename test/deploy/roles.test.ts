@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import { PermissionViolationError, type NatsConnection } from '@nats-io/nats-core';
+import { Kvm } from '@nats-io/kv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { partitionOf } from '../../src/actors/partition.js';
+import { createPool, type Pool } from '../../src/db/pool.js';
+import { runCli } from '../cli/run-cli.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { startEngineProcess, type EngineProcess } from '../support/engine-process.js';
+import { until } from '../support/until.js';
+import { startRoleServer, type RoleServer } from './role-server.js';
+
+/**
+ * deploy/nats-server.conf on a real nats-server: the engine logs in as `engine`, people as
+ * `operator` or `auditor`, and the server (not the engine) refuses what a role may not do.
+ */
+let server: RoleServer;
+let database: TestDatabase;
+let engine: EngineProcess;
+let pool: Pool;
+const bitgoToken = `v2x${randomBytes(32).toString('hex')}`;
+const as = (user: 'operator' | 'auditor', password?: string) => ({ NATS_URL: server.url, NATS_USER: user, NATS_PASSWORD: password ?? server.passwords[user] });
+
+beforeAll(async () => {
+  server = await startRoleServer();
+  database = await createTestDatabase();
+  pool = createPool(database.url, 2);
+  engine = await startEngineProcess({
+    NATS_URL: server.url,
+    NATS_USER: 'engine',
+    NATS_PASSWORD: server.passwords.engine,
+    DATABASE_URL: database.url,
+    HTTP_LISTEN: 'off',
+    LOG_LEVEL: 'debug',
+    COMMAND_PARTITIONS: '4',
+    // A custody boundary that cannot be reached: its errors are logged, its token must not be.
+    BITGO_ROOT_URI: 'http://127.0.0.1:1',
+    BITGO_ACCESS_TOKEN: bitgoToken,
+    BITGO_WALLETS: 'BTC=tbtc:w1',
+    BITGO_POLL_MS: '500',
+  });
+});
+afterAll(async () => {
+  await engine?.stop();
+  await pool?.end();
+  await database?.drop();
+  await server?.stop();
+});
+
+describe('roles on the shipped nats-server.conf', () => {
+  it('the operator writes: creates and moves an account', async () => {
+    expect((await runCli(['account', 'create', 'alice', '--json'], as('operator'))).code).toBe(0);
+    const moved = await runCli(['account', 'transition', 'alice', 'kyc_approved', '--reason', 'kyc_pass', '--authority', 'system', '--actor', 'kyc', '--json'], as('operator'));
+    expect(moved.code).toBe(0);
+    expect(moved.json()).toMatchObject({ from: 'pending_kyc', to: 'kyc_approved' });
+  });
+
+  it('the auditor reads: get, history, status, breaks, replay, verify', async () => {
+    for (const args of [['account', 'get', 'alice'], ['account', 'history', 'alice'], ['status'], ['breaks'], ['audit', 'replay', 'alice'], ['audit', 'verify']]) {
+      const run = await runCli([...args, '--json'], as('auditor'));
+      expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(0);
+    }
+  });
+
+  it('the server refuses the auditor\'s writes, and nothing changes', async () => {
+    const before = await snapshot();
+    const refused = [
+      ['account', 'transition', 'alice', 'active', '--reason', 'first_deposit', '--authority', 'system', '--actor', 'auditor-1'],
+      ['account', 'create', 'mallory'],
+      ['balance', 'adjust', 'alice', 'BTC', '1', '--reason', 'r', '--actor', 'auditor-1', '--key', 'k1'],
+      ['eod', 'run', '2026-12-01', '--no-wait'],
+    ];
+    for (const args of refused) {
+      const run = await runCli([...args, '--json'], as('auditor'));
+      expect(run.code, args.join(' ')).toBe(3);
+      expect(run.json(), args.join(' ')).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.stringMatching(/permissions violation/i) } });
+    }
+
+    // Straight onto the command stream, around the admin service.
+    const nc = await connect({ servers: server.url, user: 'auditor', pass: server.passwords.auditor });
+    const violations: PermissionViolationError[] = [];
+    void (async () => {
+      for await (const s of nc.status()) if (s.type === 'error' && s.error instanceof PermissionViolationError) violations.push(s.error);
+    })();
+    const command = { commandId: 'sneaky-1', kind: 'transition', userId: 'alice', target: 'active', authority: 'system', reasonCode: 'first_deposit', actorId: 'auditor-1' };
+    nc.publish(`acct.cmd.${partitionOf('alice', 4)}.alice`, JSON.stringify(command));
+    nc.publish('me.balance.alice', JSON.stringify({ seq: 1, userId: 'alice', currency: 'BTC', total: '1', locked: '0', available: '1', ts: new Date().toISOString() }));
+    nc.publish('compliance.sanctions.hit.alice', JSON.stringify({ userId: 'alice', list: 'OFAC', reference: 'x', ts: new Date().toISOString() }));
+    await until('three permission violations', () => violations.length >= 3);
+    expect(violations.map((v) => v.subject).sort()).toEqual(['acct.cmd.' + partitionOf('alice', 4) + '.alice', 'compliance.sanctions.hit.alice', 'me.balance.alice'].sort());
+    await nc.close();
+
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('a wrong password is refused (exit 4, naming the user and the settings)', async () => {
+    const run = await runCli(['status', '--json'], as('auditor', 'not-the-password'));
+    expect(run.code).toBe(4);
+    expect(run.json<{ error: { message: string } }>().error.message).toBe(`NATS at ${server.url} (NATS_URL) refused user auditor (NATS_USER/NATS_PASSWORD): authorization violation`);
+    await expect(connect({ servers: server.url, user: 'engine', pass: 'wrong' })).rejects.toThrow(/authorization/i);
+  });
+
+  it('no secret appears in the engine\'s logs', async () => {
+    // Let the unreachable custody boundary fail a few polls, with the token in every request.
+    await until('db_custody to have failed reading BitGo', () => /"event":"custody\.read_failed"/.test(engine.output()), 30_000);
+    const logs = engine.output();
+    expect(logs).toMatch(/"event":"engine.ready"/);
+    expect(logs).toMatch(/"level":20/); // debug lines included: the most the engine ever logs
+    for (const secret of [server.passwords.engine, bitgoToken, bitgoToken.slice(3)]) expect(logs).not.toContain(secret);
+  });
+});
+
+async function snapshot(): Promise<unknown> {
+  const nc: NatsConnection = await connect({ servers: server.url, user: 'engine', pass: server.passwords.engine });
+  try {
+    const kv = await new Kvm(nc).open('accounts');
+    const entry = await kv.get('alice');
+    const audit = await pool.query('SELECT user_id, seq, to_state FROM account_state_transitions ORDER BY user_id, seq');
+    const rejections = await pool.query('SELECT count(*)::int AS n FROM account_command_rejections');
+    return { revision: entry?.revision, state: entry?.json<{ state: string }>().state, audit: audit.rows, rejections: rejections.rows[0] };
+  } finally {
+    await nc.close();
+  }
+}
