@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { ServiceUnreachableError } from './config/service-unreachable.js';
 import { loadSettings, SettingsError, type Settings } from './config/settings.js';
 import { migrate } from './db/migrate.js';
 import { runEngine } from './engine/run.js';
@@ -44,4 +45,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => die(error instanceof Error ? error.message.split('\n')[0] ?? 'failed' : String(error)));
+main().catch((error: unknown) => die(error instanceof Error ? error.message.split('\n')[0] ?? 'failed' : String(error), error instanceof ServiceUnreachableError ? 4 : 1));

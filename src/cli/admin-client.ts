@@ -1,7 +1,8 @@
 import { PermissionViolationError, RequestError, TimeoutError, type NatsConnection } from '@nats-io/nats-core';
 import { adminErrorCodes } from '../admin/errors.js';
 import { loadSettings, SettingsError, type Settings } from '../config/settings.js';
-import { connectNats, NatsUnreachableError } from '../nats/connect.js';
+import { ServiceUnreachableError } from '../config/service-unreachable.js';
+import { connectNats } from '../nats/connect.js';
 import { natsNames, type NatsNames } from '../nats/names.js';
 import { CliError, exitCodes } from './exit-codes.js';
 
@@ -33,7 +34,7 @@ export async function openAdminClient(settings: Settings = cliSettings(), defaul
   try {
     nc = await connectNats(url, settings, { name: 'recon-cli', timeout: 5_000, reconnect: false });
   } catch (error) {
-    if (error instanceof NatsUnreachableError) throw new CliError(exitCodes.unreachable, 'UNREACHABLE', error.message);
+    if (error instanceof ServiceUnreachableError) throw new CliError(exitCodes.unreachable, 'UNREACHABLE', error.message);
     throw error;
   }
   const where = `NATS at ${url} (NATS_URL)${settings.NAMESPACE ? `, namespace ${settings.NAMESPACE} (NAMESPACE)` : ''}`;

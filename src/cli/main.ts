@@ -6,6 +6,7 @@ import { eodCommands } from './commands/eod.js';
 import { reconCommands } from './commands/recon.js';
 import { startCommand } from './commands/start.js';
 import { verifyCommands } from './commands/verify.js';
+import { ServiceUnreachableError } from '../config/service-unreachable.js';
 import { CliError, exitCodes } from './exit-codes.js';
 
 /**
@@ -53,6 +54,8 @@ try {
     }
   } else if (error instanceof CliError) {
     fail(error.code, error.message, error.exitCode);
+  } else if (error instanceof ServiceUnreachableError) {
+    fail('UNREACHABLE', error.message, exitCodes.unreachable);
   } else {
     fail('INTERNAL', error instanceof Error ? error.message : String(error), exitCodes.engineError);
   }

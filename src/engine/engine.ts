@@ -64,7 +64,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   let demo: Demo | null = null;
   try {
     const js = jetstream(nc);
-    const { jsm, accounts, leases } = await ensureAccountTopology(nc, names, settings.LEASE_TTL_MS);
+    const { jsm, accounts, leases } = await ensureAccountTopology(nc, names, settings.LEASE_TTL_MS, settings.ACCOUNT_EVENTS_MAX_AGE_DAYS * 24 * 60 * 60 * 1000);
     lifecycle = await startAccountLifecycle({
       nc, js, jsm, accounts, leases, instanceId, pool, names, settings, log,
       onEscalate: (reason) => options.onFatal?.(reason),

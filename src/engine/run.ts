@@ -1,5 +1,7 @@
 import { randomV2AccessToken, startBitgoSimulatorFor, type BitgoSimulator } from '../adapters/bitgo/simulator/index.js';
+import { ServiceUnreachableError } from '../config/service-unreachable.js';
 import type { Settings } from '../config/settings.js';
+import { connectNats } from '../nats/connect.js';
 import { migrate } from '../db/migrate.js';
 import { startEmbeddedStakingChain, type EmbeddedStakingChain } from '../embedded/anvil.js';
 import { resolveServices } from '../embedded/services.js';
@@ -34,8 +36,10 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
   let engine: Awaited<ReturnType<typeof startEngine>> | null = null;
   let chain: EmbeddedStakingChain | null = null;
   let bitgo: BitgoSimulator | null = null;
+  // Both services answer before anything is written: a wrong URL stops here, named.
+  if (!services.embedded.nats) await (await connectNats(services.natsUrl, settings, { name: 'recon-engine-probe', reconnect: false, timeout: 5_000 })).close();
   await migrate(services.databaseUrl, log).catch((error: unknown) => {
-    throw new Error(describePostgresError(error, services.databaseUrl, services.embedded.postgres ? 'embedded' : 'DATABASE_URL'));
+    throw new ServiceUnreachableError(describePostgresError(error, services.databaseUrl, services.embedded.postgres ? 'embedded' : 'DATABASE_URL'));
   });
   if (simulate && !settings.ETH_RPC_URL) {
     // The demo's chain: anvil with the StakingPool deployed, a block a second.

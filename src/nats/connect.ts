@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { AuthorizationError, credsAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
+import { ServiceUnreachableError } from '../config/service-unreachable.js';
 
 /** The settings that say how to reach and log in to NATS (the engine's and the CLI's). */
 export interface NatsLogin {
@@ -9,8 +10,6 @@ export interface NatsLogin {
   NATS_CREDS_FILE?: string | undefined;
 }
 
-/** Thrown when NATS cannot be reached or refuses us; the message names the URL and the setting. */
-export class NatsUnreachableError extends Error {}
 
 /** Connection options for the login in `settings`: user/password, a creds file, or none. */
 export function natsLoginOptions(settings: NatsLogin): Pick<ConnectionOptions, 'user' | 'pass' | 'authenticator'> {
@@ -20,7 +19,7 @@ export function natsLoginOptions(settings: NatsLogin): Pick<ConnectionOptions, '
     try {
       creds = new Uint8Array(readFileSync(file));
     } catch (error) {
-      throw new NatsUnreachableError(`cannot read the NATS credentials file ${file} (NATS_CREDS_FILE): ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new ServiceUnreachableError(`cannot read the NATS credentials file ${file} (NATS_CREDS_FILE): ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
     }
     return { authenticator: credsAuthenticator(creds) };
   }
@@ -40,12 +39,12 @@ export function describeNatsConnectError(error: unknown, url: string, settings: 
   return `cannot reach NATS at ${url} (${urlSetting}): ${reason}`;
 }
 
-/** Connects with the settings' login; a failure is a NatsUnreachableError naming the URL and the setting. */
+/** Connects with the settings' login; a failure is a ServiceUnreachableError naming the URL and the setting. */
 export async function connectNats(url: string, settings: NatsLogin, options: ConnectionOptions = {}, urlSetting = 'NATS_URL'): Promise<NatsConnection> {
   const login = natsLoginOptions(settings);
   try {
     return await connect({ servers: url, ...login, ...options });
   } catch (error) {
-    throw new NatsUnreachableError(describeNatsConnectError(error, url, settings, urlSetting), { cause: error });
+    throw new ServiceUnreachableError(describeNatsConnectError(error, url, settings, urlSetting), { cause: error });
   }
 }

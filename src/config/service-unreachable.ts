@@ -1,0 +1,5 @@
+/**
+ * A service named by a setting cannot be reached or refuses us. The message is the one line an
+ * operator sees: the service, its URL (password hidden), the setting that points at it, why.
+ */
+export class ServiceUnreachableError extends Error {}
