@@ -20,6 +20,7 @@ import type { BitgoWalletRef } from '../config/settings.js';
 import { startAccountLifecycle, type AccountLifecycle } from './account-lifecycle.js';
 import type { MeDbReconciler } from '../recon/me-db/reconciler.js';
 import { Singletons } from './singletons.js';
+import { engineObservability, type EngineObservability } from './observability.js';
 
 export interface EngineOptions {
   settings: Settings;
@@ -47,6 +48,8 @@ export interface Engine {
   isLeader(): boolean;
   /** The command partitions this instance holds the lease of. */
   ownedPartitions(): number[];
+  /** Metrics and health for the HTTP server (HTTP_LISTEN). */
+  readonly observability: EngineObservability;
   stop(): Promise<void>;
 }
 
@@ -62,6 +65,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   let singletons: Singletons | null = null;
   const instanceId = nuid.next();
   let demo: Demo | null = null;
+  let observability: EngineObservability | null = null;
   try {
     const js = jetstream(nc);
     const { jsm, accounts, leases } = await ensureAccountTopology(nc, names, settings.LEASE_TTL_MS, settings.ACCOUNT_EVENTS_MAX_AGE_DAYS * 24 * 60 * 60 * 1000);
@@ -91,6 +95,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       },
       statsData: () => ({ accounts: supervisor.stats(), leader: leader.isLeader, recon: leader.statuses() }),
     });
+    observability = engineObservability({ nc, jsm, pool, names, partitions: settings.COMMAND_PARTITIONS, supervisorStats: () => supervisor.stats(), singletons: leader });
     if (options.simulate) demo = await startDemo({ nc, pool, names, commands, settings, log, ...(options.demoChain ? { chain: options.demoChain } : {}), ...(options.demoCustody ? { custody: options.demoCustody } : {}) });
   } catch (error) {
     await singletons?.stop().catch(() => undefined);
@@ -102,9 +107,11 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
 
   let stopping: Promise<void> | null = null;
   const leader = singletons;
+  const observed = observability;
   return {
     nc,
     pool,
+    observability: observed,
     get meDb() {
       return leader.meDb;
     },

@@ -6,6 +6,8 @@ import { migrate } from '../db/migrate.js';
 import { startEmbeddedStakingChain, type EmbeddedStakingChain } from '../embedded/anvil.js';
 import { resolveServices } from '../embedded/services.js';
 import type { Logger } from '../observability/logger.js';
+import { startHttpServer, parseListen, type HttpServer } from '../observability/http-server.js';
+import { metricsText } from '../observability/metrics.js';
 import { startEngine } from './engine.js';
 
 /**
@@ -22,6 +24,7 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
     if (stopping) return;
     stopping = true;
     log.info({ event: 'engine.stopping' }, 'stopping');
+    await http?.close().catch(() => undefined);
     await engine?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'engine stop failed'));
     await chain?.stop().catch(() => undefined);
     await bitgo?.stop().catch(() => undefined);
@@ -34,6 +37,7 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
   process.on('SIGTERM', () => void shutdown(0));
 
   let engine: Awaited<ReturnType<typeof startEngine>> | null = null;
+  let http: HttpServer | null = null;
   let chain: EmbeddedStakingChain | null = null;
   let bitgo: BitgoSimulator | null = null;
   // Both services answer before anything is written: a wrong URL stops here, named.
@@ -72,9 +76,16 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
       void shutdown(1);
     },
   });
+  const listen = parseListen(settings.HTTP_LISTEN);
+  if (listen) {
+    const observed = engine.observability;
+    http = await startHttpServer(listen, { health: () => observed.health(), metrics: () => metricsText(observed.metrics) }, log);
+  }
+  log.info({ event: 'http.listening', url: http?.url ?? null }, http ? `metrics on ${http.url}/metrics, health on ${http.url}/health (HTTP_LISTEN)` : 'no metrics and health server (HTTP_LISTEN=off)');
   log.info(
     {
       event: 'engine.ready',
+      http: http?.url ?? null,
       natsUrl: services.natsUrl,
       databaseUrl: redactUrl(services.databaseUrl),
       embedded: services.embedded,

@@ -5,6 +5,7 @@ import { AdminError, adminErrorCodes } from '../admin/errors.js';
 import { reconHandlers, type ReconView } from '../admin/recon-handlers.js';
 import type { AdminHandler } from '../admin/admin-service.js';
 import { disabledBoundary, type BoundaryStatus } from '../recon/boundary-status.js';
+import type { LiveBreak } from '../recon/breaks/break.js';
 import { dbChainDisabledReason, startDbChainReconciler } from '../recon/db-chain/index.js';
 import { dbCustodyDisabledReason, startDbCustodyReconciler } from '../recon/db-custody/index.js';
 import { defaultMeDbLimits, MeDbReconciler } from '../recon/me-db/reconciler.js';
@@ -62,6 +63,16 @@ export class Singletons {
 
   statuses(): BoundaryStatus[] {
     return [...this.reconcilers.values()].map((r) => r.status());
+  }
+
+  /** The running reconcilers' statuses and the disabled boundaries (as admin.recon.status lists them). */
+  allStatuses(): BoundaryStatus[] {
+    return [...this.statuses(), ...this.disabled()];
+  }
+
+  /** Live breaks on this instance's reconcilers (the leader's; none elsewhere), for metrics. */
+  liveBreaks(): LiveBreak[] {
+    return [...this.reconcilers.values()].flatMap((r) => r.liveBreaks());
   }
 
   async start(): Promise<void> {
