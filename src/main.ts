@@ -2,10 +2,10 @@ import { parseArgs } from 'node:util';
 import { ServiceUnreachableError } from './config/service-unreachable.js';
 import { loadSettings, SettingsError, type Settings } from './config/settings.js';
 import { migrate } from './db/migrate.js';
-import { runEngine } from './engine/run.js';
+import { engineLogger, runEngine } from './engine/run.js';
 import { createLogger } from './observability/logger.js';
 
-const usage = `usage: npm start [-- [start] [--simulate]]   run the engine (embedded NATS + Postgres + simulator when NATS_URL / DATABASE_URL are unset)
+const usage = `usage: npm start [-- [start] [--simulate] [--pretty]]   run the engine (embedded NATS + Postgres + simulator when NATS_URL / DATABASE_URL are unset)
        npm run migrate                          apply migrations to DATABASE_URL and exit`;
 
 /** One line on stderr and a non-zero exit: what start-up failures look like to an operator. */
@@ -17,12 +17,13 @@ function die(message: string, code = 1): never {
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { simulate: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    options: { simulate: { type: 'boolean', default: false }, pretty: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
   });
   if (values.help) {
     process.stdout.write(`${usage}\n`);
     return;
   }
+  const command = positionals[0] ?? 'start';
   let settings: Settings;
   try {
     settings = loadSettings();
@@ -30,8 +31,7 @@ async function main(): Promise<void> {
     if (error instanceof SettingsError) die(error.message, 2);
     throw error;
   }
-  const log = createLogger('recon', settings.LOG_LEVEL);
-  const command = positionals[0] ?? 'start';
+  const log = command === 'start' ? engineLogger(settings, values.pretty === true) : createLogger('recon', settings.LOG_LEVEL);
   switch (command) {
     case 'start':
       await runEngine(settings, log, values.simulate === true);

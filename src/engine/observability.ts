@@ -12,6 +12,8 @@ export interface EngineObservability {
   /** This engine's state metrics (merged with the process registry at /metrics). */
   metrics: Registry;
   health(): Promise<HealthReport>;
+  /** Running totals for the live view's summary line. */
+  summary(): { eventsHandled: number; liveActors: number; openBreaks: number };
 }
 
 export interface ObservabilityDeps {
@@ -53,6 +55,12 @@ export function engineObservability(deps: ObservabilityDeps): EngineObservabilit
   });
   return {
     metrics,
+    summary() {
+      const stats = deps.supervisorStats();
+      const statuses = singletons.statuses();
+      const reconEvents = statuses.reduce((sum, s) => sum + (s.counters?.engineEventsApplied ?? 0) + (s.counters?.ledgerRowsReadSinceStart ?? 0), 0);
+      return { eventsHandled: stats.processed + reconEvents, liveActors: stats.liveActors, openBreaks: statuses.reduce((sum, s) => sum + s.openBreaks, 0) };
+    },
     health: () => checkHealth({ nc: deps.nc, pool: deps.pool, boundaries: () => singletons.allStatuses(), isLeader: () => singletons.isLeader }),
   };
 }

@@ -8,7 +8,11 @@ import { resolveServices } from '../embedded/services.js';
 import type { Logger } from '../observability/logger.js';
 import { startHttpServer, parseListen, type HttpServer } from '../observability/http-server.js';
 import { metricsText } from '../observability/metrics.js';
-import { startEngine } from './engine.js';
+import { natsNames } from '../nats/names.js';
+import { logNotableBusEvents } from '../observability/bus-log.js';
+import { liveViewDestination } from '../observability/live-view.js';
+import { createLogger } from '../observability/logger.js';
+import { startEngine, type Engine } from './engine.js';
 
 /**
  * Runs the engine until SIGINT/SIGTERM: `npm start` and `recon start` both come here. With
@@ -24,6 +28,7 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
     if (stopping) return;
     stopping = true;
     log.info({ event: 'engine.stopping' }, 'stopping');
+    clearInterval(summaryTimer);
     await http?.close().catch(() => undefined);
     await engine?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'engine stop failed'));
     await chain?.stop().catch(() => undefined);
@@ -37,6 +42,7 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
   process.on('SIGTERM', () => void shutdown(0));
 
   let engine: Awaited<ReturnType<typeof startEngine>> | null = null;
+  let summaryTimer: NodeJS.Timeout | undefined;
   let http: HttpServer | null = null;
   let chain: EmbeddedStakingChain | null = null;
   let bitgo: BitgoSimulator | null = null;
@@ -76,6 +82,8 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
       void shutdown(1);
     },
   });
+  logNotableBusEvents(engine.nc, natsNames(settings.NAMESPACE), log);
+  summaryTimer = startSummary(engine, log);
   const listen = parseListen(settings.HTTP_LISTEN);
   if (listen) {
     const observed = engine.observability;
@@ -97,6 +105,27 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
   );
 }
 
+
+/** How often the one-line summary (events/s, live actors, open breaks) is logged. */
+export const summaryIntervalMs = 10_000;
+
+function startSummary(engine: Engine, log: Logger): NodeJS.Timeout {
+  let last = { atMs: Date.now(), events: engine.observability.summary().eventsHandled };
+  const timer = setInterval(() => {
+    const now = { atMs: Date.now(), ...engine.observability.summary() };
+    const eventsPerSec = Math.round(((now.eventsHandled - last.events) * 1000) / Math.max(1, now.atMs - last.atMs));
+    last = { atMs: now.atMs, events: now.eventsHandled };
+    log.info({ event: 'engine.summary', eventsPerSec, liveActors: now.liveActors, openBreaks: now.openBreaks, leader: engine.isLeader() }, `${eventsPerSec} events/s, ${now.liveActors} live actors, ${now.openBreaks} open breaks`);
+  }, summaryIntervalMs);
+  timer.unref();
+  return timer;
+}
+
+/** The engine's logger: the live view on a terminal (or with --pretty), JSON lines otherwise. */
+export function engineLogger(settings: Settings, prettyFlag: boolean): Logger {
+  const pretty = prettyFlag || process.stdout.isTTY === true;
+  return createLogger('recon', settings.LOG_LEVEL, pretty ? liveViewDestination(process.stdout) : undefined);
+}
 
 /** Hides the password of a connection URL. */
 export function redactUrl(url: string): string {

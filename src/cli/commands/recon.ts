@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { actorIdSchema } from '../../actors/identifiers.js';
+import { boundaryWords } from '../../observability/live-view.js';
 import { withAdmin } from '../admin-client.js';
 import { checked } from '../arguments.js';
 import { CliError, exitCodes } from '../exit-codes.js';
@@ -9,12 +10,6 @@ import { emit, table, withCommon, type CommonOptions } from '../output.js';
 interface StatusView { boundaries: Array<{ name: string; enabled?: boolean; lastDeltaAt: string | null; openBreaks: number; reason?: string }> }
 interface BreakView { breakId: string; boundary: string; kind: string; userId: string | null; currency: string | null; left: string | null; right: string | null; delta: string | null; status: string; firstSeenAt: string }
 
-/** The boundaries in plain words. */
-export const boundaryWords: Record<string, string> = {
-  me_db: 'matching engine ↔ ledger',
-  db_custody: 'ledger ↔ custody',
-  db_chain: 'ledger ↔ chain',
-};
 
 const breakId = z.string().uuid('a break id is a UUID (see recon breaks)');
 const boundary = z.string().regex(/^[a-z_]{1,32}$/, 'a boundary name like me_db');

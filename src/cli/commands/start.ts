@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { runEngine } from '../../engine/run.js';
-import { createLogger } from '../../observability/logger.js';
+import { engineLogger, runEngine } from '../../engine/run.js';
 import { cliSettings } from '../admin-client.js';
 
 export function startCommand(program: Command): void {
@@ -11,6 +10,6 @@ export function startCommand(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ NATS_URL=nats://127.0.0.1:4222 DATABASE_URL=postgres://postgres@127.0.0.1/recon recon start\n')
     .action(async (options: { simulate?: boolean; pretty?: boolean }) => {
       const settings = cliSettings();
-      await runEngine(settings, createLogger('recon', settings.LOG_LEVEL), options.simulate === true);
+      await runEngine(settings, engineLogger(settings, options.pretty === true), options.simulate === true);
     });
 }

@@ -564,7 +564,11 @@ class DbCustodyActor implements DbCustodyReconciler {
           return;
         }
         this.publications.shift();
-        this.deps.log.warn({ event: 'custody.withdrawals', subject: next.subject, msgID: next.msgID }, 'custody withdrawals event');
+        const published = JSON.parse(next.payload) as { asset: string; action: string; delta: string | null; ledger: string | null; custody: string | null };
+        this.deps.log.warn(
+          { event: `custody.withdrawals_${published.action}`, subject: next.subject, msgID: next.msgID, asset: published.asset, ledger: published.ledger, custody: published.custody, delta: published.delta },
+          `${published.asset} withdrawals ${published.action}`,
+        );
       }
     };
     this.flushing = run().finally(() => {

@@ -1,0 +1,113 @@
+import pc from 'picocolors';
+
+/**
+ * The live view (`npm start` on a terminal, or `--pretty`): the engine's structured log
+ * events turned into one short line each for what a person must see — alerts and their
+ * resolution, accounts frozen and restored, withdrawals paused and resumed, EOD steps, the
+ * periodic summary, warnings and errors. Everything else (debug detail, routine info) stays
+ * in the JSON lines a log shipper gets when stdout is not a terminal.
+ */
+
+type Colour = (text: string) => string;
+interface Palette { red: Colour; green: Colour; yellow: Colour; cyan: Colour; dim: Colour; bold: Colour }
+
+/** Boundaries in plain words. */
+export const boundaryWords: Record<string, string> = {
+  me_db: 'matching engine ↔ ledger',
+  db_custody: 'ledger ↔ custody',
+  db_chain: 'ledger ↔ chain',
+};
+
+/** What each side of a boundary is called, for `left` and `right`. */
+const sideWords: Record<string, [string, string]> = {
+  me_db: ['engine', 'ledger'],
+  db_custody: ['ledger', 'custody'],
+  db_chain: ['ledger', 'chain'],
+};
+
+type LogEvent = Record<string, unknown> & { level?: number; time?: string; msg?: string; event?: string };
+
+const str = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : null);
+
+function clock(event: LogEvent): string {
+  const time = str(event.time);
+  return time ? time.slice(11, 19) : new Date().toISOString().slice(11, 19);
+}
+
+function where(event: LogEvent): string {
+  return [str(event.userId), str(event.currency)].filter(Boolean).join(' ') || str(event.key) || '';
+}
+
+/** The readable line for one log event, or null when it is not for people. */
+export function formatLiveLine(event: LogEvent, p: Palette): string | null {
+  const tag = (label: string, colour: Colour): string => colour(label.padEnd(9));
+  const line = (label: string, colour: Colour, text: string): string => `${p.dim(clock(event))} ${tag(label, colour)}${text}`;
+  const boundary = str(event.boundary) ?? '';
+  const plain = boundaryWords[boundary] ?? boundary;
+  switch (event.event) {
+    case 'engine.ready':
+      return line('READY', p.green, `${str(event.msg) ?? 'engine ready'}${str(event.http) ? ` · metrics ${str(event.http)}/metrics` : ''}`);
+    case 'recon.break_raised': {
+      const [leftName, rightName] = sideWords[boundary] ?? ['left', 'right'];
+      const sides = str(event.left) !== null || str(event.right) !== null ? ` (${leftName} ${str(event.left) ?? '-'}, ${rightName} ${str(event.right) ?? '-'})` : '';
+      return line('ALERT', (t) => p.bold(p.red(t)), `${plain}: ${where(event)} ${str(event.kind) ?? ''}, off by ${str(event.delta) ?? '?'}${sides}`);
+    }
+    case 'recon.break_resolved':
+      return line('RESOLVED', p.green, `${plain}: ${where(event)} ${str(event.kind) ?? ''}, the sides agree again${str(event.lastDelta) ? ` (it was off by ${str(event.lastDelta)})` : ''}`);
+    case 'recon.break_acknowledged':
+    case 'recon.break_accepted':
+      return line(event.event === 'recon.break_accepted' ? 'ACCEPTED' : 'ACKED', p.cyan, `${plain ? `${plain}: ` : ''}break ${str(event.breakId) ?? ''} by ${str(event.actorId) ?? '?'}${str(event.reason) ? ` — ${str(event.reason)}` : ''}`);
+    case 'account.frozen':
+      return line(str(event.to) === 'suspended' ? 'FROZEN' : str(event.to)?.toUpperCase() ?? 'ACCOUNT', (t) => p.bold(p.yellow(t)), `account ${str(event.userId)} is now ${str(event.to)} (was ${str(event.from) ?? 'new'}): ${str(event.reasonCode)}, by ${str(event.authority)} ${str(event.actorId)}`);
+    case 'account.restored':
+      return line('RESTORED', p.green, `account ${str(event.userId)} is active again (was ${str(event.from)}): ${str(event.reasonCode)}, by ${str(event.authority)} ${str(event.actorId)}`);
+    case 'custody.withdrawals_paused':
+      return line('PAUSED', (t) => p.bold(p.yellow(t)), `${str(event.asset)} withdrawals paused: ledger ↔ custody off by ${str(event.delta) ?? '?'} (ledger ${str(event.ledger) ?? '-'}, custody ${str(event.custody) ?? '-'})`);
+    case 'custody.withdrawals_resumed':
+      return line('RESUMED', p.green, `${str(event.asset)} withdrawals resumed: ledger and custody agree again`);
+    case 'eod.step_completed':
+      return line('EOD', p.cyan, `${str(event.date)} ${str(event.step)} done`);
+    case 'eod.step_failed':
+      return line('EOD', p.red, `${str(event.date)} ${str(event.step)} FAILED${str(event.error) ? `: ${str(event.error)}` : ''}`);
+    case 'eod.sealed':
+      return line('SEALED', p.green, `${str(event.date)} close sealed${str(event.sha256) ? `, sha256 ${str(event.sha256)?.slice(0, 16)}…` : ''}`);
+    case 'engine.summary':
+      return line('SUMMARY', p.dim, `${str(event.eventsPerSec) ?? '0'} events/s · ${str(event.liveActors) ?? '0'} live actors · ${str(event.openBreaks) ?? '0'} open breaks`);
+    case 'http.listening':
+      return str(event.url) ? line('HTTP', p.dim, `metrics ${str(event.url)}/metrics · health ${str(event.url)}/health`) : null;
+    // The demo's own alert lines repeat recon.break_raised / _resolved.
+    case 'demo.recon_alert':
+    case 'demo.recon_resolved':
+      return null;
+    default:
+      break;
+  }
+  const level = typeof event.level === 'number' ? event.level : 30;
+  const message = str(event.msg) ?? str(event.event) ?? '';
+  if (event.event?.startsWith('demo.') && level >= 30 && event.event !== 'demo.staked') return line('DEMO', p.dim, message.replace(/^demo: /, ''));
+  if (level >= 50) return line('ERROR', p.red, `${message}${str(event.err) ? `: ${str(event.err)?.split('\n')[0]}` : ''}`);
+  if (level >= 40) return line('WARN', p.yellow, `${message}${str(event.err) ? `: ${str(event.err)?.split('\n')[0]}` : ''}`);
+  return null;
+}
+
+/** A pino destination writing the live view to `out` (colours when it is a terminal). */
+export function liveViewDestination(out: NodeJS.WritableStream & { isTTY?: boolean }): { write(chunk: string): boolean } {
+  const palette: Palette = out.isTTY ? pc : { red: String, green: String, yellow: String, cyan: String, dim: String, bold: String };
+  return {
+    write(chunk: string) {
+      for (const text of chunk.split('\n')) {
+        if (!text) continue;
+        let event: LogEvent;
+        try {
+          event = JSON.parse(text) as LogEvent;
+        } catch {
+          out.write(`${text}\n`);
+          continue;
+        }
+        const formatted = formatLiveLine(event, palette);
+        if (formatted) out.write(`${formatted}\n`);
+      }
+      return true;
+    },
+  };
+}
