@@ -71,13 +71,16 @@ export function formatLiveLine(event: LogEvent, p: Palette): string | null {
       return line('EOD', p.red, `${str(event.date)} ${str(event.step)} FAILED${str(event.error) ? `: ${str(event.error)}` : ''}`);
     case 'eod.sealed':
       return line('SEALED', p.green, `${str(event.date)} close sealed${str(event.sha256) ? `, sha256 ${str(event.sha256)?.slice(0, 16)}…` : ''}`);
-    case 'engine.summary':
-      return line('SUMMARY', p.dim, `${str(event.eventsPerSec) ?? '0'} events/s · ${str(event.liveActors) ?? '0'} live actors · ${str(event.openBreaks) ?? '0'} open breaks`);
+    case 'engine.summary': {
+      const plural = (n: string, word: string): string => `${n} ${word}${n === '1' ? '' : 's'}`;
+      return line('SUMMARY', p.dim, `${str(event.eventsPerSec) ?? '0'} events/s · ${plural(str(event.liveActors) ?? '0', 'live actor')} · ${plural(str(event.openBreaks) ?? '0', 'open break')}`);
+    }
     case 'http.listening':
       return str(event.url) ? line('HTTP', p.dim, `metrics ${str(event.url)}/metrics · health ${str(event.url)}/health`) : null;
-    // The demo's own alert lines repeat recon.break_raised / _resolved.
+    // The demo's own alert lines repeat recon.break_raised / _resolved; its fault lines say what sim.fault.* does.
     case 'demo.recon_alert':
     case 'demo.recon_resolved':
+    case 'sim.fault.armed':
       return null;
     default:
       break;

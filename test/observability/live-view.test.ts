@@ -77,7 +77,7 @@ describe('the live view', () => {
     expect(formatLiveLine({ ...at, level: 30, event: 'recon.break_accepted', boundary: 'db_chain', breakId: 'b1', actorId: 'ops-1', reason: 'known' }, plain)).toBe('08:00:01 ACCEPTED ledger ↔ chain: break b1 by ops-1 — known');
     expect(formatLiveLine({ ...at, level: 30, event: 'eod.step_completed', date: '2026-12-01', step: 'pnl' }, plain)).toBe('08:00:01 EOD      2026-12-01 pnl done');
     expect(formatLiveLine({ ...at, level: 50, event: 'eod.step_failed', date: '2026-12-01', step: 'pnl', error: 'timeout' }, plain)).toBe('08:00:01 EOD      2026-12-01 pnl FAILED: timeout');
-    expect(formatLiveLine({ ...at, level: 30, event: 'engine.summary', eventsPerSec: 312, liveActors: 50, openBreaks: 1 }, plain)).toBe('08:00:01 SUMMARY  312 events/s · 50 live actors · 1 open breaks');
+    expect(formatLiveLine({ ...at, level: 30, event: 'engine.summary', eventsPerSec: 312, liveActors: 50, openBreaks: 1 }, plain)).toBe('08:00:01 SUMMARY  312 events/s · 50 live actors · 1 open break');
     expect(formatLiveLine({ ...at, level: 30, event: 'admin.request', msg: 'admin request answered' }, plain)).toBeNull();
     expect(formatLiveLine({ ...at, level: 50, event: 'recon.error', msg: 'me_db failed', err: 'boom\nstack' }, plain)).toBe('08:00:01 ERROR    me_db failed: boom');
   });
