@@ -2,7 +2,7 @@
  * Every subject, stream, bucket and consumer name the engine uses, derived from
  * one optional namespace so that several environments (or test runs) can share
  * a NATS server. With the default empty namespace these are exactly the public
- * names of DESIGN.md §6.
+ * names of docs/contract.md.
  */
 export interface NatsNames {
   readonly namespace: string;
@@ -18,7 +18,7 @@ export interface NatsNames {
   readonly accountsBucket: string;
   readonly partitionLeaseBucket: string;
   readonly adminPrefix: string;
-  /** Matching engine balance events `me.balance.<userId>` (DESIGN.md §6) and the stream that keeps them. */
+  /** Matching engine balance events `me.balance.<userId>` (docs/contract.md §7) and the stream that keeps them. */
   readonly meBalanceStream: string;
   readonly meBalanceSubjectAll: string;
   meBalanceSubject(userId: string): string;

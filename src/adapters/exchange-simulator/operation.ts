@@ -1,6 +1,6 @@
 import type { BalanceDelta } from './balance-registry.js';
 
-/** House accounts live only in the ledger (DESIGN.md §6). */
+/** House accounts live only in the ledger (docs/contract.md §7). */
 export const houseCustody = 'house:custody';
 export const houseFees = 'house:fees';
 
