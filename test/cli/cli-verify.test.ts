@@ -19,7 +19,8 @@ describe('recon proof verify', () => {
 
   it('accepts a good proof (exit 0), against its report too', async () => {
     const proof = write('good.json', tree.proofs[0]);
-    const run = await runCli(['proof', 'verify', proof, '--json'], {});
+    // From another directory than the clone's: the bin finds its sources by its own path.
+    const run = await runCli(['proof', 'verify', 'good.json', '--json'], {}, dir);
     expect(run.code).toBe(0);
     expect(run.json()).toMatchObject({ ok: true, firstFailure: null });
     const report = write('report.json', { date: tree.date, sha256: 'x', report: { date: tree.date, liabilities: [{ currency: tree.currency, rootHash: tree.rootHash, total: tree.total, leafCount: tree.proofs.length }] } });

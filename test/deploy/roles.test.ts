@@ -61,6 +61,14 @@ describe('roles on the shipped nats-server.conf', () => {
       const run = await runCli([...args, '--json'], as('auditor'));
       expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(0);
     }
+    // Discovery works for the auditor too.
+    const nc = await connect({ servers: server.url, user: 'auditor', pass: server.passwords.auditor });
+    try {
+      const ping = (await nc.request('$SRV.PING.recon-admin', '', { timeout: 5_000 })).json<{ name: string }>();
+      expect(ping.name).toBe('recon-admin');
+    } finally {
+      await nc.close();
+    }
   });
 
   it('the server refuses the auditor\'s writes, and nothing changes', async () => {
