@@ -47,13 +47,26 @@ export function formatLiveLine(event: LogEvent, p: Palette): string | null {
   switch (event.event) {
     case 'engine.ready':
       return line('READY', p.green, `${str(event.msg) ?? 'engine ready'}${str(event.http) ? ` · metrics ${str(event.http)}/metrics` : ''}`);
-    case 'recon.break_raised': {
+    case 'recon.alert': {
       const [leftName, rightName] = sideWords[boundary] ?? ['left', 'right'];
       const sides = str(event.left) !== null || str(event.right) !== null ? ` (${leftName} ${str(event.left) ?? '-'}, ${rightName} ${str(event.right) ?? '-'})` : '';
       return line('ALERT', (t) => p.bold(p.red(t)), `${plain}: ${where(event)} ${str(event.kind) ?? ''}, off by ${str(event.delta) ?? '?'}${sides}`);
     }
+    case 'recon.resolved': {
+      // Newer engines send the agreed amounts with the last difference apart (lastDelta); older ones the last difference only.
+      const [leftName, rightName] = sideWords[boundary] ?? ['left', 'right'];
+      const agreed = 'lastDelta' in event && str(event.left) !== null ? ` at ${leftName} ${str(event.left)}, ${rightName} ${str(event.right) ?? '-'}` : '';
+      const was = str('lastDelta' in event ? event.lastDelta : event.delta);
+      return line('RESOLVED', p.green, `${plain}: ${where(event)} ${str(event.kind) ?? ''}, the sides agree again${agreed}${was ? ` (it was off by ${was})` : ''}`);
+    }
+    // The reconciler's own lines and the demo's repeat the bus events above; the simulator's fault lines the demo's.
+    case 'recon.break_raised':
     case 'recon.break_resolved':
-      return line('RESOLVED', p.green, `${plain}: ${where(event)} ${str(event.kind) ?? ''}, the sides agree again${str(event.lastDelta) ? ` (it was off by ${str(event.lastDelta)})` : ''}`);
+    case 'custody.withdrawals':
+    case 'demo.recon_alert':
+    case 'demo.recon_resolved':
+    case 'sim.fault.armed':
+      return null;
     case 'recon.break_acknowledged':
     case 'recon.break_accepted':
       return line(event.event === 'recon.break_accepted' ? 'ACCEPTED' : 'ACKED', p.cyan, `${plain ? `${plain}: ` : ''}break ${str(event.breakId) ?? ''} by ${str(event.actorId) ?? '?'}${str(event.reason) ? ` — ${str(event.reason)}` : ''}`);
@@ -77,11 +90,6 @@ export function formatLiveLine(event: LogEvent, p: Palette): string | null {
     }
     case 'http.listening':
       return str(event.url) ? line('HTTP', p.dim, `metrics ${str(event.url)}/metrics · health ${str(event.url)}/health`) : null;
-    // The demo's own alert lines repeat recon.break_raised / _resolved; its fault lines say what sim.fault.* does.
-    case 'demo.recon_alert':
-    case 'demo.recon_resolved':
-    case 'sim.fault.armed':
-      return null;
     default:
       break;
   }

@@ -7,7 +7,7 @@ import { partitionOf } from '../../src/actors/partition.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { runCli } from '../cli/run-cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startEngineProcess, type EngineProcess } from '../support/engine-process.js';
+import { startReconProcess, type ReconStart } from '../support/recon-start.js';
 import { until } from '../support/until.js';
 import { startRoleServer, type RoleServer } from './role-server.js';
 
@@ -17,7 +17,7 @@ import { startRoleServer, type RoleServer } from './role-server.js';
  */
 let server: RoleServer;
 let database: TestDatabase;
-let engine: EngineProcess;
+let engine: ReconStart;
 let pool: Pool;
 const bitgoToken = `v2x${randomBytes(32).toString('hex')}`;
 const as = (user: 'operator' | 'auditor', password?: string) => ({ NATS_URL: server.url, NATS_USER: user, NATS_PASSWORD: password ?? server.passwords[user] });
@@ -26,7 +26,7 @@ beforeAll(async () => {
   server = await startRoleServer();
   database = await createTestDatabase();
   pool = createPool(database.url, 2);
-  engine = await startEngineProcess({
+  engine = await startReconProcess({
     NATS_URL: server.url,
     NATS_USER: 'engine',
     NATS_PASSWORD: server.passwords.engine,

@@ -7,7 +7,7 @@ import { natsNames, type NatsNames } from '../../src/nats/names.js';
 import { removeTopology } from '../../src/nats/topology.js';
 import { formatLiveLine } from '../../src/observability/live-view.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { startEngineProcess, type EngineProcess } from '../support/engine-process.js';
+import { startReconProcess, type ReconStart } from '../support/recon-start.js';
 import { sharedNatsUrl, testNamespace } from '../support/nats.js';
 import { until } from '../support/until.js';
 
@@ -19,10 +19,10 @@ async function runStory(args: string[]): Promise<string> {
   const names: NatsNames = natsNames(testNamespace());
   const nc: NatsConnection = await connect({ servers: sharedNatsUrl() });
   const pool: Pool = createPool(database.url, 2);
-  let engine: EngineProcess | null = null;
+  let engine: ReconStart | null = null;
   const admin = async (relative: string, body: unknown) => (await nc.request(`${names.adminPrefix}.${relative}`, JSON.stringify(body), { timeout: 15_000 })).json<Record<string, unknown>>();
   try {
-    engine = await startEngineProcess({
+    engine = await startReconProcess({
       NATS_URL: sharedNatsUrl(), DATABASE_URL: database.url, NAMESPACE: names.namespace, HTTP_LISTEN: '127.0.0.1:0', RECON_GRACE_MS: '200', COMMAND_PARTITIONS: '4',
     }, args, /engine ready|"event":"engine\.ready"/);
     await admin('account.create', { userId: 'dave' });
@@ -64,7 +64,8 @@ describe('the live view', () => {
   it('piped: JSON lines, one event each, the freeze and the alert included', async () => {
     const output = await runStory([]);
     const events = output.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(events.find((e) => e.event === 'recon.break_raised')).toMatchObject({ boundary: 'me_db', userId: 'dave', currency: 'BTC', left: '1', right: '0' });
+    expect(events.find((e) => e.event === 'recon.alert')).toMatchObject({ boundary: 'me_db', userId: 'dave', currency: 'BTC', left: '1', right: '0', delta: expect.stringMatching(/^-?1$/) });
+    expect(events.find((e) => e.event === 'recon.resolved')).toMatchObject({ boundary: 'me_db', userId: 'dave', currency: 'BTC' });
     expect(events.find((e) => e.event === 'account.frozen')).toMatchObject({ userId: 'dave', from: 'active', to: 'suspended', reasonCode: 'recon_break_me_db', authority: 'system' });
     expect(events.find((e) => e.event === 'account.restored')).toMatchObject({ userId: 'dave', from: 'suspended', to: 'active' });
     expect(events.find((e) => e.event === 'http.listening')).toMatchObject({ url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
@@ -73,6 +74,8 @@ describe('the live view', () => {
   it('formats the other events a person must see', () => {
     const at = { time: '2026-12-02T08:00:01.000Z' };
     expect(formatLiveLine({ ...at, level: 40, event: 'custody.withdrawals_paused', asset: 'SOL', ledger: '100', custody: '99', delta: '1' }, plain)).toBe('08:00:01 PAUSED   SOL withdrawals paused: ledger ↔ custody off by 1 (ledger 100, custody 99)');
+    // A resolution with the agreed amounts and the last difference apart.
+    expect(formatLiveLine({ ...at, level: 30, event: 'recon.resolved', boundary: 'db_custody', kind: 'balance', currency: 'SOL', left: '65', right: '65', delta: '0', lastDelta: '1' }, plain)).toBe('08:00:01 RESOLVED ledger ↔ custody: SOL balance, the sides agree again at ledger 65, custody 65 (it was off by 1)');
     expect(formatLiveLine({ ...at, level: 40, event: 'custody.withdrawals_resumed', asset: 'SOL' }, plain)).toBe('08:00:01 RESUMED  SOL withdrawals resumed: ledger and custody agree again');
     expect(formatLiveLine({ ...at, level: 30, event: 'recon.break_accepted', boundary: 'db_chain', breakId: 'b1', actorId: 'ops-1', reason: 'known' }, plain)).toBe('08:00:01 ACCEPTED ledger ↔ chain: break b1 by ops-1 — known');
     expect(formatLiveLine({ ...at, level: 30, event: 'eod.step_completed', date: '2026-12-01', step: 'pnl' }, plain)).toBe('08:00:01 EOD      2026-12-01 pnl done');

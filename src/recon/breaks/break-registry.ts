@@ -88,7 +88,7 @@ export class BreakRegistry {
     );
     this.live.set(fingerprint, live);
     await this.publish(this.deps.names.reconAlertSubject(this.deps.boundary), live, `alert:${live.id}`);
-    this.deps.log.warn({ event: 'recon.break_raised', boundary: live.boundary, breakId: live.id, kind: live.kind, key: live.key, userId: live.userId, currency: live.currency, left: live.left, right: live.right, delta: live.delta }, 'reconciliation break');
+    this.deps.log.warn({ event: 'recon.break_raised', boundary: live.boundary, breakId: live.id, kind: live.kind, key: live.key, delta: live.delta }, 'reconciliation break');
     await this.deps.onRaised?.(live);
     return live;
   }
@@ -107,7 +107,7 @@ export class BreakRegistry {
     );
     this.live.delete(fingerprint);
     await this.publish(this.deps.names.reconResolvedSubject(this.deps.boundary), live, `resolved:${live.id}`);
-    this.deps.log.info({ event: 'recon.break_resolved', boundary: live.boundary, breakId: live.id, kind: live.kind, key: live.key, userId: live.userId, currency: live.currency, lastDelta: live.delta }, 'reconciliation break resolved');
+    this.deps.log.info({ event: 'recon.break_resolved', boundary: live.boundary, breakId: live.id, kind: live.kind, key: live.key }, 'reconciliation break resolved');
     await this.deps.onResolved?.(live);
   }
 
@@ -143,8 +143,7 @@ export class BreakRegistry {
     });
     if (action === 'accept') live.status = 'accepted';
     else if (live.status === 'open') live.status = 'acknowledged';
-    const done = action === 'accept' ? 'accepted' : 'acknowledged';
-    this.deps.log.info({ event: `recon.break_${done}`, boundary: live.boundary, breakId, actorId, reason }, `break ${done}`);
+    this.deps.log.info({ event: `recon.break_${action === 'accept' ? 'accepted' : 'acknowledged'}`, boundary: live.boundary, breakId, actorId, reason }, `break ${action === 'accept' ? 'accepted' : 'acknowledged'}`);
     return live;
   }
 

@@ -564,11 +564,7 @@ class DbCustodyActor implements DbCustodyReconciler {
           return;
         }
         this.publications.shift();
-        const published = JSON.parse(next.payload) as { asset: string; action: string; delta: string | null; ledger: string | null; custody: string | null };
-        this.deps.log.warn(
-          { event: `custody.withdrawals_${published.action}`, subject: next.subject, msgID: next.msgID, asset: published.asset, ledger: published.ledger, custody: published.custody, delta: published.delta },
-          `${published.asset} withdrawals ${published.action}`,
-        );
+        this.deps.log.warn({ event: 'custody.withdrawals', subject: next.subject, msgID: next.msgID }, `withdrawals ${next.subject.includes('.paused.') ? 'paused' : 'resumed'}: ${next.subject}`);
       }
     };
     this.flushing = run().finally(() => {

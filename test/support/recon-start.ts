@@ -4,7 +4,7 @@ import { until } from './until.js';
 
 const reconBin = fileURLToPath(new URL('../../bin/recon.js', import.meta.url));
 
-export interface EngineProcess {
+export interface ReconStart {
   pid: number;
   /** Everything the engine wrote on stdout and stderr so far. */
   output(): string;
@@ -14,7 +14,7 @@ export interface EngineProcess {
 }
 
 /** The engine as operators run it: `recon start [args]` in a child process with only `env` (plus PATH, HOME). */
-export async function startEngineProcess(env: Record<string, string>, args: string[] = [], readyPattern: RegExp | null = /"event":"engine\.ready"/): Promise<EngineProcess> {
+export async function startReconProcess(env: Record<string, string>, args: string[] = [], readyPattern: RegExp | null = /"event":"engine\.ready"/): Promise<ReconStart> {
   const child = spawn(process.execPath, [reconBin, 'start', ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
