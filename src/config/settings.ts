@@ -110,7 +110,7 @@ const ourPrefixes = [
   'ADMIN_', 'SANCTIONS_', 'CLOSURE_', 'LIVE_ACTORS_', 'STAKING_', 'HTTP_LISTEN', 'ACCOUNT_EVENTS_', 'DATABASE_',
 ];
 /** Ours-looking names that belong to something else: nats-server's config variables (deploy/nats-server.conf), the CLI, tests. */
-const foreignNames = new Set(['RECON_ENGINE_PASSWORD', 'RECON_OPERATOR_PASSWORD', 'RECON_AUDITOR_PASSWORD', 'RECON_JS_STORE_DIR', 'NATS_CONTEXT']);
+const foreignNames = new Set(['RECON_ENGINE_PASSWORD', 'RECON_OPERATOR_PASSWORD', 'RECON_AUDITOR_PASSWORD', 'RECON_JS_STORE_DIR', 'NATS_CONTEXT', 'CUSTODY_LOG']);
 
 /** The first name that looks like a setting but is not one, with the nearest setting; null when all are known. */
 export function unknownSettingName(names: Iterable<string>): { name: string; nearest: string } | null {
