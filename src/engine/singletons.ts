@@ -9,6 +9,7 @@ import type { LiveBreak } from '../recon/breaks/break.js';
 import { dbChainDisabledReason, startDbChainReconciler } from '../recon/db-chain/index.js';
 import { dbCustodyDisabledReason, startDbCustodyReconciler } from '../recon/db-custody/index.js';
 import { defaultMeDbLimits, MeDbReconciler } from '../recon/me-db/reconciler.js';
+import { claimFence, type Fence } from '../supervisor/fence.js';
 import { LeaderLease } from '../supervisor/leader-lease.js';
 import type { ReconcilerDeps } from '../recon/reconciler-deps.js';
 
@@ -59,6 +60,11 @@ export class Singletons {
   get meDb(): MeDbReconciler {
     if (!this.meDbReconciler) throw new Error('this instance is not the leader: the me_db reconciler runs elsewhere');
     return this.meDbReconciler;
+  }
+
+  /** The leader's fencing token for its durable writes (ADR 0012); null when not leading. */
+  get fence(): Fence | null {
+    return this.lease.fence;
   }
 
   statuses(): BoundaryStatus[] {
@@ -121,6 +127,10 @@ export class Singletons {
 
   private async startAll(): Promise<void> {
     const { deps } = this;
+    const fence = this.lease.fence;
+    if (!fence) throw new Error('elected without a fencing token');
+    // Before anything writes: waits out the previous leader's in-flight writes, refuses theirs after.
+    await claimFence(deps.pool, fence);
     const meDb = new MeDbReconciler({
       nc: deps.nc, js: deps.js, jsm: deps.jsm, pool: deps.pool, names: deps.names, log: deps.log, commands: deps.commands,
       limits: { ...defaultMeDbLimits, graceMs: deps.settings.RECON_GRACE_MS },

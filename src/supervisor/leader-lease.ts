@@ -1,5 +1,6 @@
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../observability/logger.js';
+import type { Fence } from './fence.js';
 
 export interface LeaderLeaseOptions {
   bucket: KV;
@@ -16,10 +17,13 @@ export interface LeaderLeaseOptions {
 /**
  * Exactly one instance runs the singletons (the reconcilers, the EOD close). The lease is a
  * key created with `create` (fails while someone holds it) and renewed with `update` on its
- * last revision, which is the fencing token; the bucket's TTL removes a dead leader's key.
+ * last revision; the revision at which a term began is its fencing token (`fence`, checked by
+ * Postgres writes, ADR 0012). The bucket's TTL removes a dead leader's key.
  */
 export class LeaderLease {
   private revision: number | null = null;
+  /** The revision at which this term began: the term's fencing token (renewals move `revision`, not this). */
+  private acquiredRevision: number | null = null;
   private timer: NodeJS.Timeout | null = null;
   private round: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -28,6 +32,12 @@ export class LeaderLease {
 
   get isLeader(): boolean {
     return this.revision !== null;
+  }
+
+  /** This term's fencing token, or null when not leading. */
+  get fence(): Fence | null {
+    if (this.revision === null || this.acquiredRevision === null) return null;
+    return { lease: this.options.key, token: this.acquiredRevision, holder: this.options.holderId };
   }
 
   async start(): Promise<void> {
@@ -67,6 +77,7 @@ export class LeaderLease {
     }
     try {
       this.revision = await bucket.create(key, holderId);
+      this.acquiredRevision = this.revision;
     } catch {
       return; // someone else leads
     }

@@ -50,6 +50,7 @@ describe('Merkle-sum tree (DESIGN.md §7)', () => {
     );
     expect(tree.rootHash).toBe(expected);
     expect(tree.totalMinor).toBe(2n * unit + 4n);
+    expect(tree.total).toBe('2.000000000000000004');
     expect(tree.leafIndexOf(first.userId)).toBe(0);
     expect(tree.leafIndexOf(second.userId)).toBe(1);
     const proof = tree.proofFor('bob', context);

@@ -15,9 +15,8 @@ const u128Bytes = 16;
 const mask64 = (1n << 64n) - 1n;
 
 /** Writes `value` (0 ≤ value < 2^128) as 16 bytes big-endian at `offset`. */
-export function writeU128be(target: Uint8Array, value: bigint, offset: number): void {
+function writeU128be(view: DataView, value: bigint, offset: number): void {
   if (value < 0n || value >= u128Limit) throw new RangeError(`${value} is outside u128`);
-  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
   view.setBigUint64(offset, value >> 64n);
   view.setBigUint64(offset + 8, value & mask64);
 }
@@ -37,22 +36,26 @@ export function userCommitment(salt: Bytes, userId: string): Uint8Array {
   return bytesOf(createHash('sha256').update(bytesOf(salt)).update(userId, 'utf8').digest());
 }
 
+// One scratch input per hash kind: update() copies it, so reusing it between calls is safe (and saves two allocations a node).
+const leafInput = new Uint8Array(1 + hashBytes + u128Bytes);
+const nodeInput = new Uint8Array(1 + 2 * (hashBytes + u128Bytes));
+const leafView = new DataView(leafInput.buffer);
+const nodeView = new DataView(nodeInput.buffer);
+leafInput[0] = leafPrefix;
+nodeInput[0] = nodePrefix;
+
 /** leaf hash = SHA-256(0x00 ‖ commitment ‖ u128be(balance)). */
 export function leafHash(commitment: Uint8Array, balanceMinor: bigint): Uint8Array {
-  const input = new Uint8Array(1 + hashBytes + u128Bytes);
-  input[0] = leafPrefix;
-  input.set(commitment, 1);
-  writeU128be(input, balanceMinor, 1 + hashBytes);
-  return sha256(input);
+  leafInput.set(commitment, 1);
+  writeU128be(leafView, balanceMinor, 1 + hashBytes);
+  return sha256(leafInput);
 }
 
 /** node hash = SHA-256(0x01 ‖ leftHash ‖ u128be(leftSum) ‖ rightHash ‖ u128be(rightSum)). */
 export function nodeHash(leftHash: Uint8Array, leftSum: bigint, rightHash: Uint8Array, rightSum: bigint): Uint8Array {
-  const input = new Uint8Array(1 + 2 * (hashBytes + u128Bytes));
-  input[0] = nodePrefix;
-  input.set(leftHash, 1);
-  writeU128be(input, leftSum, 1 + hashBytes);
-  input.set(rightHash, 1 + hashBytes + u128Bytes);
-  writeU128be(input, rightSum, 1 + 2 * hashBytes + u128Bytes);
-  return sha256(input);
+  nodeInput.set(leftHash, 1);
+  writeU128be(nodeView, leftSum, 1 + hashBytes);
+  nodeInput.set(rightHash, 1 + hashBytes + u128Bytes);
+  writeU128be(nodeView, rightSum, 1 + 2 * hashBytes + u128Bytes);
+  return sha256(nodeInput);
 }
