@@ -2,17 +2,12 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { userIdSchema } from '../../actors/identifiers.js';
+import { eodStepNames } from '../../eod/report/index.js';
 import { withAdmin, type AdminClient } from '../admin-client.js';
 import { checked } from '../arguments.js';
 import { CliError, exitCodes } from '../exit-codes.js';
 import { emit, fields, table, withCommon, type CommonOptions } from '../output.js';
 import { progressBar } from '../progress.js';
-
-/** The eleven steps of the close, in order (docs/contract.md). */
-export const eodStepNames = [
-  'balance_snapshot', 'pnl', 'fee_accrual', 'volume_rollup', 'staking_rewards',
-  'recon_me_db', 'recon_db_custody', 'recon_db_chain', 'sanctions', 'kyc_reactivation', 'admin_adjustments',
-] as const;
 
 export const businessDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a calendar date');
 const currency = z.string().regex(/^[A-Z0-9]{2,16}$/, 'expected a currency code like BTC');

@@ -11,10 +11,11 @@ const render = (r: VerificationOutcome): string => [
 export function verifyCommands(program: Command): void {
   withCommon(
     program.command('report').description('sealed EOD reports, offline').command('verify').argument('<files...>', 'report documents (recon eod report <date> --out <file>), any order')
+      .option('--trust <publicKey...>', 'only accept reports signed by these Ed25519 public keys (lowercase hex)')
       .description('check each report\'s SHA-256 (RFC 8785) and Ed25519 signature and the prevSha256 chain between consecutive days; names the first that fails'),
     'recon report verify report-2026-11-30.json report-2026-12-01.json',
-  ).action(async (files: string[], options: CommonOptions) => {
-    const result = await verifyReports(files);
+  ).action(async (files: string[], options: CommonOptions & { trust?: string[] }) => {
+    const result = await verifyReports(files, options.trust);
     emit(options, result, render);
     if (!result.ok) process.exitCode = exitCodes.verificationFailed;
   });
