@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { exitCodes } from '../exit-codes.js';
-import { bad, emit, ok, table, withCommon, type CommonOptions } from '../output.js';
+import { bad, emit, ok, withCommon, type CommonOptions } from '../output.js';
 import { verifyProof, verifyReports, type VerificationOutcome } from '../verifiers.js';
 
 const render = (r: VerificationOutcome): string => [
-  table(['file', 'result', 'detail'], r.checked.map((c) => [c.file, c.ok ? ok('ok') : bad('FAILED'), c.detail])),
-  r.ok ? ok('verified') : bad(`verification failed: ${r.firstFailure ?? 'see above'}`),
+  ...r.checked.map((c) => `${c.ok ? ok('ok    ') : bad('FAILED')} ${c.file}: ${c.detail}`),
+  r.ok ? ok('verified') : bad('verification failed'),
 ].join('\n');
 
 export function verifyCommands(program: Command): void {
