@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { actorIdSchema, commandIdSchema, reasonCodeSchema, userIdSchema } from '../../actors/identifiers.js';
 import { accountStates, authorities } from '../../fsm/index.js';
-import { withAdmin } from '../admin-client.js';
+import { withAdmin } from '../lazy.js';
 import { checked } from '../arguments.js';
 import { emit, fields, table, withCommon, type CommonOptions } from '../output.js';
 

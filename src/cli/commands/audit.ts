@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { userIdSchema } from '../../actors/identifiers.js';
-import { withAdmin } from '../admin-client.js';
+import { withAdmin } from '../lazy.js';
 import { checked } from '../arguments.js';
 import { exitCodes, usageError } from '../exit-codes.js';
 import { bad, emit, fields, ok, table, withCommon, type CommonOptions } from '../output.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { actorIdSchema, userIdSchema } from '../../actors/identifiers.js';
-import { withAdmin } from '../admin-client.js';
+import { withAdmin } from '../lazy.js';
 import { checked } from '../arguments.js';
 import { emit, withCommon, type CommonOptions } from '../output.js';
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { actorIdSchema } from '../../actors/identifiers.js';
 import { boundaryWords } from '../../observability/live-view.js';
-import { withAdmin } from '../admin-client.js';
+import { withAdmin } from '../lazy.js';
 import { checked } from '../arguments.js';
 import { CliError, exitCodes } from '../exit-codes.js';
 import { emit, table, withCommon, type CommonOptions } from '../output.js';

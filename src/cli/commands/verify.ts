@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { exitCodes } from '../exit-codes.js';
 import { bad, emit, ok, withCommon, type CommonOptions } from '../output.js';
-import { verifyProof, verifyReports, type VerificationOutcome } from '../verifiers.js';
+import { verifyProof, verifyReports } from '../lazy.js';
+import type { VerificationOutcome } from '../verifiers.js';
 
 const render = (r: VerificationOutcome): string => [
   ...r.checked.map((c) => `${c.ok ? ok('ok    ') : bad('FAILED')} ${c.file}: ${c.detail}`),
