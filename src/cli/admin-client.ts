@@ -1,7 +1,7 @@
 import { PermissionViolationError, RequestError, TimeoutError, type NatsConnection } from '@nats-io/nats-core';
 import { adminErrorCodes } from '../admin/errors.js';
 import { loadSettings, SettingsError, type Settings } from '../config/settings.js';
-import { ServiceUnreachableError } from '../config/service-unreachable.js';
+import { redactUrl, ServiceUnreachableError } from '../config/service-unreachable.js';
 import { connectNats } from '../nats/connect.js';
 import { natsNames, type NatsNames } from '../nats/names.js';
 import { CliError, exitCodes } from './exit-codes.js';
@@ -37,7 +37,7 @@ export async function openAdminClient(settings: Settings = cliSettings(), defaul
     if (error instanceof ServiceUnreachableError) throw new CliError(exitCodes.unreachable, 'UNREACHABLE', error.message);
     throw error;
   }
-  const where = `NATS at ${url} (NATS_URL)${settings.NAMESPACE ? `, namespace ${settings.NAMESPACE} (NAMESPACE)` : ''}`;
+  const where = `NATS at ${redactUrl(url)} (NATS_URL)${settings.NAMESPACE ? `, namespace ${settings.NAMESPACE} (NAMESPACE)` : ''}`;
   return {
     url,
     names,

@@ -1,5 +1,5 @@
 import { randomV2AccessToken, startBitgoSimulatorFor, type BitgoSimulator } from '../adapters/bitgo/simulator/index.js';
-import { ServiceUnreachableError } from '../config/service-unreachable.js';
+import { redactUrl, ServiceUnreachableError } from '../config/service-unreachable.js';
 import type { Settings } from '../config/settings.js';
 import { connectNats } from '../nats/connect.js';
 import { migrate } from '../db/migrate.js';
@@ -94,7 +94,7 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
     {
       event: 'engine.ready',
       http: http?.url ?? null,
-      natsUrl: services.natsUrl,
+      natsUrl: redactUrl(services.natsUrl),
       databaseUrl: redactUrl(services.databaseUrl),
       embedded: services.embedded,
       simulate,
@@ -127,10 +127,6 @@ export function engineLogger(settings: Settings, prettyFlag: boolean): Logger {
   return createLogger('recon', settings.LOG_LEVEL, pretty ? liveViewDestination(process.stdout) : undefined);
 }
 
-/** Hides the password of a connection URL. */
-export function redactUrl(url: string): string {
-  return url.replace(/:[^:@/]*@/, ':***@');
-}
 
 /** One line for a Postgres that cannot be used: where, which setting, why. */
 export function describePostgresError(error: unknown, databaseUrl: string, setting: string): string {

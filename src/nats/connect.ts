@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { AuthorizationError, credsAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { ServiceUnreachableError } from '../config/service-unreachable.js';
+import { redactUrl, ServiceUnreachableError } from '../config/service-unreachable.js';
 
 /** The settings that say how to reach and log in to NATS (the engine's and the CLI's). */
 export interface NatsLogin {
@@ -28,7 +28,8 @@ export function natsLoginOptions(settings: NatsLogin): Pick<ConnectionOptions, '
 }
 
 /** One line for a failed connect: what, where, which setting, why. Never the password. */
-export function describeNatsConnectError(error: unknown, url: string, settings: NatsLogin, urlSetting = 'NATS_URL'): string {
+export function describeNatsConnectError(error: unknown, givenUrl: string, settings: NatsLogin, urlSetting = 'NATS_URL'): string {
+  const url = redactUrl(givenUrl);
   const cause = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string }).code ?? ((error as { cause?: { code?: string } }).cause?.code);
   if (error instanceof AuthorizationError || /authorization/i.test(cause)) {

@@ -56,6 +56,12 @@ describe('a service that cannot be reached', () => {
     }
   });
 
+  it('never prints a password given in NATS_URL', async () => {
+    const run = await npmStart({ NATS_URL: 'nats://engine:s3cret@127.0.0.1:1', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
+    expect(run.code).toBe(4);
+    expect(run.stderr).toBe('recon: cannot reach NATS at nats://engine:***@127.0.0.1:1 (NATS_URL): connection refused\n');
+  });
+
   it('npm start names PostgreSQL, its URL without the password, and DATABASE_URL', async () => {
     const run = await npmStart({ NATS_URL: sharedNatsUrl(), DATABASE_URL: 'postgres://recon:s3cret@127.0.0.1:1/recon' });
     expect(run.code).toBe(4);
