@@ -29,13 +29,26 @@ async function readRecord(accounts: KV, userId: string): Promise<AccountRecord |
   return accountRecordSchema.parse(entry.json());
 }
 
-/** Every account the engine knows of: a KV entry or an audit row (either alone is itself a difference). */
-async function accountIds(deps: AuditHandlerDeps): Promise<string[]> {
-  const ids = new Set<string>();
-  for await (const key of await deps.accounts.keys()) ids.add(key);
-  const audited = await deps.pool.query<{ user_id: string }>('SELECT DISTINCT user_id FROM account_state_transitions');
-  for (const row of audited.rows) ids.add(row.user_id);
-  return [...ids].sort();
+/** The next `limit` audited accounts after `after`, by id (the (user_id, seq) index serves it). */
+async function auditedPage(pool: Pool, after: string | undefined, limit: number): Promise<string[]> {
+  const result = await pool.query<{ user_id: string }>(
+    'SELECT DISTINCT user_id FROM account_state_transitions WHERE ($1::text IS NULL OR user_id > $1) ORDER BY user_id LIMIT $2',
+    [after ?? null, limit],
+  );
+  return result.rows.map((r) => r.user_id);
+}
+
+/** Accounts with a KV entry and no audit row at all: a difference of its own, checked on the first page. */
+async function kvOnlyAccounts(deps: AuditHandlerDeps): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const key of await deps.accounts.keys()) keys.push(key);
+  if (keys.length === 0) return [];
+  const result = await deps.pool.query<{ user_id: string }>(
+    `SELECT k.user_id FROM unnest($1::text[]) AS k(user_id)
+      WHERE NOT EXISTS (SELECT 1 FROM account_state_transitions t WHERE t.user_id = k.user_id) ORDER BY k.user_id`,
+    [keys],
+  );
+  return result.rows.map((r) => r.user_id);
 }
 
 /**
@@ -47,11 +60,12 @@ export function auditHandlers(deps: AuditHandlerDeps) {
   return {
     async verify(body: unknown) {
       const req = parseRequest(auditVerifyRequest, body);
-      const all = await accountIds(deps);
-      const start = req.after === undefined ? 0 : all.findIndex((id) => id > req.after!);
-      const page = start < 0 ? [] : all.slice(start, start + req.limit);
+      // Audited accounts page by id; the few with a KV entry but no audit row ride on the first page.
+      const audited = await auditedPage(deps.pool, req.after, req.limit);
+      const extra = req.after === undefined ? await kvOnlyAccounts(deps) : [];
+      const counted = await deps.pool.query<{ n: string }>('SELECT count(DISTINCT user_id) AS n FROM account_state_transitions');
       const results = [];
-      for (const userId of page) {
+      for (const userId of [...audited, ...extra]) {
         const [events, rows, record] = await Promise.all([
           readAccountEvents(deps.js, deps.names, userId),
           accountHistory(deps.pool, userId),
@@ -60,14 +74,12 @@ export function auditHandlers(deps: AuditHandlerDeps) {
         results.push(verifyAccount(userId, events, rows, record));
       }
       const mismatched = results.filter((r) => r.firstDifference !== null).map((r) => ({ userId: r.userId, firstDifference: r.firstDifference }));
-      const last = page.at(-1);
-      const remaining = start < 0 ? 0 : all.length - (start + page.length);
       return {
-        accounts: page.length,
-        matching: page.length - mismatched.length,
+        accounts: results.length,
+        matching: results.length - mismatched.length,
         mismatched,
-        total: all.length,
-        next: remaining > 0 && last ? last : null,
+        total: Number(counted.rows[0]?.n ?? 0) + extra.length,
+        next: audited.length === req.limit ? audited.at(-1)! : null,
       };
     },
   };

@@ -1,4 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedNatsUrl, testNamespace } from '../support/nats.js';
 import { startTestEngine, type TestEngine } from '../support/engine.js';
@@ -132,11 +133,43 @@ describe('recon audit (against a running engine)', () => {
   });
 });
 
+describe('admin.audit.verify (the endpoint behind recon audit verify)', () => {
+  it('pages by account id, and finds an account that has a KV entry but no history', async () => {
+    const kv = await new Kvm(t.client).open(t.names.accountsBucket);
+    const alice = await kv.get('alice');
+    await kv.put('ghost', alice!.string());
+    type Page = { accounts: number; matching: number; mismatched: Array<{ userId: string; firstDifference: { seq: number; reason: string } }>; total: number; next: string | null };
+    const seen: string[] = [];
+    let after: string | null = null;
+    let pages = 0;
+    let mismatched: Page['mismatched'] = [];
+    do {
+      const page = (await t.admin('audit.verify', { limit: 1, ...(after ? { after } : {}) })) as Page;
+      pages++;
+      // The one account with only a KV entry is found (and counted) on the first page.
+      expect(page.total).toBe(pages === 1 ? 3 : 2);
+      mismatched = [...mismatched, ...page.mismatched];
+      seen.push(String(page.accounts));
+      after = page.next;
+    } while (after !== null && pages < 10);
+    expect(pages).toBe(3);
+    expect(mismatched.map((m) => m.userId).sort()).toEqual(['carol', 'ghost']);
+    expect(mismatched.find((m) => m.userId === 'ghost')!.firstDifference).toMatchObject({ seq: 1, reason: 'KV is at transition 2, the event stream at 0' });
+    expect(await t.admin('audit.verify', { limit: 0 })).toMatchObject({ error: { code: 'INVALID_REQUEST' } });
+  });
+});
+
 describe('unreachable', () => {
   it('exits 4 naming NATS, the URL and the setting when NATS does not answer', async () => {
     const run = await runCli(['account', 'get', 'alice', '--json'], { NATS_URL: 'nats://127.0.0.1:1' });
     expect(run.code).toBe(4);
     expect(run.json()).toEqual({ error: { code: 'UNREACHABLE', message: 'cannot reach NATS at nats://127.0.0.1:1 (NATS_URL): connection refused' } });
+  });
+
+  it('exits 4 naming an unreadable creds file and its setting', async () => {
+    const run = await runCli(['status'], { NATS_URL: sharedNatsUrl(), NATS_CREDS_FILE: '/nonexistent/recon.creds' });
+    expect(run.code).toBe(4);
+    expect(run.stderr).toBe('recon: cannot read the NATS credentials file /nonexistent/recon.creds (NATS_CREDS_FILE): ENOENT\n');
   });
 
   it('exits 4 when no engine serves the namespace', async () => {
