@@ -564,7 +564,7 @@ class DbCustodyActor implements DbCustodyReconciler {
           return;
         }
         this.publications.shift();
-        this.deps.log.warn({ event: 'custody.withdrawals', subject: next.subject, msgID: next.msgID }, `withdrawals ${next.subject.includes('.paused.') ? 'paused' : 'resumed'}: ${next.subject}`);
+        this.deps.log.warn({ event: 'custody.withdrawals', subject: next.subject, msgID: next.msgID }, 'custody withdrawals event');
       }
     };
     this.flushing = run().finally(() => {
