@@ -93,6 +93,8 @@ export function formatLiveLine(event: LogEvent, p: Palette): string | null {
     default:
       break;
   }
+  // The close's own per-step lines repeat the eod.<step>.* events shown above.
+  if (typeof event.event === 'string' && /^eod\.[a-z_]+\.(completed|failed)$/.test(event.event)) return null;
   const level = typeof event.level === 'number' ? event.level : 30;
   const message = str(event.msg) ?? str(event.event) ?? '';
   if (event.event?.startsWith('demo.') && level >= 30 && event.event !== 'demo.staked') return line('DEMO', p.dim, message.replace(/^demo: /, ''));

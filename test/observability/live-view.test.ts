@@ -82,6 +82,8 @@ describe('the live view', () => {
     expect(formatLiveLine({ ...at, level: 50, event: 'eod.step_failed', date: '2026-12-01', step: 'pnl', error: 'timeout' }, plain)).toBe('08:00:01 EOD      2026-12-01 pnl FAILED: timeout');
     expect(formatLiveLine({ ...at, level: 30, event: 'engine.summary', eventsPerSec: 312, liveActors: 50, openBreaks: 1 }, plain)).toBe('08:00:01 SUMMARY  312 events/s · 50 live actors · 1 open break');
     expect(formatLiveLine({ ...at, level: 30, event: 'admin.request', msg: 'admin request answered' }, plain)).toBeNull();
+    // The close's own step lines repeat the bus events.
+    expect(formatLiveLine({ ...at, level: 50, event: 'eod.pnl.failed', date: '2026-12-01', err: 'timeout' }, plain)).toBeNull();
     expect(formatLiveLine({ ...at, level: 50, event: 'recon.error', msg: 'me_db failed', err: 'boom\nstack' }, plain)).toBe('08:00:01 ERROR    me_db failed: boom');
   });
 });

@@ -13,7 +13,8 @@ interface HistoryView { userId: string; transitions: Array<{ from: string | null
 const yesNo = (v: boolean | undefined): string => (v ? 'yes' : 'no');
 
 export function accountCommands(program: Command): void {
-  const account = program.command('account').description('create, read and move accounts through the FSM');
+  const account = program.command('account').description('create, read and move accounts through the FSM')
+    .addHelpText('after', '\nExample:\n  $ recon account get alice\n');
 
   withCommon(account.command('create').argument('<userId>').description('open an account (pending_kyc)'), 'recon account create alice')
     .action(async (userId: string, options: CommonOptions) => {

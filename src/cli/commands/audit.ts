@@ -30,7 +30,8 @@ const verifyPageSize = 100;
 const verifyPageTimeoutMs = 120_000;
 
 export function auditCommands(program: Command): void {
-  const audit = program.command('audit').description('rebuild accounts from the event stream and check them against KV and the audit table');
+  const audit = program.command('audit').description('rebuild accounts from the event stream and check them against KV and the audit table')
+    .addHelpText('after', '\nExample:\n  $ recon audit verify\n');
 
   withCommon(
     audit.command('replay').argument('<userId>')

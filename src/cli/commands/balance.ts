@@ -10,7 +10,8 @@ const currency = z.string().regex(/^[A-Z0-9]{2,16}$/, 'expected a currency code 
 const idempotencyKey = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, '1–128 characters of A-Z a-z 0-9 _ . : -');
 
 export function balanceCommands(program: Command): void {
-  const balance = program.command('balance').description('admin balance adjustments (posted by the close as ledger entries)');
+  const balance = program.command('balance').description('admin balance adjustments (posted by the close as ledger entries)')
+    .addHelpText('after', '\nExample:\n  $ recon balance adjust alice BTC 0.5 --reason "deposit credited twice" --actor ops-1 --key adj-1\n');
   withCommon(
     balance.command('adjust').argument('<userId>').argument('<currency>').argument('<amount>', 'signed decimal, e.g. 0.5 or -0.5')
       .requiredOption('--reason <text>', 'why (kept beside the entry)')

@@ -30,7 +30,8 @@ function writeOut(path: string | undefined, doc: unknown): void {
 }
 
 export function eodCommands(program: Command): void {
-  const eod = program.command('eod').description('the end-of-day close: run, follow, read the sealed report and proofs');
+  const eod = program.command('eod').description('the end-of-day close: run, follow, read the sealed report and proofs')
+    .addHelpText('after', '\nExample:\n  $ recon eod status 2026-12-01\n');
 
   withCommon(
     eod.command('run').argument('<date>', 'business date YYYY-MM-DD')

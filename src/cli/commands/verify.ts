@@ -11,7 +11,7 @@ const render = (r: VerificationOutcome): string => [
 
 export function verifyCommands(program: Command): void {
   withCommon(
-    program.command('report').description('sealed EOD reports, offline').command('verify').argument('<files...>', 'report documents (recon eod report <date> --out <file>), any order')
+    program.command('report').description('sealed EOD reports, offline').addHelpText('after', '\nExample:\n  $ recon report verify report-2026-11-30.json report-2026-12-01.json\n').command('verify').argument('<files...>', 'report documents (recon eod report <date> --out <file>), any order')
       .option('--trust <publicKey...>', 'only accept reports signed by these Ed25519 public keys (lowercase hex)')
       .description('check each report\'s SHA-256 (RFC 8785) and Ed25519 signature and the prevSha256 chain between consecutive days; names the first that fails'),
     'recon report verify report-2026-11-30.json report-2026-12-01.json',
@@ -22,7 +22,7 @@ export function verifyCommands(program: Command): void {
   });
 
   withCommon(
-    program.command('proof').description('proofs of liabilities, offline').command('verify').argument('<file>', 'a proof (recon eod proof … --out <file>)')
+    program.command('proof').description('proofs of liabilities, offline').addHelpText('after', '\nExample:\n  $ recon proof verify alice-BTC.json --report report-2026-12-01.json\n').command('verify').argument('<file>', 'a proof (recon eod proof … --out <file>)')
       .option('--report <file>', 'the signed report of that date: also check the root and total against it')
       .description('recompute the Merkle-sum root from the user\'s leaf and path and compare with the proof\'s (and the report\'s) root and total'),
     'recon proof verify alice-BTC.json --report report-2026-12-01.json',
