@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -10,6 +12,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startReconProcess, type ReconStart } from '../support/recon-start.js';
 import { sharedNatsUrl, testNamespace } from '../support/nats.js';
 import { until } from '../support/until.js';
+import { projectRoot } from '../cli/run-cli.js';
 
 const plain = { red: String, green: String, yellow: String, cyan: String, dim: String, bold: String };
 
@@ -47,6 +50,30 @@ async function runStory(args: string[]): Promise<string> {
 }
 
 describe('the live view', () => {
+  it.runIf(existsSync('/usr/bin/script'))('is what npm start shows on a terminal (a pseudo-terminal here), in colour', async () => {
+    const database = await createTestDatabase();
+    const names = natsNames(testNamespace());
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NATS_URL: sharedNatsUrl(), DATABASE_URL: database.url, NAMESPACE: names.namespace, HTTP_LISTEN: '127.0.0.1:0', COMMAND_PARTITIONS: '2' };
+    // script(1) gives the engine a terminal as stdout; its own process group, so all of it stops.
+    const child = spawn('/usr/bin/script', ['-qfec', `${process.execPath} --import tsx src/main.ts`, '/dev/null'], { cwd: projectRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      await until('the ready line', () => /READY/.test(output), 60_000);
+      expect(output).toMatch(/\u001b\[3\dm/); // colours
+      expect(output).toMatch(/READY.*engine ready/);
+      expect(output).not.toMatch(/"level":/);
+    } finally {
+      process.kill(-child.pid!, 'SIGTERM');
+      await exited;
+      const nc = await connect({ servers: sharedNatsUrl() });
+      await removeTopology(nc, names);
+      await nc.close();
+      await database.drop();
+    }
+  });
+
   it('with --pretty: one readable line per thing that matters, the boundary in plain words', async () => {
     const output = await runStory(['--pretty']);
     const lines = output.split('\n').filter(Boolean);
