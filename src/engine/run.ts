@@ -6,6 +6,7 @@ import { migrate } from '../db/migrate.js';
 import { startEmbeddedStakingChain, type EmbeddedStakingChain } from '../embedded/anvil.js';
 import { resolveServices } from '../embedded/services.js';
 import type { Logger } from '../observability/logger.js';
+import { startingHealth } from '../observability/health.js';
 import { startHttpServer, parseListen, type HttpServer } from '../observability/http-server.js';
 import { metricsText } from '../observability/metrics.js';
 import { natsNames } from '../nats/names.js';
@@ -13,6 +14,7 @@ import { logNotableBusEvents } from '../observability/bus-log.js';
 import { liveViewDestination } from '../observability/live-view.js';
 import { createLogger } from '../observability/logger.js';
 import { startEngine, type Engine } from './engine.js';
+import type { EngineObservability } from './observability.js';
 
 /**
  * Runs the engine until SIGINT/SIGTERM: `npm start` and `recon start` both come here. With
@@ -22,6 +24,16 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
   let settings = given;
   // The embedded default is a demo: with no services given, it simulates the exchange too.
   const simulate = simulateFlag || (!settings.NATS_URL && !settings.DATABASE_URL);
+  // Bound first, so /health says "starting" until ready. A port in use (a second instance on
+  // the same host with the default) costs this instance its metrics, not its start: said loudly.
+  const listen = parseListen(settings.HTTP_LISTEN);
+  let observed: EngineObservability | null = null;
+  const http: HttpServer | null = listen
+    ? await startHttpServer(listen, { health: async () => observed?.health() ?? startingHealth(), metrics: () => metricsText(observed?.metrics ?? null) }, log).catch((error: unknown) => {
+      log.warn({ event: 'http.unavailable', listen: settings.HTTP_LISTEN, err: (error as Error).message }, `${(error as Error).message}: this instance serves no metrics and health; set HTTP_LISTEN to a free port`);
+      return null;
+    })
+    : null;
   const services = await resolveServices({ natsUrl: settings.NATS_URL, databaseUrl: settings.DATABASE_URL, log });
   let stopping = false;
   const shutdown = async (code: number): Promise<void> => {
@@ -43,7 +55,6 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
 
   let engine: Awaited<ReturnType<typeof startEngine>> | null = null;
   let summaryTimer: NodeJS.Timeout | undefined;
-  let http: HttpServer | null = null;
   let chain: EmbeddedStakingChain | null = null;
   let bitgo: BitgoSimulator | null = null;
   // Both services answer before anything is written: a wrong URL stops here, named.
@@ -84,12 +95,8 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
   });
   logNotableBusEvents(engine.nc, natsNames(settings.NAMESPACE), log);
   summaryTimer = startSummary(engine, log);
-  const listen = parseListen(settings.HTTP_LISTEN);
-  if (listen) {
-    const observed = engine.observability;
-    http = await startHttpServer(listen, { health: () => observed.health(), metrics: () => metricsText(observed.metrics) }, log);
-  }
-  log.info({ event: 'http.listening', url: http?.url ?? null }, http ? `metrics on ${http.url}/metrics, health on ${http.url}/health (HTTP_LISTEN)` : 'no metrics and health server (HTTP_LISTEN=off)');
+  observed = engine.observability;
+  log.info({ event: 'http.listening', url: http?.url ?? null }, http ? `metrics on ${http.url}/metrics, health on ${http.url}/health (HTTP_LISTEN)` : `no metrics and health server (HTTP_LISTEN=${settings.HTTP_LISTEN})`);
   log.info(
     {
       event: 'engine.ready',

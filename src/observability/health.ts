@@ -67,3 +67,8 @@ export async function checkHealth(sources: HealthSources): Promise<HealthReport>
   const down = Object.entries(dependencies).filter(([, h]) => h.state === 'down').map(([name]) => name);
   return { status: down.length === 0 ? 'ok' : 'down', down, dependencies };
 }
+
+/** Before the engine is up: down, naming the engine itself. */
+export function startingHealth(): HealthReport {
+  return { status: 'down', down: ['engine'], dependencies: { engine: { state: 'down', detail: 'starting' } } };
+}

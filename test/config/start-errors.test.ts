@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,7 +49,7 @@ describe('a service that cannot be reached', () => {
   it('npm start names NATS, its URL and NATS_URL (exit 4), before touching the database', async () => {
     const database = await createTestDatabase();
     try {
-      const run = await npmStart({ NATS_URL: 'nats://127.0.0.1:1', DATABASE_URL: database.url });
+      const run = await npmStart({ NATS_URL: 'nats://127.0.0.1:1', DATABASE_URL: database.url, HTTP_LISTEN: '127.0.0.1:0' });
       expect(run.code).toBe(4);
       expect(run.stderr).toBe('recon: cannot reach NATS at nats://127.0.0.1:1 (NATS_URL): connection refused\n');
     } finally {
@@ -56,14 +57,29 @@ describe('a service that cannot be reached', () => {
     }
   });
 
+  it('names HTTP_LISTEN when its port is taken, and goes on without metrics (a second instance on the host)', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const run = await npmStart({ HTTP_LISTEN: `127.0.0.1:${port}`, NATS_URL: 'nats://127.0.0.1:1', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
+      const warning = run.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.event === 'http.unavailable');
+      expect(warning).toMatchObject({ level: 40, listen: `127.0.0.1:${port}`, err: `cannot listen on 127.0.0.1:${port} (HTTP_LISTEN): EADDRINUSE` });
+      // It went on, to the next thing that is wrong.
+      expect(run.stderr).toBe('recon: cannot reach NATS at nats://127.0.0.1:1 (NATS_URL): connection refused\n');
+    } finally {
+      taken.close();
+    }
+  });
+
   it('never prints a password given in NATS_URL', async () => {
-    const run = await npmStart({ NATS_URL: 'nats://engine:s3cret@127.0.0.1:1', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
+    const run = await npmStart({ NATS_URL: 'nats://engine:s3cret@127.0.0.1:1', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', HTTP_LISTEN: 'off' });
     expect(run.code).toBe(4);
     expect(run.stderr).toBe('recon: cannot reach NATS at nats://engine:***@127.0.0.1:1 (NATS_URL): connection refused\n');
   });
 
   it('npm start names PostgreSQL, its URL without the password, and DATABASE_URL', async () => {
-    const run = await npmStart({ NATS_URL: sharedNatsUrl(), DATABASE_URL: 'postgres://recon:s3cret@127.0.0.1:1/recon' });
+    const run = await npmStart({ NATS_URL: sharedNatsUrl(), DATABASE_URL: 'postgres://recon:s3cret@127.0.0.1:1/recon', HTTP_LISTEN: '127.0.0.1:0' });
     expect(run.code).toBe(4);
     expect(run.stderr).toBe('recon: cannot use PostgreSQL at postgres://recon:***@127.0.0.1:1/recon (DATABASE_URL): connection refused\n');
     expect(run.stdout + run.stderr).not.toContain('s3cret');
