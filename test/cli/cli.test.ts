@@ -93,6 +93,10 @@ describe('recon status, breaks, ack, accept (against a running engine)', () => {
     const accepted = await cli('accept', id, '--actor', 'ops-1', '--reason', 'test: known difference', '--boundary', 'me_db', '--json');
     expect(accepted.code).toBe(0);
     expect(accepted.json()).toMatchObject({ breakId: id, status: 'accepted' });
+    const parked = await cli('parked', '--json');
+    expect(parked.code).toBe(0);
+    expect(parked.json()).toEqual({ parked: [] });
+    expect((await cli('parked', '--limit', '0')).code).toBe(2);
     const noReason = await cli('accept', id, '--actor', 'ops-1');
     expect(noReason.code).toBe(2);
     const unknown = await cli('ack', '00000000-0000-4000-8000-000000000000', '--actor', 'ops-1', '--json');
@@ -181,7 +185,7 @@ describe('unreachable', () => {
 
 describe('--help', () => {
   it('every command has help with an example, exit 0', async () => {
-    const commands = [['account'], ['balance'], ['eod'], ['report'], ['proof'], ['audit'], ['account', 'create'], ['account', 'get'], ['account', 'transition'], ['account', 'history'], ['balance', 'adjust'], ['status'], ['breaks'], ['ack'], ['accept'],
+    const commands = [['account'], ['balance'], ['eod'], ['report'], ['proof'], ['audit'], ['account', 'create'], ['account', 'get'], ['account', 'transition'], ['account', 'history'], ['balance', 'adjust'], ['status'], ['breaks'], ['parked'], ['ack'], ['accept'],
       ['eod', 'run'], ['eod', 'status'], ['eod', 'report'], ['eod', 'proof'], ['report', 'verify'], ['proof', 'verify'], ['audit', 'replay'], ['audit', 'verify'], ['start']];
     // A few at a time: each is a process.
     for (let i = 0; i < commands.length; i += 4) {

@@ -30,6 +30,14 @@ export function reconCommands(program: Command): void {
         r.breaks.map((b) => [b.breakId, b.boundary, b.kind, b.userId, b.currency, b.left, b.right, b.delta, b.status, b.firstSeenAt])));
     });
 
+  withCommon(program.command('parked').option('--limit <n>', 'at most this many, newest first (1–1000)', '100').description('messages parked after their last attempt (admin.parked.list)'), 'recon parked --limit 20')
+    .action(async (options: CommonOptions & { limit: string }) => {
+      const body = { limit: checked(z.coerce.number().int().min(1).max(1_000), '--limit', options.limit) };
+      const result = (await withAdmin((admin) => admin.request('parked.list', body))) as { parked: Array<{ stream: string; streamSeq: number; subject: string; error: string; attempts: number; parkedAt: string }> };
+      emit(options, result, (r) => r.parked.length === 0 ? 'nothing parked' : table(['parked at', 'stream', 'seq', 'subject', 'attempts', 'error'],
+        r.parked.map((m) => [m.parkedAt, m.stream, m.streamSeq, m.subject, m.attempts, m.error])));
+    });
+
   const act = (name: 'ack' | 'accept', endpoint: 'recon.break.acknowledge' | 'recon.break.accept', description: string, example: string) => {
     const command = program.command(name).argument('<breakId>')
       .requiredOption('--actor <id>', 'who acts')
