@@ -34,6 +34,12 @@ auditCommands(program);
 
 const jsonWanted = process.argv.includes('--json');
 
+// `recon breaks | head`: a reader that stops early is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 function fail(code: string, message: string, exitCode: number): void {
   if (jsonWanted) process.stdout.write(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`);
   process.stderr.write(`recon: ${message}\n`);
