@@ -109,8 +109,17 @@ const ourPrefixes = [
   'RECON_', 'NATS_', 'EOD_', 'BITGO_', 'CHAIN_', 'CUSTODY_', 'LEASE_', 'SIMULATOR_', 'ACTOR_', 'MAILBOX_', 'COMMAND_',
   'ADMIN_', 'SANCTIONS_', 'CLOSURE_', 'LIVE_ACTORS_', 'STAKING_', 'HTTP_LISTEN', 'ACCOUNT_EVENTS_', 'DATABASE_',
 ];
-/** Ours-looking names that belong to something else: nats-server's config variables (deploy/nats-server.conf), the CLI, tests. */
-const foreignNames = new Set(['RECON_ENGINE_PASSWORD', 'RECON_OPERATOR_PASSWORD', 'RECON_AUDITOR_PASSWORD', 'RECON_JS_STORE_DIR', 'NATS_CONTEXT', 'CUSTODY_LOG']);
+/**
+ * Ours-looking names that belong to something else: nats-server's config variables
+ * (deploy/nats-server.conf), the `nats` CLI's environment (an operator's shell often has it),
+ * a test knob.
+ */
+const foreignNames = new Set([
+  'RECON_ENGINE_PASSWORD', 'RECON_OPERATOR_PASSWORD', 'RECON_AUDITOR_PASSWORD', 'RECON_JS_STORE_DIR',
+  'NATS_CONTEXT', 'NATS_CREDS', 'NATS_NKEY', 'NATS_CERT', 'NATS_KEY', 'NATS_CA', 'NATS_TIMEOUT', 'NATS_SOCKS_PROXY',
+  'NATS_INBOX_PREFIX', 'NATS_JWT', 'NATS_SEED', 'NATS_TLSFIRST', 'NATS_COLOR', 'NATS_NO_CONTEXT', 'NATS_JS_DOMAIN', 'NATS_JS_API_PREFIX', 'NATS_JS_EVENT_PREFIX',
+  'CUSTODY_LOG',
+]);
 
 /** The first name that looks like a setting but is not one, with the nearest setting; null when all are known. */
 export function unknownSettingName(names: Iterable<string>): { name: string; nearest: string } | null {

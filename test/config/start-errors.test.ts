@@ -28,7 +28,7 @@ describe('a name that looks like a setting but is not one', () => {
     expect(unknownSettingName(['NATS_PASWORD'])).toEqual({ name: 'NATS_PASWORD', nearest: 'NATS_PASSWORD' });
     expect(unknownSettingName(['DATABSE_URL'])).toEqual({ name: 'DATABSE_URL', nearest: 'DATABASE_URL' });
     // nats-server's config variables (deploy/nats-server.conf) and unrelated names are fine.
-    expect(unknownSettingName(['RECON_ENGINE_PASSWORD', 'RECON_AUDITOR_PASSWORD', 'RECON_JS_STORE_DIR', 'PATH', 'NODE_OPTIONS', 'TEST_NATS_URL'])).toBeNull();
+    expect(unknownSettingName(['RECON_ENGINE_PASSWORD', 'RECON_AUDITOR_PASSWORD', 'RECON_JS_STORE_DIR', 'PATH', 'NODE_OPTIONS', 'TEST_NATS_URL', 'NATS_CONTEXT', 'NATS_CA'])).toBeNull();
     expect(() => loadSettings({ EOD_TIMEZONES: 'UTC' })).toThrow(new SettingsError('config: EOD_TIMEZONES: not a setting (environment); did you mean EOD_TIMEZONE?'));
   });
 
