@@ -95,8 +95,10 @@ describe('roles on the shipped nats-server.conf', () => {
     nc.publish(`acct.cmd.${partitionOf('alice', 4)}.alice`, JSON.stringify(command));
     nc.publish('me.balance.alice', JSON.stringify({ seq: 1, userId: 'alice', currency: 'BTC', total: '1', locked: '0', available: '1', ts: new Date().toISOString() }));
     nc.publish('compliance.sanctions.hit.alice', JSON.stringify({ userId: 'alice', list: 'OFAC', reference: 'x', ts: new Date().toISOString() }));
-    await until('three permission violations', () => violations.length >= 3);
-    expect(violations.map((v) => v.subject).sort()).toEqual(['acct.cmd.' + partitionOf('alice', 4) + '.alice', 'compliance.sanctions.hit.alice', 'me.balance.alice'].sort());
+    // Nor can it forge a reply onto someone's inbox.
+    nc.publish('_INBOX.forged', JSON.stringify({ ok: true }));
+    await until('four permission violations', () => violations.length >= 4);
+    expect(violations.map((v) => v.subject).sort()).toEqual(['_INBOX.forged', 'acct.cmd.' + partitionOf('alice', 4) + '.alice', 'compliance.sanctions.hit.alice', 'me.balance.alice'].sort());
     await nc.close();
 
     await new Promise((resolve) => setTimeout(resolve, 1_000));
