@@ -1,4 +1,5 @@
 import pc from 'picocolors';
+import { redactUrl } from '../config/service-unreachable.js';
 
 /**
  * The live view (`npm start` on a terminal, or `--pretty`): the engine's structured log
@@ -45,6 +46,16 @@ export function formatLiveLine(event: LogEvent, p: Palette): string | null {
   const boundary = str(event.boundary) ?? '';
   const plain = boundaryWords[boundary] ?? boundary;
   switch (event.event) {
+    case 'embedded.nats.started':
+      return line('START', p.dim, `NATS ${str(event.url) ?? ''} (embedded)`);
+    case 'embedded.postgres.started':
+      return line('START', p.dim, `PostgreSQL ${redactUrl(str(event.url) ?? '')} (embedded)`);
+    case 'anvil.staking_pool_deployed':
+      return line('START', p.dim, `chain: anvil with the StakingPool at ${str(event.poolAddress) ?? '?'}`);
+    case 'embedded.bitgo.started':
+      return line('START', p.dim, `custody: BitGo API simulator at ${str(event.url) ?? '?'}`);
+    case 'engine.stopping':
+      return line('STOP', p.dim, 'stopping (Ctrl-C again does not hurry it: the embedded services are stopped cleanly)');
     case 'engine.ready':
       return line('READY', p.green, `${str(event.msg) ?? 'engine ready'}${str(event.http) ? ` · metrics ${str(event.http)}/metrics` : ''}`);
     case 'recon.alert': {

@@ -108,6 +108,7 @@ describe('the live view', () => {
     expect(formatLiveLine({ ...at, level: 30, event: 'eod.step_completed', date: '2026-12-01', step: 'pnl' }, plain)).toBe('08:00:01 EOD      2026-12-01 pnl done');
     expect(formatLiveLine({ ...at, level: 50, event: 'eod.step_failed', date: '2026-12-01', step: 'pnl', error: 'timeout' }, plain)).toBe('08:00:01 EOD      2026-12-01 pnl FAILED: timeout');
     expect(formatLiveLine({ ...at, level: 30, event: 'engine.summary', eventsPerSec: 312, liveActors: 50, openBreaks: 1 }, plain)).toBe('08:00:01 SUMMARY  312 events/s · 50 live actors · 1 open break');
+    expect(formatLiveLine({ ...at, level: 30, event: 'embedded.postgres.started', url: 'postgres://recon:pw@127.0.0.1:5999/recon' }, plain)).toBe('08:00:01 START    PostgreSQL postgres://recon:***@127.0.0.1:5999/recon (embedded)');
     expect(formatLiveLine({ ...at, level: 30, event: 'admin.request', msg: 'admin request answered' }, plain)).toBeNull();
     // The close's own step lines repeat the bus events.
     expect(formatLiveLine({ ...at, level: 50, event: 'eod.pnl.failed', date: '2026-12-01', err: 'timeout' }, plain)).toBeNull();
