@@ -21,7 +21,7 @@ const pollMs = 1_000;
 const finalStatuses = new Set(['sealed', 'failed']);
 
 function stepsTable(r: RunView): string {
-  return `${r.date}: ${r.status}\n${table(['step', 'status', 'attempts', 'started', 'ended', 'error'],
+  return `${r.date}: ${r.status}\n${table(['step', 'status', 'attempts', 'started', 'ended', 'error or note'],
     r.steps.map((s) => [s.name, s.status, s.attempts, s.startedAt, s.endedAt, s.error]))}`;
 }
 
@@ -57,7 +57,8 @@ export function eodCommands(program: Command): void {
           await sleep(pollMs);
           run = (await admin.request('eod.status', body)) as RunView;
         }
-        return run;
+        // The run's answer names each step's status only; the status has attempts, times and errors.
+        return options.wait ? ((await admin.request('eod.status', body)) as RunView) : run;
       } finally {
         done = true;
         await follow;
