@@ -45,4 +45,6 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => die(error instanceof Error ? error.message.split('\n')[0] ?? 'failed' : String(error), error instanceof ServiceUnreachableError ? 4 : 1));
+// Exit codes as the CLI's (docs/contract.md §3): 2 a bad setting, 4 a service unreachable.
+const exitCodeOf = (error: unknown): number => (error instanceof SettingsError ? 2 : error instanceof ServiceUnreachableError ? 4 : 1);
+main().catch((error: unknown) => die(error instanceof Error ? error.message.split('\n')[0] ?? 'failed' : String(error), exitCodeOf(error)));

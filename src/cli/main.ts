@@ -7,6 +7,7 @@ import { reconCommands } from './commands/recon.js';
 import { startCommand } from './commands/start.js';
 import { verifyCommands } from './commands/verify.js';
 import { ServiceUnreachableError } from '../config/service-unreachable.js';
+import { SettingsError } from '../config/settings.js';
 import { CliError, exitCodes } from './exit-codes.js';
 
 /**
@@ -60,6 +61,8 @@ try {
     }
   } else if (error instanceof CliError) {
     fail(error.code, error.message, error.exitCode);
+  } else if (error instanceof SettingsError) {
+    fail('USAGE', error.message, exitCodes.badInput);
   } else if (error instanceof ServiceUnreachableError) {
     fail('UNREACHABLE', error.message, exitCodes.unreachable);
   } else {
