@@ -1,18 +1,17 @@
 import { randomV2AccessToken, startBitgoSimulatorFor, type BitgoSimulator } from '../adapters/bitgo/simulator/index.js';
 import { redactUrl, ServiceUnreachableError } from '../config/service-unreachable.js';
 import type { Settings } from '../config/settings.js';
-import { connectNats } from '../nats/connect.js';
 import { migrate } from '../db/migrate.js';
 import { startEmbeddedStakingChain, type EmbeddedStakingChain } from '../embedded/anvil.js';
 import { resolveServices } from '../embedded/services.js';
-import type { Logger } from '../observability/logger.js';
-import { startingHealth } from '../observability/health.js';
-import { startHttpServer, parseListen, type HttpServer } from '../observability/http-server.js';
-import { metricsText } from '../observability/metrics.js';
+import { connectNats } from '../nats/connect.js';
 import { natsNames } from '../nats/names.js';
 import { logNotableBusEvents } from '../observability/bus-log.js';
+import { startingHealth } from '../observability/health.js';
+import { parseListen, startHttpServer, type HttpServer } from '../observability/http-server.js';
 import { liveViewDestination } from '../observability/live-view.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { metricsText } from '../observability/metrics.js';
 import { startEngine, type Engine } from './engine.js';
 import type { EngineObservability } from './observability.js';
 
