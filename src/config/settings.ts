@@ -67,6 +67,14 @@ export const settingsSchema = z.object({
   EOD_CUTOVER_TIME: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (24h)').default('00:00'),
   EOD_TIMEZONE: ianaZone.default('UTC'),
   EOD_STEP_TIMEOUT_MS: positiveInt.default(30 * 60_000),
+  /** `off`: closes run only on request (admin.eod.run); `on`: the leader runs D's close when D ends. */
+  EOD_SCHEDULER: z.enum(['on', 'off']).default('on'),
+  /** The Ed25519 key (PEM, PKCS#8) that signs the sealed reports; the embedded default makes one beside its data. */
+  EOD_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  /** Where each sealed report is written as `<date>.json` and `<date>.html`. */
+  EOD_REPORTS_DIR: z.string().min(1).default('./data/reports'),
+  /** Tests and demos only: every built step waits this long before it computes (a slow step to kill the leader in). */
+  EOD_STEP_DELAY_MS: nonNegativeInt.default(0),
   SANCTIONS_ACTION: z.enum(['suspended', 'restricted']).default('suspended'),
   CLOSURE_COOLING_OFF_DAYS: z.coerce.number().nonnegative().max(3650).default(30),
   CUSTODY_TOLERANCES: custodyTolerances.default({}),

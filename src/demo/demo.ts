@@ -5,6 +5,7 @@ import type { AccountCommand } from '../actors/account-command.js';
 import type { BitgoSimulator } from '../adapters/bitgo/simulator/index.js';
 import type { BitgoWalletRef, Settings } from '../config/settings.js';
 import { startCustodyDemo } from './custody-demo.js';
+import { writeAndClosePreviousDay } from './previous-day.js';
 import type { AnvilHandle } from '../embedded/anvil.js';
 import { startStakingDemo } from './staking-demo.js';
 import type { Pool } from '../db/pool.js';
@@ -41,6 +42,9 @@ export async function startDemo(deps: DemoDeps): Promise<Demo> {
   const users = Array.from({ length: settings.SIMULATOR_USERS }, (_, i) => `demo${String(i + 1).padStart(4, '0')}`);
   await openAccounts(deps.commands, users);
   log.info({ event: 'demo.accounts_ready', users: users.length }, `demo: ${users.length} accounts active`);
+  // Yesterday first, closed and sealed, then the live exchange resumes from its balances.
+  await writeAndClosePreviousDay(deps).catch((error: unknown) =>
+    log.warn({ event: 'demo.previous_day_failed', err: (error as Error).message }, `demo: the previous day's close failed: ${(error as Error).message}`));
 
   const simulator = await startExchangeSimulator({
     nc: deps.nc, pool: deps.pool, names: deps.names, seed: settings.SIMULATOR_SEED,

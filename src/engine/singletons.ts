@@ -3,6 +3,8 @@ import type { Subscription } from '@nats-io/nats-core';
 import type { AccountCommandClient } from '../actors/command-client.js';
 import { AdminError, adminErrorCodes } from '../admin/errors.js';
 import { reconHandlers, type ReconView } from '../admin/recon-handlers.js';
+import { eodHandlers, eodRunWaitMs } from '../admin/eod-handlers.js';
+import { EodService } from '../eod/close-service.js';
 import type { AdminHandler } from '../admin/admin-service.js';
 import { disabledBoundary, type BoundaryStatus } from '../recon/boundary-status.js';
 import type { LiveBreak } from '../recon/breaks/break.js';
@@ -25,6 +27,8 @@ export interface Reconciler extends ReconView {
 }
 
 const forwardTimeoutMs = 10_000;
+/** `admin.eod.run` waits up to eodRunWaitMs on the leader: the forward waits longer. */
+const eodForwardTimeoutMs = eodRunWaitMs + 10_000;
 
 /**
  * The parts of the engine that must run on exactly one instance: the reconcilers (and,
@@ -37,10 +41,18 @@ export class Singletons {
   private leaderSubscription: Subscription | null = null;
   private readonly local: Record<string, AdminHandler>;
   private meDbReconciler: MeDbReconciler | null = null;
+  private eodService: EodService | null = null;
 
   constructor(private readonly deps: SingletonDeps) {
     const api = reconHandlers(this.reconcilers, () => this.disabled());
-    this.local = { 'recon.status': api.status, 'recon.breaks': api.breaks, 'recon.break.acknowledge': api.acknowledge, 'recon.break.accept': api.accept };
+    const eod = eodHandlers(() => {
+      if (!this.eodService) throw new AdminError('INTERNAL', 'the EOD close is not running on this instance (leadership is changing); retry');
+      return this.eodService;
+    });
+    this.local = {
+      'recon.status': api.status, 'recon.breaks': api.breaks, 'recon.break.acknowledge': api.acknowledge, 'recon.break.accept': api.accept,
+      'eod.run': eod.run, 'eod.status': eod.status, 'eod.report': eod.report, 'eod.proof': eod.proof,
+    };
     this.lease = new LeaderLease({
       bucket: deps.leases,
       key: 'leader',
@@ -100,7 +112,8 @@ export class Singletons {
   private async forward(endpoint: string, body: unknown): Promise<unknown> {
     let reply: unknown;
     try {
-      reply = (await this.deps.nc.request(this.leaderSubject(endpoint), JSON.stringify(body), { timeout: forwardTimeoutMs })).json();
+      const timeout = endpoint === 'eod.run' ? eodForwardTimeoutMs : forwardTimeoutMs;
+      reply = (await this.deps.nc.request(this.leaderSubject(endpoint), JSON.stringify(body), { timeout })).json();
     } catch (error) {
       throw new AdminError('INTERNAL', `no leader answered ${endpoint}: ${(error as Error).message}`);
     }
@@ -146,6 +159,10 @@ export class Singletons {
       const { nc, js, jsm, pool, names, log, settings } = deps;
       this.reconcilers.set('db_chain', await startDbChainReconciler({ nc, js, jsm, pool, names, log, settings }));
     }
+    {
+      const { nc, js, jsm, pool, names, log, settings } = deps;
+      this.eodService = await EodService.start({ nc, js, jsm, pool, names, log, settings, fence: () => this.lease.fence });
+    }
     // Requests forwarded by the other instances.
     this.leaderSubscription = deps.nc.subscribe(this.deps.names.subject('leader.recon.>'), {
       callback: (_error, msg) => {
@@ -167,6 +184,9 @@ export class Singletons {
   private async stopAll(): Promise<void> {
     this.leaderSubscription?.unsubscribe();
     this.leaderSubscription = null;
+    const eod = this.eodService;
+    this.eodService = null;
+    await eod?.stop().catch((error: unknown) => this.deps.log.error({ event: 'eod.stop_failed', err: String(error) }, 'EOD close stop failed'));
     for (const [name, reconciler] of [...this.reconcilers]) {
       this.reconcilers.delete(name);
       await reconciler.stop().catch((error: unknown) => this.deps.log.error({ event: 'recon.stop_failed', boundary: name, err: String(error) }, 'reconciler stop failed'));

@@ -36,6 +36,13 @@ export interface NatsNames {
   readonly custodySubjectAll: string;
   custodyWithdrawalsPausedSubject(asset: string): string;
   custodyWithdrawalsResumedSubject(asset: string): string;
+  /** The close's events `eod.<step>.completed|failed` and `eod.sealed` (DESIGN.md §6), and their stream. */
+  readonly eodStream: string;
+  readonly eodSubjectAll: string;
+  eodStepSubject(step: string, outcome: 'completed' | 'failed'): string;
+  readonly eodSealedSubject: string;
+  /** The sealed reports by date (a KV bucket standing in for an object store: @nats-io/obj is not a dependency). */
+  readonly eodReportsStore: string;
 }
 
 export function natsNames(namespace: string): NatsNames {
@@ -69,5 +76,10 @@ export function natsNames(namespace: string): NatsNames {
     custodySubjectAll: subject('custody.withdrawals.>'),
     custodyWithdrawalsPausedSubject: (asset) => subject(`custody.withdrawals.paused.${asset}`),
     custodyWithdrawalsResumedSubject: (asset) => subject(`custody.withdrawals.resumed.${asset}`),
+    eodStream: `${namePrefix}EOD_EVENTS`,
+    eodSubjectAll: subject('eod.>'),
+    eodStepSubject: (step, outcome) => subject(`eod.${step}.${outcome}`),
+    eodSealedSubject: subject('eod.sealed'),
+    eodReportsStore: `${namePrefix}eod_reports`,
   };
 }

@@ -31,6 +31,7 @@ export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames
     // What an auditor can replay, and for how long (ACCOUNT_EVENTS_MAX_AGE_DAYS; 0 = forever).
     [names.eventStream, names.eventSubjectAll, eventDedupWindowMs, accountEventsMaxAgeMs],
     [names.reconStream, names.reconSubjectAll, eventDedupWindowMs, 0],
+    [names.eodStream, names.eodSubjectAll, eventDedupWindowMs, 0],
   ];
   for (const [name, subject, dedupWindowMs, maxAgeMs] of streams) {
     await ensureStream(jsm, {
@@ -55,8 +56,8 @@ export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames
  */
 export function topologyStreams(names: NatsNames): string[] {
   return [
-    names.commandStream, names.eventStream, names.reconStream, names.meBalanceStream, names.custodyStream,
-    `KV_${names.accountsBucket}`, `KV_${names.partitionLeaseBucket}`,
+    names.commandStream, names.eventStream, names.reconStream, names.meBalanceStream, names.custodyStream, names.eodStream,
+    `KV_${names.accountsBucket}`, `KV_${names.partitionLeaseBucket}`, `OBJ_${names.eodReportsStore}`,
   ];
 }
 

@@ -1,10 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 let child: ChildProcess | null = null;
+const reportsDir = path.join(mkdtempSync(path.join(os.tmpdir(), 'recon-e2e-')), 'reports');
 
 afterAll(async () => {
   if (child && child.exitCode === null) {
@@ -12,11 +16,12 @@ afterAll(async () => {
     child.kill('SIGTERM');
     await exited;
   }
+  rmSync(path.dirname(reportsDir), { recursive: true, force: true });
 });
 
 describe('npm start with no configuration', () => {
   it('brings up its own NATS and Postgres and answers admin.account.get', { timeout: 90_000 }, async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info', HTTP_LISTEN: '127.0.0.1:0' };
+    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info', EOD_REPORTS_DIR: reportsDir, HTTP_LISTEN: '127.0.0.1:0' };
     for (const name of ['NATS_URL', 'DATABASE_URL', 'CONFIG_FILE', 'NAMESPACE']) delete env[name];
     child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -34,6 +39,11 @@ describe('npm start with no configuration', () => {
     });
     const info = await ready;
     expect(info.embedded).toEqual({ nats: true, postgres: true });
+    // Before going live, the demo closed yesterday and said where its sealed report is.
+    const sealed = output.split('\n').find((line) => line.includes('"event":"demo.previous_day.sealed"'));
+    expect(sealed, output.slice(-3_000)).toBeDefined();
+    const { json, html } = JSON.parse(sealed as string) as { json: string; html: string };
+    expect(existsSync(json) && existsSync(html)).toBe(true);
 
     const nc = await connect({ servers: info.natsUrl });
     try {

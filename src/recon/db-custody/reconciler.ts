@@ -144,6 +144,17 @@ export async function startDbCustodyReconciler(deps: DbCustodyDeps): Promise<DbC
   return reconciler;
 }
 
+/** Each good reading, kept for the close: its custody side is the first poll at or after the cutover (ADR 0015). */
+async function recordPollReadings(pool: DbCustodyDeps['pool'], readings: Array<{ wallet: string; currency: string; reading: { balanceMinor: bigint; polledAtMs: number } }>): Promise<void> {
+  if (readings.length === 0) return;
+  await pool.query(
+    `INSERT INTO custody_poll_readings (wallet, currency, polled_at, balance)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::numeric[]) ON CONFLICT DO NOTHING`,
+    [readings.map((r) => r.wallet), readings.map((r) => r.currency), readings.map((r) => new Date(r.reading.polledAtMs).toISOString()),
+      readings.map((r) => minorToDecimal(r.reading.balanceMinor, moneyScale))],
+  );
+}
+
 const balanceKind = 'balance';
 const unreachableKind = 'unreachable';
 const errorKind = 'reconciler_error';
@@ -372,6 +383,10 @@ class DbCustodyActor implements DbCustodyReconciler {
       this.failedRounds = 0;
     }
     await this.judgeReachability(nowMs);
+    await recordPollReadings(this.deps.pool, this.wallets.flatMap((w) => {
+      const result = readings.get(w.key);
+      return result?.ok ? [{ wallet: w.key, currency: w.ref.currency, reading: result.reading }] : [];
+    }));
 
     await this.catchUpLedger();
     const judged = await this.judgeCurrencies(nowMs);

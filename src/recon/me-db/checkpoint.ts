@@ -2,6 +2,7 @@ import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
 import type { Pool, PoolClient } from '../../db/pool.js';
 import { withTransaction } from '../../db/transaction.js';
 import type { LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
+import type { BalanceEvent } from '../../adapters/matching-engine/contract.js';
 import { moneyScale } from '../breaks/break.js';
 import type { Position } from './positions.js';
 
@@ -46,6 +47,8 @@ export interface CheckpointWrite {
   dirtyPositions: Position[];
   currencyTotals: Map<string, bigint>;
   check: { keysCompared: number; keysEqual: number; keysInFlight: number; breaksOpen: number };
+  /** Engine events applied since the last checkpoint, kept as history for the close's cut. */
+  engineEvents?: readonly BalanceEvent[];
 }
 
 const positionsBatchMax = 1_000;
@@ -55,6 +58,10 @@ export async function saveCheckpoint(pool: Pool, write: CheckpointWrite): Promis
   await withTransaction(pool, async (client) => {
     for (let i = 0; i < write.dirtyPositions.length; i += positionsBatchMax) {
       await upsertPositions(client, write.dirtyPositions.slice(i, i + positionsBatchMax));
+    }
+    const events = write.engineEvents ?? [];
+    for (let i = 0; i < events.length; i += positionsBatchMax) {
+      await insertEngineHistory(client, events.slice(i, i + positionsBatchMax));
     }
     for (const [currency, total] of write.currencyTotals) {
       await client.query(
@@ -92,6 +99,25 @@ async function upsertPositions(client: PoolClient, positions: Position[]): Promi
       positions.map((p) => minorToDecimal(p.engineTotalMinor, moneyScale)),
       positions.map((p) => String(p.engineSeq)),
       positions.map((p) => minorToDecimal(p.ledgerTotalMinor, moneyScale)),
+    ],
+  );
+}
+
+/** Idempotent by seq: a checkpoint retried after a failure writes each event once. */
+async function insertEngineHistory(client: PoolClient, events: readonly BalanceEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await client.query(
+    `INSERT INTO engine_balance_history (seq, user_id, currency, total, locked, available, ts)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::numeric[], $7::timestamptz[])
+     ON CONFLICT (seq) DO NOTHING`,
+    [
+      events.map((e) => String(e.seq)),
+      events.map((e) => e.userId),
+      events.map((e) => e.currency),
+      events.map((e) => minorToDecimal(e.totalMinor, moneyScale)),
+      events.map((e) => minorToDecimal(e.lockedMinor, moneyScale)),
+      events.map((e) => minorToDecimal(e.availableMinor, moneyScale)),
+      events.map((e) => new Date(e.tsMs).toISOString()),
     ],
   );
 }

@@ -1,7 +1,7 @@
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { ensureBalanceStream } from '../../adapters/exchange-simulator/balance-stream.js';
 import { listenForLedgerInserts, ledgerStart, readLedgerBatch, type LedgerBatch, type LedgerRow, type LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
-import { parseBalanceEvent, userIdOfBalanceSubject } from '../../adapters/matching-engine/contract.js';
+import { parseBalanceEvent, userIdOfBalanceSubject, type BalanceEvent } from '../../adapters/matching-engine/contract.js';
 import { fetchSnapshot } from '../../adapters/matching-engine/snapshot-client.js';
 import type { AccountCommandClient } from '../../actors/command-client.js';
 import { parkCommand } from '../../actors/parking.js';
@@ -90,6 +90,8 @@ export class MeDbReconciler {
   private readonly currencyTotals = new Map<string, bigint>();
   private readonly currenciesToCheck = new Set<string>();
   private readonly unacked: JsMsg[] = [];
+  /** Events applied since the last checkpoint: saved with it as engine history (the close's cut, ADR 0015). */
+  private readonly appliedEvents: BalanceEvent[] = [];
   private engineSeq = 0;
   /** Events at or below this seq were applied before (checkpoint or snapshot): skipped. */
   private appliedThroughSeq = 0;
@@ -291,6 +293,7 @@ export class MeDbReconciler {
     if (event.seq <= this.engineSeq) return this.parkEngineEvent(msg, `sequence went backwards: ${event.seq} after ${this.engineSeq}`);
     this.applyEngineTotal(event.userId, event.currency, event.totalMinor, event.seq, event.tsMs);
     this.engineSeq = event.seq;
+    this.appliedEvents.push(event);
     this.engineBacklog = msg.info.pending;
     this.engineAppliedTsMs = Math.max(this.engineAppliedTsMs, event.tsMs);
     this.counters.engineEventsApplied++;
@@ -479,8 +482,10 @@ export class MeDbReconciler {
   private async checkpoint(): Promise<void> {
     const dirtyPositions = [...this.dirty].map((key) => this.book.get(key)).filter((p): p is Position => p !== undefined);
     const acks = this.unacked.splice(0);
+    const engineEvents = this.appliedEvents.splice(0);
     try {
       await saveCheckpoint(this.deps.pool, {
+        engineEvents,
         engineSeq: this.engineSeq,
         ledger: this.ledger,
         rowsRead: this.rowsRead,
@@ -490,6 +495,7 @@ export class MeDbReconciler {
       });
     } catch (error) {
       this.unacked.unshift(...acks);
+      this.appliedEvents.unshift(...engineEvents);
       throw error;
     }
     this.dirty.clear();

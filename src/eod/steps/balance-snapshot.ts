@@ -1,0 +1,109 @@
+import { minorToDecimal } from '../../config/decimal.js';
+import type { PoolClient } from '../../db/pool.js';
+import { buildMerkleSumTree, NegativeBalanceError, paddingSaltsFromSeed, userSaltFromSeed } from '../proof/index.js';
+import { moneyScale } from '../cut-balances.js';
+import { cutSides, isHouseAccount } from './cut-sides.js';
+import { EodStepFailure, type EodStep, type JsonObject } from './step.js';
+
+const rowsPerInsertMax = 5_000;
+const whole = (m: bigint): string => minorToDecimal(m, moneyScale);
+
+interface CurrencyRoot {
+  currency: string;
+  rootHash: string;
+  totalMinor: bigint;
+  leafCount: number;
+  seed: Uint8Array;
+}
+
+/**
+ * Step 1: every user's balance at the cut (the engine side) into user_balance_snapshots, one
+ * Merkle-sum tree per currency (DESIGN.md §7) whose root goes to proof_of_reserves. The root
+ * is tied to the ledger close: its total must equal the ledger's Σ user balances at the cut.
+ */
+export const balanceSnapshotStep: EodStep = {
+  name: 'balance_snapshot',
+  skipReason: () => null,
+  async run(context) {
+    const { engine, ledger } = await cutSides(context);
+    const ledgerUserTotals = new Map<string, bigint>();
+    for (const b of ledger.balances.values()) {
+      if (isHouseAccount(b.account)) continue;
+      if (b.totalMinor < 0n) throw new EodStepFailure(`user ${b.account} has a negative ledger balance in ${b.currency} (${whole(b.totalMinor)}): never a leaf`);
+      ledgerUserTotals.set(b.currency, (ledgerUserTotals.get(b.currency) ?? 0n) + b.totalMinor);
+    }
+    const byCurrency = new Map<string, Array<{ userId: string; balanceMinor: bigint }>>();
+    for (const b of engine.balances.values()) {
+      if (b.totalMinor < 0n) throw new EodStepFailure(`user ${b.userId} has a negative balance in ${b.currency} (${whole(b.totalMinor)}): never a leaf`);
+      const list = byCurrency.get(b.currency) ?? [];
+      list.push({ userId: b.userId, balanceMinor: b.totalMinor });
+      byCurrency.set(b.currency, list);
+    }
+    const roots: CurrencyRoot[] = [];
+    const salts = new Map<string, Uint8Array>();
+    for (const currency of [...new Set([...byCurrency.keys(), ...ledgerUserTotals.keys()])].sort()) {
+      if (context.signal.aborted) throw new EodStepFailure('timed out while building the trees');
+      const users = byCurrency.get(currency) ?? [];
+      const ledgerTotal = ledgerUserTotals.get(currency) ?? 0n;
+      if (users.length === 0) throw new EodStepFailure(`${currency}: the ledger holds ${whole(ledgerTotal)} for users but the engine has no balance at the cut`);
+      const seed = context.saltSeed(currency);
+      const leaves = users.map((u) => {
+        const salt = userSaltFromSeed(seed, u.userId);
+        salts.set(`${u.userId}/${currency}`, salt);
+        return { ...u, salt };
+      });
+      let tree;
+      try {
+        tree = buildMerkleSumTree(leaves, { paddingSalt: paddingSaltsFromSeed(seed) });
+      } catch (error) {
+        if (error instanceof NegativeBalanceError) throw new EodStepFailure(`${error.message} (${currency})`);
+        throw error;
+      }
+      const snapshotTotal = users.reduce((sum, u) => sum + u.balanceMinor, 0n);
+      if (tree.totalMinor !== snapshotTotal) throw new EodStepFailure(`${currency}: root total ${whole(tree.totalMinor)} ≠ Σ snapshot balances ${whole(snapshotTotal)}`);
+      if (tree.totalMinor !== ledgerTotal) {
+        throw new EodStepFailure(`${currency}: root total ${whole(tree.totalMinor)} ≠ the ledger's Σ user balances at the cut ${whole(ledgerTotal)} (a me_db difference at the cut; see recon_me_db)`);
+      }
+      roots.push({ currency, rootHash: tree.rootHash, totalMinor: tree.totalMinor, leafCount: tree.leafCount, seed });
+    }
+    const figures: JsonObject = {
+      engineSeq: engine.seq,
+      ledgerLastId: ledger.lastId,
+      ledgerRowsInWindow: ledger.windowRows,
+      users: new Set([...engine.balances.values()].map((b) => b.userId)).size,
+      rows: engine.balances.size,
+      liabilities: roots.map((r) => ({ currency: r.currency, rootHash: r.rootHash, total: whole(r.totalMinor), leafCount: r.leafCount })),
+    };
+    return {
+      figures,
+      async write(client: PoolClient) {
+        const rows = [...engine.balances.values()];
+        for (let i = 0; i < rows.length; i += rowsPerInsertMax) {
+          const slice = rows.slice(i, i + rowsPerInsertMax);
+          await client.query(
+            `INSERT INTO user_balance_snapshots (business_date, user_id, currency, total, locked, available, engine_seq, salt)
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::numeric[], $7::bigint[], $8::bytea[])`,
+            [context.date, slice.map((r) => r.userId), slice.map((r) => r.currency), slice.map((r) => whole(r.totalMinor)),
+              slice.map((r) => whole(r.lockedMinor)), slice.map((r) => whole(r.availableMinor)), slice.map((r) => String(r.seq)),
+              slice.map((r) => Buffer.from(salts.get(`${r.userId}/${r.currency}`) as Uint8Array))],
+          );
+        }
+        const accounts = [...ledger.balances.values()];
+        for (let i = 0; i < accounts.length; i += rowsPerInsertMax) {
+          const slice = accounts.slice(i, i + rowsPerInsertMax);
+          await client.query(
+            `INSERT INTO eod_ledger_balances (business_date, account, currency, total)
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::numeric[])`,
+            [context.date, slice.map((a) => a.account), slice.map((a) => a.currency), slice.map((a) => whole(a.totalMinor))],
+          );
+        }
+        for (const r of roots) {
+          await client.query(
+            'INSERT INTO proof_of_reserves (business_date, currency, root_hash, total, leaf_count, padding_seed) VALUES ($1, $2, $3, $4, $5, $6)',
+            [context.date, r.currency, r.rootHash, whole(r.totalMinor), r.leafCount, Buffer.from(r.seed)],
+          );
+        }
+      },
+    };
+  },
+};
