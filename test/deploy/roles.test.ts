@@ -1,9 +1,14 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { PermissionViolationError, type NatsConnection } from '@nats-io/nats-core';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '../../src/actors/partition.js';
+import { BitgoSimulator, randomV2AccessToken } from '../../src/adapters/bitgo/simulator/index.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { runCli } from '../cli/run-cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -19,11 +24,19 @@ let server: RoleServer;
 let database: TestDatabase;
 let engine: ReconStart;
 let pool: Pool;
-const bitgoToken = `v2x${randomBytes(32).toString('hex')}`;
+let bitgo: BitgoSimulator;
+const bitgoToken = randomV2AccessToken();
+const keyDir = mkdtempSync(path.join(os.tmpdir(), 'recon-roles-key-'));
+const signingKeyFile = path.join(keyDir, 'eod-signing.pem');
+const signingKeyPem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+writeFileSync(signingKeyFile, signingKeyPem, { mode: 0o600 });
+const yesterday = new Date(Date.now() - 24 * 60 * 60 * 1000).toISOString().slice(0, 10);
 const as = (user: 'operator' | 'auditor', password?: string) => ({ NATS_URL: server.url, NATS_USER: user, NATS_PASSWORD: password ?? server.passwords[user] });
 
 beforeAll(async () => {
   server = await startRoleServer();
+  // The custodian holds what the ledger says it holds (1.5 BTC, below), so the close can seal.
+  bitgo = await BitgoSimulator.start({ accessToken: bitgoToken, port: 0, wallets: [{ coin: 'tbtc', id: 'w1', label: 'BTC hot', balance: 150_000_000n }] });
   database = await createTestDatabase();
   pool = createPool(database.url, 2);
   engine = await startReconProcess({
@@ -34,11 +47,14 @@ beforeAll(async () => {
     HTTP_LISTEN: 'off',
     LOG_LEVEL: 'debug',
     COMMAND_PARTITIONS: '4',
-    // A custody boundary that cannot be reached: its errors are logged, its token must not be.
-    BITGO_ROOT_URI: 'http://127.0.0.1:1',
+    // The custody boundary: every request carries the token; the logs must not.
+    BITGO_ROOT_URI: bitgo.url,
     BITGO_ACCESS_TOKEN: bitgoToken,
     BITGO_WALLETS: 'BTC=tbtc:w1',
     BITGO_POLL_MS: '500',
+    EOD_SIGNING_KEY_FILE: signingKeyFile,
+    EOD_REPORTS_DIR: path.join(keyDir, 'reports'),
+    EOD_SCHEDULER: 'off',
   });
 });
 afterAll(async () => {
@@ -46,6 +62,8 @@ afterAll(async () => {
   await pool?.end();
   await database?.drop();
   await server?.stop();
+  await bitgo?.stop();
+  rmSync(keyDir, { recursive: true, force: true });
 });
 
 describe('roles on the shipped nats-server.conf', () => {
@@ -55,6 +73,27 @@ describe('roles on the shipped nats-server.conf', () => {
     expect(moved.code).toBe(0);
     expect(moved.json()).toMatchObject({ from: 'pending_kyc', to: 'kyc_approved' });
   });
+
+  it('the operator runs a close (JetStream, KV and the object store under the engine\'s permissions); the auditor reads it', async () => {
+    // Yesterday alice deposited 1.5 BTC: the ledger and the matching engine agree.
+    await pool.query(
+      `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id, created_at)
+       VALUES ('j1', 'alice', 'BTC', 1.5, 'deposit', 'j1', $1), ('j1', 'house:custody', 'BTC', -1.5, 'deposit', 'j1', $1)`,
+      [`${yesterday}T10:00:00Z`],
+    );
+    const nc = await connect({ servers: server.url, user: 'engine', pass: server.passwords.engine });
+    await jetstream(nc).publish('me.balance.alice', JSON.stringify({ seq: 1, userId: 'alice', currency: 'BTC', total: '1.5', locked: '0', available: '1.5', ts: `${yesterday}T10:00:00Z` }));
+    await nc.close();
+    const run = await until('a sealed close', async () => {
+      const attempt = await runCli(['eod', 'run', yesterday, '--json'], as('operator'));
+      return attempt.code === 0 && attempt.json<{ status: string }>().status === 'sealed' ? attempt : null;
+    }, 60_000, 1_000);
+    expect(run.json()).toMatchObject({ date: yesterday, status: 'sealed' });
+    for (const args of [['eod', 'status', yesterday], ['eod', 'report', yesterday], ['eod', 'proof', yesterday, 'alice', 'BTC']]) {
+      const read = await runCli([...args, '--json'], as('auditor'));
+      expect(read.code, `${args.join(' ')}: ${read.stderr}`).toBe(0);
+    }
+  }, 120_000);
 
   it('the auditor reads: get, history, status, breaks, replay, verify', async () => {
     for (const args of [['account', 'get', 'alice'], ['account', 'history', 'alice'], ['status'], ['breaks'], ['audit', 'replay', 'alice'], ['audit', 'verify']]) {
@@ -114,11 +153,13 @@ describe('roles on the shipped nats-server.conf', () => {
 
   it('no secret appears in the engine\'s logs', async () => {
     // Let the unreachable custody boundary fail a few polls, with the token in every request.
-    await until('db_custody to have failed reading BitGo', () => /"event":"custody\.read_failed"/.test(engine.output()), 30_000);
+    expect(bitgo.requests.total).toBeGreaterThan(0);
     const logs = engine.output();
     expect(logs).toMatch(/"event":"engine.ready"/);
     expect(logs).toMatch(/"level":20/); // debug lines included: the most the engine ever logs
-    for (const secret of [server.passwords.engine, bitgoToken, bitgoToken.slice(3)]) expect(logs).not.toContain(secret);
+    const keyBody = signingKeyPem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+    for (const secret of [server.passwords.engine, bitgoToken, bitgoToken.slice(3), keyBody]) expect(logs).not.toContain(secret);
+    expect(logs).toMatch(/"event":"eod\.run\.sealed"/); // the key was used
   });
 });
 
