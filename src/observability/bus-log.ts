@@ -8,8 +8,8 @@ const frozenStates = new Set(['suspended', 'restricted', 'banned', 'closed']);
 /**
  * Logs the events on the bus an operator must see as they happen, from the events themselves
  * (whichever instance or service caused them): each recon alert and resolution, an account
- * frozen or restored (with its state and why), withdrawals paused or resumed, each EOD step
- * done or failed and the seal. Other transitions (signup, KYC) stay at debug: too many to read.
+ * frozen or restored (with its state and why), withdrawals paused or resumed. (The close logs
+ * its own steps.) Other transitions (signup, KYC) stay at debug: too many to read.
  */
 export function logNotableBusEvents(nc: NatsConnection, names: NatsNames, log: Logger): Subscription[] {
   const accounts = nc.subscribe(names.subject('account.*.*'), {
@@ -47,26 +47,7 @@ export function logNotableBusEvents(nc: NatsConnection, names: NatsNames, log: L
       else log.info(fields, `${String(body.asset)} withdrawals resumed`);
     },
   });
-  const eod = nc.subscribe(names.subject('eod.>'), {
-    callback: (_error, msg) => {
-      let body: { date?: unknown; sha256?: unknown; error?: unknown } = {};
-      try {
-        body = msg.json();
-      } catch {
-        return;
-      }
-      const tokens = msg.subject.slice(names.subject('eod.').length).split('.');
-      const date = typeof body.date === 'string' ? body.date : null;
-      if (tokens[0] === 'sealed') log.info({ event: 'eod.sealed', date, sha256: body.sha256 }, `EOD ${date} sealed`);
-      else if (tokens.length === 2 && (tokens[1] === 'completed' || tokens[1] === 'failed')) {
-        const outcome = tokens[1];
-        const fields = { event: `eod.step_${outcome}`, date, step: tokens[0], ...(typeof body.error === 'string' ? { error: body.error } : {}) };
-        if (outcome === 'failed') log.error(fields, `EOD ${date} ${tokens[0]} failed`);
-        else log.info(fields, `EOD ${date} ${tokens[0]} completed`);
-      }
-    },
-  });
-  return [accounts, recon('alert'), recon('resolved'), custody, eod];
+  return [accounts, recon('alert'), recon('resolved'), custody];
 }
 
 function jsonOf(msg: { json<T>(): T }): Record<string, unknown> | null {

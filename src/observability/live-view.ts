@@ -89,11 +89,9 @@ export function formatLiveLine(event: LogEvent, p: Palette): string | null {
       return line('PAUSED', (t) => p.bold(p.yellow(t)), `${str(event.asset)} withdrawals paused: ledger ↔ custody off by ${str(event.delta) ?? '?'} (ledger ${str(event.ledger) ?? '-'}, custody ${str(event.custody) ?? '-'})`);
     case 'custody.withdrawals_resumed':
       return line('RESUMED', p.green, `${str(event.asset)} withdrawals resumed: ledger and custody agree again`);
-    case 'eod.step_completed':
-      return line('EOD', p.cyan, `${str(event.date)} ${str(event.step)} done`);
-    case 'eod.step_failed':
-      return line('EOD', p.red, `${str(event.date)} ${str(event.step)} FAILED${str(event.error) ? `: ${str(event.error)}` : ''}`);
-    case 'eod.sealed':
+    case 'eod.run.started':
+      return line('EOD', p.cyan, `${str(event.date)} close started`);
+    case 'eod.run.sealed':
       return line('SEALED', p.green, `${str(event.date)} close sealed${str(event.sha256) ? `, sha256 ${str(event.sha256)?.slice(0, 16)}…` : ''}`);
     case 'engine.summary': {
       const plural = (n: string, word: string): string => `${n} ${word}${n === '1' ? '' : 's'}`;
@@ -104,8 +102,13 @@ export function formatLiveLine(event: LogEvent, p: Palette): string | null {
     default:
       break;
   }
-  // The close's own per-step lines repeat the eod.<step>.* events shown above.
-  if (typeof event.event === 'string' && /^eod\.[a-z_]+\.(completed|failed)$/.test(event.event)) return null;
+  // The close logs each step as eod.<step>.completed / .failed (on the leader, which runs it).
+  const step = typeof event.event === 'string' ? /^eod\.([a-z_]+)\.(completed|failed)$/.exec(event.event) : null;
+  if (step) {
+    return step[2] === 'completed'
+      ? line('EOD', p.cyan, `${str(event.date)} ${step[1]} done`)
+      : line('EOD', p.red, `${str(event.date)} ${step[1]} FAILED${str(event.err) ? `: ${str(event.err)?.split('\n')[0]}` : ''}`);
+  }
   const level = typeof event.level === 'number' ? event.level : 30;
   const message = str(event.msg) ?? str(event.event) ?? '';
   if (event.event?.startsWith('demo.') && level >= 30 && event.event !== 'demo.staked') return line('DEMO', p.dim, message.replace(/^demo: /, ''));

@@ -105,13 +105,12 @@ describe('the live view', () => {
     expect(formatLiveLine({ ...at, level: 30, event: 'recon.resolved', boundary: 'db_custody', kind: 'balance', currency: 'SOL', left: '65', right: '65', delta: '0', lastDelta: '1' }, plain)).toBe('08:00:01 RESOLVED ledger ↔ custody: SOL balance, the sides agree again at ledger 65, custody 65 (it was off by 1)');
     expect(formatLiveLine({ ...at, level: 40, event: 'custody.withdrawals_resumed', asset: 'SOL' }, plain)).toBe('08:00:01 RESUMED  SOL withdrawals resumed: ledger and custody agree again');
     expect(formatLiveLine({ ...at, level: 30, event: 'recon.break_accepted', boundary: 'db_chain', breakId: 'b1', actorId: 'ops-1', reason: 'known' }, plain)).toBe('08:00:01 ACCEPTED ledger ↔ chain: break b1 by ops-1 — known');
-    expect(formatLiveLine({ ...at, level: 30, event: 'eod.step_completed', date: '2026-12-01', step: 'pnl' }, plain)).toBe('08:00:01 EOD      2026-12-01 pnl done');
-    expect(formatLiveLine({ ...at, level: 50, event: 'eod.step_failed', date: '2026-12-01', step: 'pnl', error: 'timeout' }, plain)).toBe('08:00:01 EOD      2026-12-01 pnl FAILED: timeout');
+    expect(formatLiveLine({ ...at, level: 30, event: 'eod.balance_snapshot.completed', date: '2026-12-01', attempt: 1 }, plain)).toBe('08:00:01 EOD      2026-12-01 balance_snapshot done');
+    expect(formatLiveLine({ ...at, level: 50, event: 'eod.pnl.failed', date: '2026-12-01', attempt: 2, err: 'timeout\nstack' }, plain)).toBe('08:00:01 EOD      2026-12-01 pnl FAILED: timeout');
+    expect(formatLiveLine({ ...at, level: 30, event: 'eod.run.sealed', date: '2026-12-01', sha256: 'ab'.repeat(32) }, plain)).toBe('08:00:01 SEALED   2026-12-01 close sealed, sha256 abababababababab…');
     expect(formatLiveLine({ ...at, level: 30, event: 'engine.summary', eventsPerSec: 312, liveActors: 50, openBreaks: 1 }, plain)).toBe('08:00:01 SUMMARY  312 events/s · 50 live actors · 1 open break');
     expect(formatLiveLine({ ...at, level: 30, event: 'embedded.postgres.started', url: 'postgres://recon:pw@127.0.0.1:5999/recon' }, plain)).toBe('08:00:01 START    PostgreSQL postgres://recon:***@127.0.0.1:5999/recon (embedded)');
     expect(formatLiveLine({ ...at, level: 30, event: 'admin.request', msg: 'admin request answered' }, plain)).toBeNull();
-    // The close's own step lines repeat the bus events.
-    expect(formatLiveLine({ ...at, level: 50, event: 'eod.pnl.failed', date: '2026-12-01', err: 'timeout' }, plain)).toBeNull();
     expect(formatLiveLine({ ...at, level: 50, event: 'recon.error', msg: 'me_db failed', err: 'boom\nstack' }, plain)).toBe('08:00:01 ERROR    me_db failed: boom');
   });
 });
