@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
+import { defaultFeeTiers, parseFeeTiers } from '../eod/money/volume-tiers.js';
 
 /**
  * Every setting of the engine, one zod schema. The same name is an env var and
@@ -102,6 +103,20 @@ export const settingsSchema = z.object({
   HTTP_LISTEN: z.string().regex(/^(off|[A-Za-z0-9.:[\]-]*:\d{1,5})$/, 'expected host:port (e.g. 127.0.0.1:9464) or off').default('127.0.0.1:9464'),
   /** How long the ACCOUNT_EVENTS stream keeps events (what an auditor can replay); 0 = forever. */
   ACCOUNT_EVENTS_MAX_AGE_DAYS: z.coerce.number().nonnegative().max(36_500).default(0),
+  /** Fee tiers by 30-day volume in FEE_TIER_CURRENCY: `threshold:maker/taker,…` (ADR 0022). */
+  FEE_TIERS: z.string().superRefine((text, ctx) => {
+    try {
+      parseFeeTiers(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  }).default(defaultFeeTiers),
+  FEE_TIER_CURRENCY: z.string().regex(currencyCode, 'expected a currency code like USDT').default('USDT'),
+  /** The revenue-router gate of the staking rewards step (closed by default: the step is skipped). */
+  STAKING_REWARDS_ENABLED: z.enum(['on', 'off']).default('off'),
+  /** The day's reward pool in whole units; unset: the balance of house:staking_rewards at the cut. */
+  STAKING_REWARDS_POOL: z.string().regex(decimalString, 'expected a decimal amount like 12.5').optional(),
+  STAKING_REWARDS_CURRENCY: z.string().regex(currencyCode, 'expected a currency code like ETH').default('ETH'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

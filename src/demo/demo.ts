@@ -1,4 +1,6 @@
+import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { ComplianceSimulator } from '../adapters/compliance/simulator.js';
 import { startExchangeSimulator, type ExchangeSimulator } from '../adapters/exchange-simulator/index.js';
 import type { AccountCommandClient } from '../actors/command-client.js';
 import type { AccountCommand } from '../actors/account-command.js';
@@ -78,6 +80,18 @@ export async function startDemo(deps: DemoDeps): Promise<Demo> {
     later(faultCycleMs, injectFault);
   };
   later(10_000, injectFault);
+  // Today's money events, live (issue 9): an operator's adjustment the engine applies too, then a sanctions hit.
+  later(20_000, async () => {
+    const userId = users[11] ?? users[0] ?? 'demo0001';
+    const body = { userId, currency: 'USDT', amount: '10', reason: 'goodwill credit, live demo', actorId: 'demo-ops', idempotencyKey: `demo-live-${new Date().toISOString().slice(0, 10)}` };
+    const reply = (await deps.nc.request(`${deps.names.adminPrefix}.balance.adjust`, JSON.stringify(body), { timeout: 10_000 })).json<unknown>();
+    log.info({ event: 'demo.balance_adjusted', userId, reply }, `demo: ops credited ${userId} 10 USDT (admin.balance.adjust)`);
+  });
+  later(40_000, async () => {
+    const userId = users[10] ?? users[0] ?? 'demo0001';
+    await new ComplianceSimulator(jetstream(deps.nc), deps.names).sanctionsHit(userId, 'OFAC-SDN', `demo-live-${new Date().toISOString().slice(0, 10)}`);
+    log.warn({ event: 'demo.sanctions_hit', userId }, `demo: screening reported ${userId} on OFAC-SDN`);
+  });
 
   return {
     async stop() {

@@ -10,6 +10,7 @@ import type { Pool } from '../db/pool.js';
 import { businessWindow, lastClosedDate } from '../eod/business-date.js';
 import type { NatsNames } from '../nats/names.js';
 import type { Logger } from '../observability/logger.js';
+import { planDayMoney, recordDayMoney } from './previous-day-money.js';
 
 export interface PreviousDayDeps {
   nc: NatsConnection;
@@ -63,11 +64,11 @@ async function writeDay(deps: PreviousDayDeps, date: string, window: { startMs: 
   const users = Array.from({ length: usersCount }, (_, i) => `demo${String(i + 1).padStart(4, '0')}`);
   const balances = new Map<string, bigint>();
   /** `at`: the ledger row's created_at; `engineAt`: when the engine applied the change (they differ for the lagged write). */
-  const rows: Array<{ journal: string; leg: Leg; ref: string; at: number; engineAt: number }> = [];
+  const rows: Array<{ journal: string; leg: Leg; ref: string; at: number; engineAt: number; type?: string }> = [];
   const spanMs = window.endMs - window.startMs;
-  const journal = (name: string, legs: Leg[], ref: string, at: number, engineAt = at): void => {
+  const journal = (name: string, legs: Leg[], ref: string, at: number, engineAt = at, type?: string): void => {
     for (const leg of legs) {
-      rows.push({ journal: name, leg, ref, at, engineAt });
+      rows.push({ journal: name, leg, ref, at, engineAt, ...(type ? { type } : {}) });
       const key = `${leg.userId}/${leg.currency}`;
       balances.set(key, (balances.get(key) ?? 0n) + leg.amountMinor);
     }
@@ -91,6 +92,8 @@ async function writeDay(deps: PreviousDayDeps, date: string, window: { startMs: 
     const at = window.startMs + Math.floor(spanMs / 2) + pick(Math.floor(spanMs / 2) - 2_000);
     journal(`demo-prev-${++n}`, [{ userId, currency, amountMinor: -amountMinor }, { userId: 'house:custody', currency, amountMinor }], `demo-prev-wd-${n}`, at);
   }
+  // Trades with their fills, an adjustment, a sanctions hit and a KYC re-verification (issue 9).
+  const money = planDayMoney({ date, pick, users, balances, window, journal, nextJournal: () => `demo-prev-${++n}`, liveUsers: settings.SIMULATOR_USERS });
   // Fault 1: a ledger write that lagged its engine event by five minutes (resolved before the cut).
   const lagged = users[1] as string;
   const lagAt = window.endMs - 20 * 60_000;
@@ -105,7 +108,7 @@ async function writeDay(deps: PreviousDayDeps, date: string, window: { startMs: 
       `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id, created_at)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::text[], $6::text[], $7::timestamptz[])`,
       [slice.map((r) => r.journal), slice.map((r) => r.leg.userId), slice.map((r) => r.leg.currency), slice.map((r) => minorToDecimal(r.leg.amountMinor, 18)),
-        slice.map(() => 'demo_previous_day'), slice.map((r) => r.ref), slice.map((r) => new Date(r.at).toISOString())],
+        slice.map((r) => r.type ?? 'demo_previous_day'), slice.map((r) => r.ref), slice.map((r) => new Date(r.at).toISOString())],
     );
   }
   // The engine's side: one event per change, in time order, numbered after the stream's last seq.
@@ -123,6 +126,8 @@ async function writeDay(deps: PreviousDayDeps, date: string, window: { startMs: 
   for (let i = 0; i < events.length; i += 500) {
     await Promise.all(events.slice(i, i + 500).map((e) => js.publish(names.meBalanceSubject(e.userId), JSON.stringify(balanceEventWireOf(e)))));
   }
+  await recordDayMoney({ pool, nc, names }, money);
+  log.info({ event: 'demo.previous_day.money', date, fills: money.fills.length }, `demo: ${money.fills.length} fills, an adjustment, a sanctions hit and a KYC re-verification on ${date}`);
   log.info({ event: 'demo.previous_day.written', date, users: usersCount, ledgerRows: rows.length, engineEvents: events.length },
     `demo: wrote business date ${date}: ${rows.length} ledger rows, ${events.length} engine events, ${usersCount} users, 2 faults`);
 }

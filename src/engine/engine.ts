@@ -6,6 +6,9 @@ import { AccountCommandClient } from '../actors/command-client.js';
 import { listParked } from '../actors/parking.js';
 import { accountHandlers } from '../admin/account-handlers.js';
 import { auditHandlers } from '../admin/audit-handlers.js';
+import { balanceHandlers } from '../admin/balance-handlers.js';
+import { startComplianceIntake } from '../compliance/compliance-intake.js';
+import { startFillIntake } from '../eod/money/fill-intake.js';
 import { startAdminService } from '../admin/admin-service.js';
 import { parkedListRequest, parseRequest } from '../admin/requests.js';
 import type { Settings } from '../config/settings.js';
@@ -66,6 +69,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const instanceId = nuid.next();
   let demo: Demo | null = null;
   let observability: EngineObservability | null = null;
+  const intakes: Array<{ stop(): Promise<void> }> = [];
   try {
     const js = jetstream(nc);
     const { jsm, accounts, leases } = await ensureAccountTopology(nc, names, settings.LEASE_TTL_MS, settings.ACCOUNT_EVENTS_MAX_AGE_DAYS * 24 * 60 * 60 * 1000);
@@ -75,6 +79,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     });
     const commands = new AccountCommandClient({ nc, js, pool, names, partitions: settings.COMMAND_PARTITIONS, timeoutMs: settings.ADMIN_TIMEOUT_MS });
     const accountsApi = accountHandlers({ js, accounts, pool, names, commands });
+    const balanceApi = balanceHandlers({ pool, accounts, js, names, log });
+    intakes.push(await startFillIntake({ js, jsm, pool, names, log }));
+    intakes.push(await startComplianceIntake({ js, jsm, pool, names, log, settings, accounts, commands }));
     singletons = new Singletons({ nc, js, jsm, pool, names, log, settings, commands, leases, instanceId });
     await singletons.start();
     const leader = singletons;
@@ -90,6 +97,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         'account.history': accountsApi.history,
         'audit.replay': accountsApi.replay,
         'audit.verify': auditHandlers({ js, accounts, pool, names }).verify,
+        'balance.adjust': balanceApi.adjust,
         ...leader.adminEndpoints(),
         'parked.list': async (body) => ({ parked: await listParked(pool, parseRequest(parkedListRequest, body).limit) }),
       },
@@ -98,6 +106,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     observability = engineObservability({ nc, jsm, pool, names, partitions: settings.COMMAND_PARTITIONS, supervisorStats: () => supervisor.stats(), singletons: leader });
     if (options.simulate) demo = await startDemo({ nc, pool, names, commands, settings, log, ...(options.demoChain ? { chain: options.demoChain } : {}), ...(options.demoCustody ? { custody: options.demoCustody } : {}) });
   } catch (error) {
+    for (const intake of intakes) await intake.stop().catch(() => undefined);
     await singletons?.stop().catch(() => undefined);
     await lifecycle?.stop().catch(() => undefined);
     await nc.close().catch(() => undefined);
@@ -121,6 +130,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       stopping ??= (async () => {
         await demo?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'demo stop failed'));
         await admin?.stop().catch(() => undefined);
+        for (const intake of intakes) await intake.stop().catch(() => undefined);
         await singletons?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'singletons stop failed'));
         await lifecycle?.stop();
         await nc.drain().catch(() => undefined);

@@ -43,6 +43,22 @@ export interface NatsNames {
   readonly eodSealedSubject: string;
   /** The sealed reports by date (a KV bucket standing in for an object store: @nats-io/obj is not a dependency). */
   readonly eodReportsStore: string;
+  /** Matching engine fills `me.fill.<userId>` (DESIGN.md §6), their stream and the intake's durable consumer. */
+  readonly meFillStream: string;
+  readonly meFillSubjectAll: string;
+  meFillSubject(userId: string): string;
+  readonly fillIntakeConsumer: string;
+  /** Commands to the matching engine `me.cmd.<command>.<userId>` (docs/matching-engine-contract.md), kept on a stream. */
+  readonly meCommandStream: string;
+  readonly meCommandSubjectAll: string;
+  meCancelOrdersSubject(userId: string): string;
+  meAdjustBalanceSubject(userId: string): string;
+  /** Screening and KYC provider events `compliance.sanctions.hit.<userId>`, `compliance.kyc.reverified.<userId>`. */
+  readonly complianceStream: string;
+  readonly complianceSubjectAll: string;
+  sanctionsHitSubject(userId: string): string;
+  kycReverifiedSubject(userId: string): string;
+  readonly complianceConsumer: string;
 }
 
 export function natsNames(namespace: string): NatsNames {
@@ -81,5 +97,18 @@ export function natsNames(namespace: string): NatsNames {
     eodStepSubject: (step, outcome) => subject(`eod.${step}.${outcome}`),
     eodSealedSubject: subject('eod.sealed'),
     eodReportsStore: `${namePrefix}eod_reports`,
+    meFillStream: `${namePrefix}ME_FILLS`,
+    meFillSubjectAll: subject('me.fill.>'),
+    meFillSubject: (userId) => subject(`me.fill.${userId}`),
+    fillIntakeConsumer: `${namePrefix}fill-intake`,
+    meCommandStream: `${namePrefix}ME_COMMANDS`,
+    meCommandSubjectAll: subject('me.cmd.>'),
+    meCancelOrdersSubject: (userId) => subject(`me.cmd.cancel_orders.${userId}`),
+    meAdjustBalanceSubject: (userId) => subject(`me.cmd.adjust_balance.${userId}`),
+    complianceStream: `${namePrefix}COMPLIANCE_EVENTS`,
+    complianceSubjectAll: subject('compliance.>'),
+    sanctionsHitSubject: (userId) => subject(`compliance.sanctions.hit.${userId}`),
+    kycReverifiedSubject: (userId) => subject(`compliance.kyc.reverified.${userId}`),
+    complianceConsumer: `${namePrefix}compliance-intake`,
   };
 }

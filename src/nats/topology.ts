@@ -32,6 +32,9 @@ export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames
     [names.eventStream, names.eventSubjectAll, eventDedupWindowMs, accountEventsMaxAgeMs],
     [names.reconStream, names.reconSubjectAll, eventDedupWindowMs, 0],
     [names.eodStream, names.eodSubjectAll, eventDedupWindowMs, 0],
+    [names.meFillStream, names.meFillSubjectAll, eventDedupWindowMs, 0],
+    [names.meCommandStream, names.meCommandSubjectAll, eventDedupWindowMs, 0],
+    [names.complianceStream, names.complianceSubjectAll, eventDedupWindowMs, 0],
   ];
   for (const [name, subject, dedupWindowMs, maxAgeMs] of streams) {
     await ensureStream(jsm, {
@@ -57,6 +60,7 @@ export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames
 export function topologyStreams(names: NatsNames): string[] {
   return [
     names.commandStream, names.eventStream, names.reconStream, names.meBalanceStream, names.custodyStream, names.eodStream,
+    names.meFillStream, names.meCommandStream, names.complianceStream,
     `KV_${names.accountsBucket}`, `KV_${names.partitionLeaseBucket}`, `OBJ_${names.eodReportsStore}`,
   ];
 }

@@ -14,6 +14,12 @@ let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'recon-demo-day-'));
   t = await startTestEngine({ EOD_SCHEDULER: 'off', EOD_REPORTS_DIR: path.join(dir, 'reports') });
+  // The accounts the demo's compliance events name, active as the live demo opens them.
+  for (const userId of ['demo0004', 'demo0007']) {
+    await t.admin('account.create', { userId });
+    await t.admin('account.transition', { userId, target: 'kyc_approved', reasonCode: 'kyc_pass', authority: 'system', actorId: 'kyc' });
+    await t.admin('account.transition', { userId, target: 'active', reasonCode: 'first_deposit', authority: 'system', actorId: 'ledger' });
+  }
 });
 
 afterAll(async () => {
@@ -32,5 +38,18 @@ describe("the demo's previous day", () => {
     const doc = JSON.parse(await readFile(file, 'utf8')) as { report: { breaks: Array<{ kind: string; currency: string }>; liabilities: unknown[] } };
     expect(doc.report.breaks).toEqual([expect.objectContaining({ kind: 'currency_nonzero', currency: 'USDT' })]);
     expect(doc.report.liabilities).toHaveLength(3);
+    // The money and compliance steps have real figures (issue 9).
+    const steps = (doc.report as unknown as { steps: Array<{ name: string; status: string; figures: Record<string, unknown> }> }).steps;
+    const figures = (name: string) => steps.find((s) => s.name === name)!.figures;
+    expect(Number(figures('pnl').fills)).toBeGreaterThan(100);
+    expect((figures('pnl').markPrices as unknown[]).length).toBe(3);
+    expect(Number(figures('fee_accrual').journals)).toBeGreaterThan(50);
+    expect((figures('fee_accrual').crossCheck as Array<{ delta: string }>).every((c) => c.delta === '0')).toBe(true);
+    expect(Number(figures('volume_rollup').users)).toBeGreaterThan(50);
+    expect(figures('sanctions')).toMatchObject({ events: 1, applied: 1, lines: [{ userId: 'demo0007', list: 'OFAC-SDN', from: 'active', to: 'suspended' }] });
+    // demo0004 was suspended for re-KYC and is reactivated; the sanctioned demo0007 is not, and is listed for review.
+    expect(figures('kyc_reactivation')).toMatchObject({ events: 2, applied: 1, refused: 1, forReview: [{ userId: 'demo0007', outcome: 'refused' }] });
+    expect((figures('volume_rollup').tierChanges as unknown[]).length).toBeGreaterThan(0);
+    expect(figures('admin_adjustments')).toMatchObject({ adjustments: 1, byCurrency: [{ currency: 'USDT', net: '25' }] });
   });
 });

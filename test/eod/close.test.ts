@@ -81,10 +81,10 @@ describe('the EOD close', () => {
     const answer = (await t.admin('eod.run', { date: d1 })) as RunAnswer;
     expect(answer.status).toBe('sealed');
     expect(answer.steps.map((s) => s.name)).toEqual(['balance_snapshot', 'pnl', 'fee_accrual', 'volume_rollup', 'staking_rewards', 'recon_me_db', 'recon_db_custody', 'recon_db_chain', 'sanctions', 'kyc_reactivation', 'admin_adjustments']);
-    expect(answer.steps.filter((s) => s.status === 'completed').map((s) => s.name)).toEqual(['balance_snapshot', 'recon_me_db']);
+    expect(answer.steps.filter((s) => s.status === 'completed').map((s) => s.name)).toEqual(['balance_snapshot', 'pnl', 'fee_accrual', 'volume_rollup', 'recon_me_db', 'sanctions', 'kyc_reactivation', 'admin_adjustments']);
     const status = (await t.admin('eod.status', { date: d1 })) as { status: string; steps: Array<{ name: string; status: string; attempts: number; error?: string }> };
     expect(status.status).toBe('sealed');
-    expect(status.steps.find((s) => s.name === 'pnl')).toMatchObject({ status: 'skipped', error: 'not built yet: issue 9' });
+    expect(status.steps.find((s) => s.name === 'staking_rewards')).toMatchObject({ status: 'skipped', error: 'the revenue-router gate is closed (STAKING_REWARDS_ENABLED=off)' });
     expect(status.steps.find((s) => s.name === 'recon_db_custody')?.error).toMatch(/not configured/);
     // A movement a second before the cutover is in D1, a second after is not.
     const snap = await t.pool.query<{ user_id: string; total: string }>(

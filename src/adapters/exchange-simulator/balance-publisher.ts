@@ -32,11 +32,16 @@ export class BalancePublisher {
   }
 
   publish(event: BalanceEvent): void {
-    const payload = JSON.stringify(balanceEventWireOf(event));
+    this.publishMessage(this.subjectOf(event.userId), JSON.stringify(balanceEventWireOf(event)), String(event.seq), event.seq, event.userId);
+  }
+
+  /** Any engine message (a fill) through the same in-flight limit, in order with the balance events. */
+  publishMessage(subject: string, payload: string, msgID: string, seq: number, userId: string): void {
+    const event = { seq, userId };
     this.inFlight += 1;
     this.counts.published += 1;
     this.js
-      .publish(this.subjectOf(event.userId), payload, { msgID: String(event.seq) })
+      .publish(subject, payload, { msgID })
       .then(
         (ack) => {
           this.counts.acked += 1;

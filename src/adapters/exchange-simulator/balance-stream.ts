@@ -39,6 +39,20 @@ export async function ensureBalanceStream(nc: NatsConnection, names: NatsNames):
   return { jsm, lastSeq: 0 };
 }
 
+/** Creates the `me.fill.>` stream if missing (the engine's topology makes the same one). */
+export async function ensureFillStream(jsm: JetStreamManager, names: NatsNames): Promise<void> {
+  try {
+    await jsm.streams.info(names.meFillStream);
+    return;
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  await jsm.streams.add({ name: names.meFillStream, subjects: [names.meFillSubjectAll], retention: RetentionPolicy.Limits, storage: StorageType.File, duplicate_window: nanos(balanceDedupWindowMs) })
+    .catch((error: Error) => {
+      if (!/already in use/i.test(error.message)) throw error;
+    });
+}
+
 async function lastEventSeq(jsm: JetStreamManager, stream: string, lastStreamSeq: number): Promise<number> {
   if (lastStreamSeq === 0) return 0;
   const stored = await jsm.streams.getMessage(stream, { seq: lastStreamSeq }).catch(() => null);

@@ -1,6 +1,10 @@
 import { BalanceRegistry, type BalanceDelta } from './balance-registry.js';
 import { houseCustody, houseFees, journalImbalance, type Journal, type LedgerEntryDraft, type Operation } from './operation.js';
 import type { Prng } from './prng.js';
+import type { Fill } from '../../eod/money/fill.js';
+
+/** A fill as the generator decides it; the simulator numbers and stamps it when it publishes. */
+export type FillDraft = Omit<Fill, 'seq' | 'tsMs'>;
 
 const unitMinor = 10n ** 18n;
 /** Amounts are generated on a 10^-8 grid so they read like real balances; the scale stays 18. */
@@ -47,7 +51,7 @@ export interface TradeCredits {
   taker: BalanceDelta;
 }
 
-export type GeneratedOperation = Operation & { trade?: TradeCredits };
+export type GeneratedOperation = Operation & { trade?: TradeCredits; fills?: FillDraft[] };
 
 export interface GeneratorConfig {
   userIds: readonly string[];
@@ -182,6 +186,20 @@ export class OperationGenerator {
     return { kind: 'order', engine: [{ userId: makerId, currency: base, availableDeltaMinor: -qtyMinor, lockedDeltaMinor: qtyMinor }], journal: null };
   }
 
+  /** Cancels every resting order of a user (the engine obeying `me.cmd.cancel_orders`), already applied to `planned`. */
+  cancelOrdersOf(userId: string): GeneratedOperation[] {
+    const ops: GeneratedOperation[] = [];
+    for (let i = this.orders.length - 1; i >= 0; i -= 1) {
+      const o = this.orders[i] as PendingOrder;
+      if (o.makerId !== userId) continue;
+      this.orders.splice(i, 1);
+      const op: GeneratedOperation = { kind: 'cancel', engine: [{ userId: o.makerId, currency: o.base, availableDeltaMinor: o.qtyMinor, lockedDeltaMinor: -o.qtyMinor }], journal: null };
+      this.planned.apply(op.engine);
+      ops.push(op);
+    }
+    return ops;
+  }
+
   private cancel(): GeneratedOperation | null {
     if (this.orders.length === 0) return null;
     const [o] = this.orders.splice(this.prng.intBelow(this.orders.length), 1) as [PendingOrder];
@@ -235,6 +253,11 @@ export class OperationGenerator {
       ],
       journal,
       trade: { maker: { ...makerCredit }, taker: { ...takerCredit } },
+      // The maker sold base at its price (fee in quote); the taker bought it (fee in base).
+      fills: [
+        { fillId: `${tradeId}:maker`, userId: o.makerId, market: `${o.base}-${o.quote}`, base: o.base, quote: o.quote, side: 'sell', liquidity: 'maker', priceMinor: o.priceMinor, quantityMinor: qtyMinor, feeMinor: makerFeeMinor, feeCurrency: o.quote },
+        { fillId: `${tradeId}:taker`, userId: takerId, market: `${o.base}-${o.quote}`, base: o.base, quote: o.quote, side: 'buy', liquidity: 'taker', priceMinor: o.priceMinor, quantityMinor: qtyMinor, feeMinor: takerFeeMinor, feeCurrency: o.base },
+      ],
     };
   }
 

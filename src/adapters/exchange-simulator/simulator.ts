@@ -8,7 +8,10 @@ import type { Logger } from '../../observability/logger.js';
 import { balanceScale, currencySchema, type BalanceRow } from '../matching-engine/contract.js';
 import { BalanceRegistry, type BalanceDelta } from './balance-registry.js';
 import { BalancePublisher, type PublisherStats } from './balance-publisher.js';
-import { ensureBalanceStream } from './balance-stream.js';
+import { ensureBalanceStream, ensureFillStream } from './balance-stream.js';
+import { fillWireOf } from '../matching-engine/fill-contract.js';
+import { adjustBalanceCommandSchema, cancelOrdersCommandSchema } from '../matching-engine/engine-commands.js';
+import { signedDecimalToMinor } from '../../config/decimal.js';
 import { DelayQueue } from './delay-queue.js';
 import {
   FaultBook,
@@ -80,6 +83,7 @@ export interface SimulatorStats {
   runningMs: number;
   lastSeq: number;
   engineEventsApplied: number;
+  fillsPublished: number;
   /** Engine events applied per second of running time. */
   achievedEventsPerSec: number;
   operations: Record<OperationKind, number>;
@@ -184,9 +188,15 @@ export async function startExchangeSimulator(options: ExchangeSimulatorOptions):
   let rateEventsPerSec = checkRate(options.rateEventsPerSec);
   const runTag = options.runTag ?? `sim${options.seed}-${Date.now().toString(36)}`;
 
-  const { lastSeq: startSeq } = await ensureBalanceStream(nc, names);
+  const { lastSeq: startSeq, jsm } = await ensureBalanceStream(nc, names);
+  await ensureFillStream(jsm, names);
+  // Fills are numbered from the start time in ms, so a restarted simulator keeps them increasing.
+  let fillSeq = Date.now();
+  let fillsPublished = 0;
   const publisher = new BalancePublisher(jetstream(nc), names.meBalanceSubject, log, simulatorLimits.publishInFlightMax);
   const engine = new SimulatedEngine(startSeq, (event) => publisher.publish(event));
+  // Fills have a publisher of their own, so the balance events' counts stay theirs.
+  const fillPublisher = new BalancePublisher(jetstream(nc), names.meFillSubject, log, simulatorLimits.publishInFlightMax);
   const generator = new OperationGenerator(new Prng(options.seed), { userIds, currencies, runTag });
   const book = new FaultBook(runTag);
   const engineQueue = new DelayQueue<BalanceDelta[]>(simulatorLimits.delayedOperationsMax, checkDelayMs(options.faults?.engineDelayMs ?? 0));
@@ -205,6 +215,41 @@ export async function startExchangeSimulator(options: ExchangeSimulatorOptions):
 
   const writer = new LedgerWriter(pool, log);
   const snapshots = serveSnapshots(nc, names, () => engine.snapshot(), log);
+
+  // The engine obeys this engine's commands (docs/matching-engine-contract.md), once per commandId.
+  const obeyed = new Set<string>();
+  const commands = nc.subscribe(names.meCommandSubjectAll, {
+    callback: (error, msg) => {
+      if (error || stopped) return;
+      try {
+        const body: unknown = msg.json();
+        if (msg.subject.startsWith(names.subject('me.cmd.cancel_orders.'))) {
+          const command = cancelOrdersCommandSchema.parse(body);
+          if (obeyed.has(command.commandId)) return;
+          obeyed.add(command.commandId);
+          const ops = generator.cancelOrdersOf(command.userId);
+          for (const op of ops) engineQueue.push(op.engine, Date.now());
+          operations.cancel += ops.length;
+          log.info({ event: 'sim.cmd.cancel_orders', userId: command.userId, orders: ops.length }, 'open orders cancelled');
+        } else {
+          const command = adjustBalanceCommandSchema.parse(body);
+          if (obeyed.has(command.commandId)) return;
+          obeyed.add(command.commandId);
+          const delta: BalanceDelta = { userId: command.userId, currency: command.currency, availableDeltaMinor: signedDecimalToMinor(command.amount, balanceScale), lockedDeltaMinor: 0n };
+          const problem = generator.planned.problemWith([delta]);
+          if (problem) {
+            log.error({ event: 'sim.cmd.adjust_refused', userId: command.userId, currency: command.currency, problem }, 'balance adjustment refused by the engine');
+            return;
+          }
+          generator.applyExtra([delta]);
+          engineQueue.push([delta], Date.now());
+          log.info({ event: 'sim.cmd.adjust_balance', userId: command.userId, currency: command.currency, amount: command.amount }, 'balance adjusted');
+        }
+      } catch (problem) {
+        log.error({ event: 'sim.cmd.invalid', subject: msg.subject, err: (problem as Error).message }, 'engine command refused');
+      }
+    },
+  });
 
   const operations: Record<OperationKind, number> = { deposit: 0, withdrawal_request: 0, withdrawal: 0, order: 0, cancel: 0, trade: 0, engine_only: 0 };
   let engineEventsApplied = 0;
@@ -232,6 +277,11 @@ export async function startExchangeSimulator(options: ExchangeSimulatorOptions):
     }
     operations[op.kind] += 1;
     engineQueue.push(op.engine, nowMs);
+    for (const draft of op.fills ?? []) {
+      fillSeq += 1;
+      fillsPublished += 1;
+      fillPublisher.publishMessage(names.meFillSubject(draft.userId), JSON.stringify(fillWireOf({ ...draft, seq: fillSeq, tsMs: nowMs })), draft.fillId, fillSeq, draft.userId);
+    }
     if (op.journal) {
       if (book.takeDrop(op.journal)) journalsDropped += 1;
       else ledgerQueue.push(op.journal, nowMs);
@@ -240,7 +290,7 @@ export async function startExchangeSimulator(options: ExchangeSimulatorOptions):
   };
 
   const saturated = (): boolean =>
-    publisher.saturated || writer.saturated || engineQueue.length >= simulatorLimits.delayedOperationsMax || ledgerQueue.length >= simulatorLimits.delayedOperationsMax;
+    publisher.saturated || fillPublisher.saturated || writer.saturated || engineQueue.length >= simulatorLimits.delayedOperationsMax || ledgerQueue.length >= simulatorLimits.delayedOperationsMax;
 
   const tick = (): void => {
     const now = performance.now();
@@ -274,6 +324,7 @@ export async function startExchangeSimulator(options: ExchangeSimulatorOptions):
     runningMs: Math.round(runningMs),
     lastSeq: engine.lastSeq,
     engineEventsApplied,
+    fillsPublished,
     achievedEventsPerSec: runningMs > 0 ? Math.round((engineEventsApplied * 1000) / runningMs) : 0,
     operations: { ...operations },
     journalsDropped,
@@ -299,6 +350,7 @@ export async function startExchangeSimulator(options: ExchangeSimulatorOptions):
 
   const waitDurable = async (): Promise<void> => {
     await publisher.idle();
+    await fillPublisher.idle();
     await writer.idle();
   };
 
@@ -407,6 +459,7 @@ export async function startExchangeSimulator(options: ExchangeSimulatorOptions):
         await waitDurable();
         writer.stop();
         snapshots.unsubscribe();
+        commands.unsubscribe();
         stopped = true;
         log.info({ event: 'sim.stopped', ...stats() }, 'exchange simulator stopped');
       })();

@@ -2,6 +2,13 @@ import { balanceSnapshotStep } from './balance-snapshot.js';
 import { reconDbChainStep } from './recon-db-chain.js';
 import { reconDbCustodyStep } from './recon-db-custody.js';
 import { reconMeDbStep } from './recon-me-db.js';
+import { adminAdjustmentsStep } from './admin-adjustments.js';
+import { defaultFeeAccrualStep } from './fee-accrual.js';
+import { kycReactivationStep } from './kyc-reactivation.js';
+import { pnlStep } from './pnl.js';
+import { sanctionsStep } from './sanctions.js';
+import { stakingRewardsStep } from './staking-rewards.js';
+import { volumeRollupStep } from './volume-rollup.js';
 import { eodStepNames, type EodStep, type EodStepName } from './step.js';
 
 /** A step of DESIGN.md §5 that is not built yet: listed in every run as `skipped`, with the reason. */
@@ -14,7 +21,10 @@ function notBuilt(name: EodStepName): EodStep {
 }
 
 /** The built steps; adding one is its file and one line here. */
-const built: readonly EodStep[] = [balanceSnapshotStep, reconMeDbStep, reconDbCustodyStep, reconDbChainStep];
+const built: readonly EodStep[] = [
+  balanceSnapshotStep, reconMeDbStep, reconDbCustodyStep, reconDbChainStep,
+  pnlStep, defaultFeeAccrualStep, volumeRollupStep, stakingRewardsStep, sanctionsStep, kycReactivationStep, adminAdjustmentsStep,
+];
 
 /** All eleven steps in the order of DESIGN.md §5. */
 export function eodStepRegistry(overrides: readonly EodStep[] = []): EodStep[] {

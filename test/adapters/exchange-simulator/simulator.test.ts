@@ -52,8 +52,8 @@ describe('exchange simulator', () => {
   it('books per (user, currency) exactly the engine registry total, fees and custody on house accounts', async () => {
     expect(await engineMinusLedger(h.sim, h.pool)).toEqual([]);
     const ledger = await ledgerTotals(h.pool);
-    expect([...ledger.entries()].some(([key, total]) => key.startsWith('house:fees/') && total > 0n)).toBe(true);
-    expect([...ledger.keys()].every((key) => !key.startsWith('house:') || key.startsWith('house:fees/') || key.startsWith('house:custody/'))).toBe(true);
+    expect([...ledger.entries()].some(([key, total]) => key.startsWith('house:fees_unaccrued/') && total > 0n)).toBe(true);
+    expect([...ledger.keys()].every((key) => !key.startsWith('house:') || key.startsWith('house:fees_unaccrued/') || key.startsWith('house:custody/'))).toBe(true);
   });
 
   it('publishes every change as a valid event, seq 1…lastSeq in order, last values equal to the registry', async () => {
