@@ -34,6 +34,30 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+describe('recon balance adjust (against a running engine)', () => {
+  it('posts once per key (the same entry again), refuses the key with other content (3), and a malformed amount before sending (2)', async () => {
+    const unknown = await cli('balance', 'adjust', 'alice', 'BTC', '-0.25', '--reason', 'r', '--actor', 'ops-1', '--key', 't0');
+    expect(unknown.code).toBe(2); // INVALID_REQUEST: no such account
+    await t.admin('account.create', { userId: 'alice' });
+    const pending = await cli('balance', 'adjust', 'alice', 'BTC', '-0.25', '--reason', 'r', '--actor', 'ops-1', '--key', 't0', '--json');
+    expect(pending.code).toBe(3); // not in a state that takes adjustments
+    expect(pending.json<{ error: { code: string } }>().error.code).toBe('FORBIDDEN_TRANSITION');
+    await t.admin('account.transition', { userId: 'alice', target: 'kyc_approved', reasonCode: 'kyc_pass', authority: 'system', actorId: 'kyc' });
+    const first = await cli('balance', 'adjust', 'alice', 'BTC', '-0.25', '--reason', 'ticket 17: double credit', '--actor', 'ops-1', '--key', 't17', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    const entryId = first.json<{ entryId: string }>().entryId;
+    expect(entryId).toEqual(expect.any(String));
+    const again = await cli('balance', 'adjust', 'alice', 'BTC', '-0.25', '--reason', 'ticket 17: double credit', '--actor', 'ops-1', '--key', 't17', '--json');
+    expect(again.json<{ entryId: string }>().entryId).toBe(entryId);
+    const conflict = await cli('balance', 'adjust', 'alice', 'BTC', '-0.5', '--reason', 'ticket 17: double credit', '--actor', 'ops-1', '--key', 't17', '--json');
+    expect(conflict.code).toBe(3);
+    expect(conflict.json<{ error: { code: string } }>().error.code).toBe('CONFLICT');
+    expect((await cli('balance', 'adjust', 'alice', 'BTC', '1e3', '--reason', 'r', '--actor', 'ops-1', '--key', 'k2')).code).toBe(2);
+    const rows = await t.pool.query<{ user_id: string; amount: string }>(`SELECT user_id, amount::text FROM ledger_entries WHERE reference_type = 'admin_adjustment' ORDER BY user_id`);
+    expect(rows.rows.map((r) => [r.user_id, Number(r.amount)])).toEqual([['alice', -0.25], ['house:adjustments', 0.25]]);
+  });
+});
+
 describe('recon eod (against a running engine)', () => {
   it('runs the close to its seal, reads it, saves the report and a proof, and both verify offline', async () => {
     const run = await cli('eod', 'run', yesterday, '--json');
