@@ -65,7 +65,7 @@ export async function openAdminClient(settings: Settings = cliSettings(), defaul
       if (failure && typeof failure === 'object') {
         const code = adminErrorCodes.find((c) => c === failure.code) ?? 'INTERNAL';
         const message = typeof failure.message === 'string' ? failure.message : 'the engine answered an error';
-        throw new CliError(code === 'INVALID_REQUEST' ? exitCodes.badInput : exitCodes.engineError, code, `${code}: ${message}`);
+        throw new CliError(code === 'INVALID_REQUEST' ? exitCodes.badInput : exitCodes.engineError, code, message);
       }
       return reply;
     },

@@ -41,9 +41,12 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+/** The engine's error codes are named on the human line; the CLI's own (USAGE, UNREACHABLE) speak for themselves. */
+const ownCodes = new Set(['USAGE', 'UNREACHABLE']);
+
 function fail(code: string, message: string, exitCode: number): void {
   if (jsonWanted) process.stdout.write(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`);
-  process.stderr.write(`recon: ${message}\n`);
+  process.stderr.write(`recon: ${ownCodes.has(code) || message.startsWith(`${code}:`) ? '' : `${code}: `}${message}\n`);
   process.exitCode = exitCode;
 }
 

@@ -64,6 +64,6 @@ export function reconCommands(program: Command): void {
 
 async function boundaryOf(list: { breaks: BreakView[] }, id: string): Promise<string> {
   const found = list.breaks.find((b) => b.breakId === id);
-  if (!found) throw new CliError(exitCodes.engineError, 'NOT_FOUND', `NOT_FOUND: no live break ${id} (see recon breaks)`);
+  if (!found) throw new CliError(exitCodes.engineError, 'NOT_FOUND', `no live break ${id} (see recon breaks)`);
   return found.boundary;
 }
