@@ -53,7 +53,7 @@ export interface EodCloseDeps {
 }
 
 /**
- * The close of one business date (DESIGN.md §5, ADR 0016): its steps in order, each keyed on
+ * The close of one business date (docs/contract.md §9, ADR 0016): its steps in order, each keyed on
  * (date, step) in `eod_runs`, each write in a transaction fenced by the lease term the run
  * started under; then the report, sealed and chained to the previous date's. A re-run skips
  * what completed and re-does what failed; a sealed date is never written again.

@@ -36,14 +36,14 @@ export interface NatsNames {
   readonly custodySubjectAll: string;
   custodyWithdrawalsPausedSubject(asset: string): string;
   custodyWithdrawalsResumedSubject(asset: string): string;
-  /** The close's events `eod.<step>.completed|failed` and `eod.sealed` (DESIGN.md §6), and their stream. */
+  /** The close's events `eod.<step>.completed|failed` and `eod.sealed` (docs/contract.md), and their stream. */
   readonly eodStream: string;
   readonly eodSubjectAll: string;
   eodStepSubject(step: string, outcome: 'completed' | 'failed'): string;
   readonly eodSealedSubject: string;
   /** The sealed reports by date (a KV bucket standing in for an object store: @nats-io/obj is not a dependency). */
   readonly eodReportsStore: string;
-  /** Matching engine fills `me.fill.<userId>` (DESIGN.md §6), their stream and the intake's durable consumer. */
+  /** Matching engine fills `me.fill.<userId>` (docs/contract.md), their stream and the intake's durable consumer. */
   readonly meFillStream: string;
   readonly meFillSubjectAll: string;
   meFillSubject(userId: string): string;
