@@ -9,8 +9,6 @@
  *   reconciler's batch size), one after the other as the reconciler's single mailbox does;
  * - the baseline full scan (bench/baseline.ts) over the same ledger.
  */
-import { writeFile } from 'node:fs/promises';
-import { Session, type Profiler } from 'node:inspector';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { startExchangeSimulator } from '../src/adapters/exchange-simulator/index.js';
@@ -20,6 +18,7 @@ import { natsNames } from '../src/nats/names.js';
 import { ensureAccountTopology } from '../src/nats/topology.js';
 import type { Logger } from '../src/observability/logger.js';
 import { defaultMeDbLimits, MeDbReconciler } from '../src/recon/me-db/reconciler.js';
+import { startProfile } from './cpu-profile.js';
 import { fullScanReconcile, type FullScanResult } from './baseline.js';
 import { countRows } from './history.js';
 import { benchNamespace, createBenchDatabase, deleteNamespaceStreams, once, sleep, timed, until, type Cleanup } from './support.js';
@@ -148,23 +147,5 @@ export async function runThroughput(ctx: { serverUrl: string; nc: NatsConnection
   return {
     events, ledgerRows, generateMs: generated.ms, oursMs, startMs, engineDoneMs, ledgerDoneMs,
     alertsDuringCatchup, openBreaksAfter, ceilingEngineMs: ceilingEngine.ms, ceilingLedgerMs: ceilingLedger.ms, baseline, graceMs: opts.graceMs,
-  };
-}
-
-/** The in-process V8 profiler (node:inspector), for the catch-up only. */
-async function startProfile(): Promise<{ stop(path: string): Promise<void> }> {
-  const session = new Session();
-  session.connect();
-  const post = <T>(method: string, params?: object): Promise<T> =>
-    new Promise((resolve, reject) => session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result as T))));
-  await post('Profiler.enable');
-  await post('Profiler.setSamplingInterval', { interval: 500 });
-  await post('Profiler.start');
-  return {
-    async stop(path: string) {
-      const { profile } = await post<{ profile: Profiler.Profile }>('Profiler.stop');
-      await writeFile(path, JSON.stringify(profile));
-      session.disconnect();
-    },
   };
 }

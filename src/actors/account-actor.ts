@@ -7,10 +7,14 @@ import type { NatsNames } from '../nats/names.js';
 import type { AccountCommand, CommandOutcome } from './account-command.js';
 import { accountRecordSchema, genesisHash, newTransitionRow, type AccountRecord, type TransitionRow } from './account-record.js';
 import { accountEventOf } from './account-event.js';
-import { appendTransition, balancesAllZero, findOutcome, lastAuditedSeq, recordRejection, transitionByCommand } from './audit-log.js';
+import { balancesAllZero } from './audit-log.js';
+import type { AuditLogGroupCommit } from './audit-group-commit.js';
+import type { KnownOutcome } from './audit-log.js';
 
 export interface AccountActorDeps {
   pool: Pool;
+  /** The audit log, group-committed across the engine's actors (ADR 0019). */
+  audit: AuditLogGroupCommit;
   accounts: KV;
   js: JetStreamClient;
   names: NatsNames;
@@ -42,13 +46,22 @@ export class AccountActor {
   ) {}
 
   async handle(command: AccountCommand): Promise<CommandOutcome> {
-    const state = await this.load();
-
-    const known = await findOutcome(this.deps.pool, command.commandId);
+    let state: Loaded;
+    let known: KnownOutcome | null;
+    if (this.loaded) {
+      state = this.loaded;
+      known = await this.deps.audit.outcomeOf(command.commandId);
+    } else {
+      // First command of this incarnation: the load and the outcome lookup go out together. The
+      // lookup only counts if the load repaired nothing: a repaired row may be this very command's.
+      const [load, early] = await Promise.all([this.load(), this.deps.audit.outcomeOf(command.commandId)]);
+      state = load.loaded;
+      known = load.repaired ? await this.deps.audit.outcomeOf(command.commandId) : early;
+    }
     if (known) {
       // A redelivery or repeat: make sure the event went out, then answer as before.
-      if (known.ok) await this.publishEventOf(command.commandId);
-      return known;
+      if (known.transition) await this.publishEvent(known.transition);
+      return known.outcome;
     }
 
     const current = state.record;
@@ -101,29 +114,34 @@ export class AccountActor {
       : await this.deps.accounts.update(command.userId, encoded, state.revision);
     this.loaded = { record: next, revision };
 
-    await appendTransition(this.deps.pool, row, revision);
+    await this.deps.audit.append(row, revision);
     await this.publishEvent(row);
     return { ok: true, userId: row.userId, from: row.from, to: row.to, revision, transitionId: row.transitionId };
   }
 
-  /** Reads the KV entry once per incarnation, and repairs an audit row a crash left unwritten. */
-  private async load(): Promise<Loaded> {
-    if (this.loaded) return this.loaded;
-    const entry = await this.deps.accounts.get(this.userId);
+  /**
+   * Reads the KV entry once per incarnation, and repairs an audit row a crash left unwritten. The
+   * KV read and the audited seq are read together: a row written between the two reads can only
+   * make the repair a no-op (same command id) or make the KV write fail its compare-and-set.
+   */
+  private async load(): Promise<{ loaded: Loaded; repaired: boolean }> {
+    const [entry, auditedSeq] = await Promise.all([this.deps.accounts.get(this.userId), this.deps.audit.lastAuditedSeq(this.userId)]);
     let loaded: Loaded;
+    let repaired = false;
     if (entry === null || entry.operation !== 'PUT') {
       loaded = { record: null, revision: entry?.revision ?? 0 };
     } else {
       const record = accountRecordSchema.parse(entry.json());
       loaded = { record, revision: entry.revision };
-      if ((await lastAuditedSeq(this.deps.pool, this.userId)) < record.seq) {
+      if (auditedSeq < record.seq) {
         // The process died after the KV write and before the audit insert.
-        await appendTransition(this.deps.pool, record.last, entry.revision);
+        await this.deps.audit.append(record.last, entry.revision);
         await this.publishEvent(record.last);
+        repaired = true;
       }
     }
     this.loaded = loaded;
-    return loaded;
+    return { loaded, repaired };
   }
 
   private async reject(
@@ -132,13 +150,8 @@ export class AccountActor {
     message: string,
     reason?: string,
   ): Promise<CommandOutcome> {
-    await recordRejection(this.deps.pool, command, code, message, reason);
+    await this.deps.audit.recordRejection(command, code, message, reason);
     return { ok: false, userId: command.userId, error: { code, message, ...(reason ? { reason } : {}) } };
-  }
-
-  private async publishEventOf(commandId: string): Promise<void> {
-    const row = await transitionByCommand(this.deps.pool, commandId);
-    if (row) await this.publishEvent(row);
   }
 
   /** Idempotent: the stream drops a second copy with the same Nats-Msg-Id inside its dedup window. */

@@ -65,6 +65,11 @@ export class AccountCommandClient {
     });
   }
 
+  /** The subject a command for `userId` is sent on. */
+  subjectOf(userId: string): string {
+    return this.deps.names.commandSubject(partitionOf(userId, this.deps.partitions), userId);
+  }
+
   /** The outcome of a command some earlier send already queued. */
   private async awaitStoredOutcome(command: AccountCommand, deadlineMs: number): Promise<CommandReply> {
     for (;;) {

@@ -1,4 +1,5 @@
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { limits } from '../config/limits.js';
 import { rewindDurableConsumer } from '../nats/durable-consumer.js';
 import type { Logger } from '../observability/logger.js';
 import { observeCommand } from '../observability/metrics.js';
@@ -13,9 +14,18 @@ export interface IntakeLimits {
   ackWaitMs: number;
 }
 
-export interface ParkedOrigin { stream: string; streamSeq: number; subject: string; payload: string }
+export interface ParkedOrigin {
+  stream: string;
+  streamSeq: number;
+  subject: string;
+  payload: string;
+  /** The message's exact bytes (kept as bytea: they may hold what text cannot, e.g. NUL). */
+  bytes?: Uint8Array;
+}
 
-export const defaultIntakeLimits: IntakeLimits = { inFlightMax: 1_000, ackWaitMs: 30_000 };
+const parkRetryMs = 5_000;
+
+export const defaultIntakeLimits: IntakeLimits = { inFlightMax: limits.intakeInFlightMax, ackWaitMs: limits.intakeAckWaitMs };
 
 export interface CommandIntakeDeps {
   js: JetStreamClient;
@@ -52,7 +62,7 @@ export class CommandIntake {
     const { js, names } = this.deps;
     const consumerName = await this.rewindConsumer();
     const consumer = await js.consumers.get(names.commandStream, consumerName);
-    this.messages = await consumer.consume({ max_messages: Math.min(256, this.deps.limits.inFlightMax) });
+    this.messages = await consumer.consume({ max_messages: Math.min(limits.intakeBatchMax, this.deps.limits.inFlightMax) });
     this.loop = this.pump(this.messages);
   }
 
@@ -92,12 +102,19 @@ export class CommandIntake {
 
   private async accept(msg: JsMsg): Promise<void> {
     const payload = msg.string();
-    const origin: ParkedOrigin = { stream: msg.info.stream, streamSeq: msg.seq, subject: msg.subject, payload };
+    const origin: ParkedOrigin = { stream: msg.info.stream, streamSeq: msg.seq, subject: msg.subject, payload, bytes: msg.data };
     const parsed = parseCommand(payload);
     const misrouted = parsed.ok ? this.misrouted(msg.subject, parsed.command.userId) : null;
     if (!parsed.ok || misrouted) {
       const error = parsed.ok ? misrouted ?? '' : parsed.error;
-      await this.deps.park(origin, error, 1);
+      try {
+        await this.deps.park(origin, error, 1);
+      } catch (parkError) {
+        // Postgres away: this message comes back later; the partition goes on meanwhile.
+        this.deps.log.error({ event: 'intake.park_failed', subject: msg.subject, seq: msg.seq, err: (parkError as Error).message }, 'invalid command not parked yet; redelivered later');
+        msg.nak(parkRetryMs);
+        return;
+      }
       msg.ack();
       this.deps.log.error({ event: 'intake.invalid_command', subject: msg.subject, seq: msg.seq, err: error }, 'invalid command parked');
       return;

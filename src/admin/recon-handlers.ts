@@ -2,25 +2,29 @@ import { z } from 'zod';
 import { actorIdSchema } from '../actors/identifiers.js';
 import type { BoundaryStatus } from '../recon/boundary-status.js';
 import type { LiveBreak } from '../recon/breaks/break.js';
+import type { Reconciler } from '../recon/reconciler.js';
 import { AdminError } from './errors.js';
 import { parseRequest } from './requests.js';
 
 /** What the admin service needs of a running reconciler. */
-export interface ReconView {
-  status(): BoundaryStatus;
-  liveBreaks(): LiveBreak[];
-  act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<LiveBreak | null>;
-}
+export type ReconView = Pick<Reconciler, 'status' | 'liveBreaks' | 'act' | 'rebaseline'>;
 
 const emptyRequest = z.object({});
+/** Free text for an operator's reason; Postgres text cannot hold NUL. */
+const reasonText = z.string().min(1).max(1_000).refine((text) => !text.includes('\u0000'), 'reason must not contain NUL');
 const breakActionRequest = z.object({
   boundary: z.string().min(1).max(32),
   breakId: z.string().uuid('breakId must be a UUID'),
   actorId: actorIdSchema,
-  reason: z.string().min(1).max(1_000).optional(),
+  reason: reasonText.optional(),
 });
-const acceptRequest = breakActionRequest.extend({ reason: z.string().min(1, 'accepting a break needs a reason').max(1_000) });
+const acceptRequest = breakActionRequest.extend({ reason: z.string().min(1, 'accepting a break needs a reason').pipe(reasonText) });
 const listRequest = z.object({ boundary: z.string().min(1).max(32).optional() });
+const rebaselineRequest = z.object({
+  boundary: z.string().min(1).max(32),
+  actorId: actorIdSchema,
+  reason: z.string().min(1, 'a re-baseline needs a reason').pipe(reasonText),
+});
 
 function wire(b: LiveBreak) {
   return {
@@ -54,5 +58,12 @@ export function reconHandlers(reconcilers: ReadonlyMap<string, ReconView>, disab
     },
     acknowledge: (body: unknown) => act(body, 'acknowledge'),
     accept: (body: unknown) => act(body, 'accept'),
+    /** After a sequence fault: re-seed the boundary's left side from its source's snapshot. */
+    async rebaseline(body: unknown) {
+      const req = parseRequest(rebaselineRequest, body);
+      const view = find(req.boundary);
+      if (!view.rebaseline) throw new AdminError('INVALID_REQUEST', `boundary ${req.boundary} has no snapshot to re-baseline from`);
+      return { boundary: req.boundary, ...(await view.rebaseline(req.actorId, req.reason)) };
+    },
   };
 }

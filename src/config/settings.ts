@@ -88,6 +88,14 @@ export const settingsSchema = z.object({
   STAKING_POOL_ADDRESS: z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed 20-byte address').optional(),
   CHAIN_POLL_MS: positiveInt.default(5_000),
   CHAIN_CONFIRMATIONS: nonNegativeInt.default(12),
+  /**
+   * This instance's stable identity, the holder written in its leases: a restart with the same
+   * id takes its own leases back at once instead of waiting out LEASE_TTL_MS. Default (set by
+   * `npm start`): the host name, a hash of the working directory and NAMESPACE, and a slot held
+   * by a pid file (src/config/instance-identity.ts). Two instances running at once must never
+   * share one.
+   */
+  INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'letters, digits, _ . and - only, at most 128').optional(),
   /** Partition and leader leases expire this long after their holder stops renewing. */
   LEASE_TTL_MS: positiveInt.min(1_000).default(10_000),
   LIVE_ACTORS_MAX: positiveInt.default(100_000),

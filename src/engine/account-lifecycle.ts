@@ -2,6 +2,8 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { AccountActor } from '../actors/account-actor.js';
+import { AuditLogGroupCommit } from '../actors/audit-group-commit.js';
+import { limits } from '../config/limits.js';
 import type { AccountCommand, CommandOutcome, CommandReply } from '../actors/account-command.js';
 import { CommandIntake, defaultIntakeLimits } from '../actors/command-intake.js';
 import { parkCommand } from '../actors/parking.js';
@@ -37,6 +39,7 @@ export interface AccountLifecycle {
 /** Account actors under their supervisor, fed by one durable consumer per command partition. */
 export async function startAccountLifecycle(deps: AccountLifecycleDeps): Promise<AccountLifecycle> {
   const { settings, log, nc } = deps;
+  const audit = new AuditLogGroupCommit(deps.pool);
   const supervisor = new Supervisor<AccountCommand, CommandOutcome>({
     name: 'accounts',
     log,
@@ -45,14 +48,15 @@ export async function startAccountLifecycle(deps: AccountLifecycleDeps): Promise
       mailboxDepthMax: settings.MAILBOX_DEPTH_MAX,
       idleMs: settings.ACTOR_IDLE_MS,
       attemptsMax: settings.COMMAND_MAX_ATTEMPTS,
-      backoffInitialMs: 100,
-      backoffMaxMs: 5_000,
-      restartsMax: 1_000,
-      restartWindowMs: 60_000,
+      backoffInitialMs: limits.backoffInitialMs,
+      backoffMaxMs: limits.backoffMaxMs,
+      restartsMax: limits.restartsMax,
+      restartWindowMs: limits.restartWindowMs,
     },
     spawn: (userId) =>
       new AccountActor(userId, {
         pool: deps.pool,
+        audit,
         accounts: deps.accounts,
         js: deps.js,
         names: deps.names,

@@ -1,6 +1,7 @@
 import { randomV2AccessToken, startBitgoSimulatorFor, type BitgoSimulator } from '../adapters/bitgo/simulator/index.js';
 import { redactUrl, ServiceUnreachableError } from '../config/service-unreachable.js';
-import type { Settings } from '../config/settings.js';
+import { claimInstanceIdentity } from '../config/instance-identity.js';
+import { SettingsError, type Settings } from '../config/settings.js';
 import { migrate } from '../db/migrate.js';
 import { startEmbeddedStakingChain, type EmbeddedStakingChain } from '../embedded/anvil.js';
 import { resolveServices } from '../embedded/services.js';
@@ -12,6 +13,7 @@ import { parseListen, startHttpServer, type HttpServer } from '../observability/
 import { liveViewDestination } from '../observability/live-view.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { metricsText } from '../observability/metrics.js';
+import { validateBoundaries } from '../recon/boundaries.js';
 import { startEngine, type Engine } from './engine.js';
 import type { EngineObservability } from './observability.js';
 
@@ -20,7 +22,11 @@ import type { EngineObservability } from './observability.js';
  * no NATS_URL and DATABASE_URL it starts the embedded default and the demo around it.
  */
 export async function runEngine(given: Settings, log: Logger, simulateFlag: boolean): Promise<void> {
-  let settings = given;
+  // A boundary setting that cannot work stops start-up before anything runs (ADR 0021).
+  const problem = (await validateBoundaries(given, log))[0];
+  if (problem) throw new SettingsError(`config: ${problem.setting}: ${problem.message}`);
+  const identity = given.INSTANCE_ID ? null : claimInstanceIdentity(given.NAMESPACE);
+  let settings: Settings = { ...given, INSTANCE_ID: given.INSTANCE_ID ?? identity?.id };
   // The embedded default is a demo: with no services given, it simulates the exchange too.
   const simulate = simulateFlag || (!settings.NATS_URL && !settings.DATABASE_URL);
   // Bound first, so /health says "starting" until ready. A port in use (a second instance on
@@ -45,6 +51,7 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
     await chain?.stop().catch(() => undefined);
     await bitgo?.stop().catch(() => undefined);
     await services.stop().catch((error: unknown) => log.error({ err: String(error) }, 'embedded services stop failed'));
+    identity?.release();
     process.exit(code);
   };
   // `on`, not `once`: Ctrl-C reaches npm, tsx and us, and tsx relays it again; a second
@@ -103,6 +110,7 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
       natsUrl: redactUrl(services.natsUrl),
       databaseUrl: redactUrl(services.databaseUrl),
       embedded: services.embedded,
+      instanceId: settings.INSTANCE_ID,
       simulate,
       namespace: settings.NAMESPACE || '(none)',
       adminSubjects: `${settings.NAMESPACE ? `${settings.NAMESPACE}.` : ''}admin.>`,

@@ -1,16 +1,18 @@
 import type { KV } from '@nats-io/kv';
 import type { Subscription } from '@nats-io/nats-core';
 import type { AccountCommandClient } from '../actors/command-client.js';
+import { parkCommand } from '../actors/parking.js';
+import { StrayCommands } from '../actors/stray-commands.js';
 import { AdminError, adminErrorCodes } from '../admin/errors.js';
-import { reconHandlers, type ReconView } from '../admin/recon-handlers.js';
+import { reconHandlers } from '../admin/recon-handlers.js';
 import { eodHandlers, eodRunWaitMs } from '../admin/eod-handlers.js';
 import { EodService } from '../eod/close-service.js';
 import type { AdminHandler } from '../admin/admin-service.js';
+import { boundaries } from '../recon/boundaries.js';
 import { disabledBoundary, type BoundaryStatus } from '../recon/boundary-status.js';
 import type { LiveBreak } from '../recon/breaks/break.js';
-import { dbChainDisabledReason, startDbChainReconciler } from '../recon/db-chain/index.js';
-import { dbCustodyDisabledReason, startDbCustodyReconciler } from '../recon/db-custody/index.js';
-import { defaultMeDbLimits, MeDbReconciler } from '../recon/me-db/reconciler.js';
+import { MeDbReconciler } from '../recon/me-db/reconciler.js';
+import type { Reconciler } from '../recon/reconciler.js';
 import { claimFence, type Fence } from '../supervisor/fence.js';
 import { LeaderLease } from '../supervisor/leader-lease.js';
 import type { ReconcilerDeps } from '../recon/reconciler-deps.js';
@@ -21,8 +23,11 @@ export interface SingletonDeps extends ReconcilerDeps {
   instanceId: string;
 }
 
-/** A running reconciler as the engine sees it. */
-export interface Reconciler extends ReconView {
+export type { Reconciler } from '../recon/reconciler.js';
+
+/** Something only the leader runs: started in order on election, all or none; stopped before the lease goes. */
+interface LeaderService {
+  name: string;
   stop(): Promise<void>;
 }
 
@@ -37,8 +42,9 @@ const eodForwardTimeoutMs = eodRunWaitMs + 10_000;
  */
 export class Singletons {
   private readonly reconcilers = new Map<string, Reconciler>();
+  /** Every leader service running, in start order (stopped in reverse). */
+  private services: LeaderService[] = [];
   private readonly lease: LeaderLease;
-  private leaderSubscription: Subscription | null = null;
   private readonly local: Record<string, AdminHandler>;
   private meDbReconciler: MeDbReconciler | null = null;
   private eodService: EodService | null = null;
@@ -51,6 +57,7 @@ export class Singletons {
     });
     this.local = {
       'recon.status': api.status, 'recon.breaks': api.breaks, 'recon.break.acknowledge': api.acknowledge, 'recon.break.accept': api.accept,
+      'recon.rebaseline': api.rebaseline,
       'eod.run': eod.run, 'eod.status': eod.status, 'eod.report': eod.report, 'eod.proof': eod.proof,
     };
     this.lease = new LeaderLease({
@@ -131,40 +138,56 @@ export class Singletons {
   }
 
   private disabled(): BoundaryStatus[] {
-    const names = new Set(this.reconcilers.keys());
-    return [
-      ...(names.has('db_custody') ? [] : [disabledBoundary('db_custody', dbCustodyDisabledReason(this.deps.settings) ?? 'not running')]),
-      ...(names.has('db_chain') ? [] : [disabledBoundary('db_chain', dbChainDisabledReason(this.deps.settings) ?? 'not running')]),
-    ];
+    return boundaries
+      .filter((b) => !this.reconcilers.has(b.name))
+      .map((b) => disabledBoundary(b.name, b.disabledReason(this.deps.settings) ?? 'not running'));
   }
 
+  /**
+   * On election: claim the fence, then start every leader service in order. All or none: if
+   * one fails, those already started are stopped (in reverse) before the error goes up and
+   * the lease is dropped, so a failing boundary never leaves a second copy of another running.
+   */
   private async startAll(): Promise<void> {
     const { deps } = this;
     const fence = this.lease.fence;
     if (!fence) throw new Error('elected without a fencing token');
     // Before anything writes: waits out the previous leader's in-flight writes, refuses theirs after.
     await claimFence(deps.pool, fence);
-    const meDb = new MeDbReconciler({
-      nc: deps.nc, js: deps.js, jsm: deps.jsm, pool: deps.pool, names: deps.names, log: deps.log, commands: deps.commands,
-      limits: { ...defaultMeDbLimits, graceMs: deps.settings.RECON_GRACE_MS },
-    });
-    await meDb.start();
-    this.meDbReconciler = meDb;
-    this.reconcilers.set('me_db', meDb);
-    if (dbCustodyDisabledReason(deps.settings) === null) {
-      const { nc, js, jsm, pool, names, log, settings } = deps;
-      this.reconcilers.set('db_custody', await startDbCustodyReconciler({ nc, js, jsm, pool, names, log, settings }));
+    const started: LeaderService[] = [];
+    const reconcilers = new Map<string, Reconciler>();
+    let eodService: EodService | null = null;
+    try {
+      const { nc, js, jsm, pool, names, log, settings, commands } = deps;
+      for (const boundary of boundaries) {
+        if (boundary.disabledReason(settings) !== null) continue;
+        const reconciler = await boundary.start({ nc, js, jsm, pool, names, log, settings, commands, fence, onFenced: (error) => this.stepDown(error) });
+        started.push({ name: boundary.name, stop: () => reconciler.stop() });
+        reconcilers.set(boundary.name, reconciler);
+      }
+      const close = await EodService.start({ nc, js, jsm, pool, names, log, settings, fence: () => this.lease.fence });
+      started.push({ name: 'eod-close', stop: () => close.stop() });
+      eodService = close;
+      const strays = new StrayCommands({ nc, js, jsm, names, log, partitions: settings.COMMAND_PARTITIONS, park: (origin, error, attempts) => parkCommand(pool, origin, error, attempts) });
+      await strays.start();
+      started.push({ name: 'stray-commands', stop: () => strays.stop() });
+      const subscription = this.serveForwarded();
+      started.push({ name: 'leader-subject', stop: async () => subscription.unsubscribe() });
+    } catch (error) {
+      deps.log.error({ event: 'leader.start_failed', started: started.map((s) => s.name), err: (error as Error).message }, 'a leader service failed to start: stopping the ones that did');
+      await stopInReverse(started, deps.log);
+      throw error;
     }
-    if (dbChainDisabledReason(deps.settings) === null) {
-      const { nc, js, jsm, pool, names, log, settings } = deps;
-      this.reconcilers.set('db_chain', await startDbChainReconciler({ nc, js, jsm, pool, names, log, settings }));
-    }
-    {
-      const { nc, js, jsm, pool, names, log, settings } = deps;
-      this.eodService = await EodService.start({ nc, js, jsm, pool, names, log, settings, fence: () => this.lease.fence });
-    }
-    // Requests forwarded by the other instances.
-    this.leaderSubscription = deps.nc.subscribe(this.deps.names.subject('leader.recon.>'), {
+    this.services = started;
+    this.eodService = eodService;
+    for (const [name, reconciler] of reconcilers) this.reconcilers.set(name, reconciler);
+    const meDb = reconcilers.get('me_db');
+    this.meDbReconciler = meDb instanceof MeDbReconciler ? meDb : null;
+  }
+
+  /** Requests forwarded by the other instances. */
+  private serveForwarded(): Subscription {
+    return this.deps.nc.subscribe(this.deps.names.subject('leader.recon.>'), {
       callback: (_error, msg) => {
         const endpoint = msg.subject.slice(this.leaderSubject('').length);
         const handler = this.local[endpoint];
@@ -181,16 +204,25 @@ export class Singletons {
     });
   }
 
+  /** A write was refused by the fence: another instance leads now. Stop everything, let go of the lease. */
+  private stepDown(error: Error): void {
+    if (!this.lease.isLeader) return;
+    this.deps.log.error({ event: 'leader.fenced', err: error.message }, 'fenced out: stepping down');
+    void this.lease.resign('fenced');
+  }
+
   private async stopAll(): Promise<void> {
-    this.leaderSubscription?.unsubscribe();
-    this.leaderSubscription = null;
-    const eod = this.eodService;
-    this.eodService = null;
-    await eod?.stop().catch((error: unknown) => this.deps.log.error({ event: 'eod.stop_failed', err: String(error) }, 'EOD close stop failed'));
-    for (const [name, reconciler] of [...this.reconcilers]) {
-      this.reconcilers.delete(name);
-      await reconciler.stop().catch((error: unknown) => this.deps.log.error({ event: 'recon.stop_failed', boundary: name, err: String(error) }, 'reconciler stop failed'));
-    }
+    const services = this.services;
+    this.services = [];
+    this.reconcilers.clear();
     this.meDbReconciler = null;
+    this.eodService = null;
+    await stopInReverse(services, this.deps.log);
+  }
+}
+
+async function stopInReverse(services: readonly LeaderService[], log: SingletonDeps['log']): Promise<void> {
+  for (const service of [...services].reverse()) {
+    await service.stop().catch((error: unknown) => log.error({ event: 'leader.service_stop_failed', service: service.name, err: String(error) }, 'leader service stop failed'));
   }
 }

@@ -12,6 +12,8 @@ export interface NatsNames {
   commandSubject(partition: number, userId: string): string;
   commandPartitionFilter(partition: number): string;
   commandConsumer(partition: number): string;
+  /** Reads every command's headers on the leader and parks those no partition consumer reads. */
+  readonly commandStrayConsumer: string;
   readonly eventStream: string;
   readonly eventSubjectAll: string;
   accountEventSubject(event: string, userId: string): string;
@@ -73,6 +75,7 @@ export function natsNames(namespace: string): NatsNames {
     commandSubject: (partition, userId) => subject(`acct.cmd.${partition}.${userId}`),
     commandPartitionFilter: (partition) => subject(`acct.cmd.${partition}.*`),
     commandConsumer: (partition) => `${namePrefix}acct-cmd-p${partition}`,
+    commandStrayConsumer: `${namePrefix}acct-cmd-stray`,
     eventStream: `${namePrefix}ACCOUNT_EVENTS`,
     eventSubjectAll: subject('account.>'),
     accountEventSubject: (event, userId) => subject(`account.${event}.${userId}`),

@@ -6,6 +6,10 @@ import type { NatsNames } from './names.js';
 /** How long JetStream remembers a Nats-Msg-Id: a repeat inside this window is dropped by the server. */
 export const commandDedupWindowMs = 10 * 60_000;
 export const eventDedupWindowMs = 60 * 60_000;
+/** Engine balance events: long enough for a restarted publisher to re-send, short enough to keep the server's id set small. */
+export const balanceDedupWindowMs = 2 * 60_000;
+/** The balance stream is a feed, not the books: the reconciler starts from a snapshot, so a day is plenty. */
+export const balanceStreamMaxAgeMs = 24 * 60 * 60_000;
 
 export interface Topology {
   jsm: JetStreamManager;
@@ -21,6 +25,57 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
     if ((error as Error).name !== 'StreamNotFoundError' && !/stream not found/i.test((error as Error).message)) throw error;
     await jsm.streams.add(config);
   }
+}
+
+const isStreamNotFound = (error: unknown): boolean =>
+  (error as Error).name === 'StreamNotFoundError' || /stream not found/i.test((error as Error).message);
+
+/** Creates the stream if it is missing; an existing one (another instance's, or the exchange's own) is left as it is. */
+async function ensureStreamIfMissing(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.info(config.name);
+    return;
+  } catch (error) {
+    if (!isStreamNotFound(error)) throw error;
+  }
+  try {
+    await jsm.streams.add(config);
+  } catch (error) {
+    // Created by someone else between our info and add: theirs stands.
+    if (!/already in use|already exists/i.test((error as Error).message)) throw error;
+  }
+}
+
+/** The matching engine's `me.balance.>` stream (the exchange may run its own: then it is left as it is). */
+export function ensureBalanceStream(jsm: JetStreamManager, names: NatsNames): Promise<void> {
+  return ensureStreamIfMissing(jsm, {
+    name: names.meBalanceStream, subjects: [names.meBalanceSubjectAll], retention: RetentionPolicy.Limits, storage: StorageType.File,
+    max_age: nanos(balanceStreamMaxAgeMs), duplicate_window: nanos(balanceDedupWindowMs),
+  });
+}
+
+/** The matching engine's `me.fill.>` stream, when something runs without the engine's topology (the simulator). */
+export function ensureFillStream(jsm: JetStreamManager, names: NatsNames): Promise<void> {
+  return ensureStreamIfMissing(jsm, {
+    name: names.meFillStream, subjects: [names.meFillSubjectAll], retention: RetentionPolicy.Limits, storage: StorageType.File,
+    duplicate_window: nanos(eventDedupWindowMs),
+  });
+}
+
+/** Custody withdrawal pause / resume events of the db_custody reconciler. */
+export function ensureCustodyStream(jsm: JetStreamManager, names: NatsNames): Promise<void> {
+  return ensureStreamIfMissing(jsm, {
+    name: names.custodyStream, subjects: [names.custodySubjectAll], retention: RetentionPolicy.Limits, storage: StorageType.File,
+    duplicate_window: nanos(eventDedupWindowMs),
+  });
+}
+
+/** The recon alerts stream, when a reconciler runs without the engine's topology (tests, tools). */
+export function ensureReconStream(jsm: JetStreamManager, names: NatsNames): Promise<void> {
+  return ensureStreamIfMissing(jsm, {
+    name: names.reconStream, subjects: [names.reconSubjectAll], retention: RetentionPolicy.Limits, storage: StorageType.File,
+    duplicate_window: nanos(eventDedupWindowMs),
+  });
 }
 
 /** Creates (or updates) the engine's streams (commands, account events, recon alerts) and buckets. Idempotent. */
@@ -47,6 +102,8 @@ export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames
       max_age: nanos(maxAgeMs),
     });
   }
+  await ensureBalanceStream(jsm, names);
+  await ensureCustodyStream(jsm, names);
   const accounts = await new Kvm(nc).create(names.accountsBucket, { history: 5 });
   // Bucket-level TTL (NATS 2.9 has no per-key TTL): an unrenewed lease disappears.
   const leases = await new Kvm(nc).create(names.partitionLeaseBucket, { history: 1, ttl: leaseTtlMs });

@@ -4,6 +4,7 @@ import type { Settings } from '../config/settings.js';
 import type { Pool } from '../db/pool.js';
 import type { NatsNames } from '../nats/names.js';
 import type { Logger } from '../observability/logger.js';
+import type { Fence } from '../supervisor/fence.js';
 
 /** What every reconciler is started with. */
 export interface ReconcilerDeps {
@@ -14,4 +15,8 @@ export interface ReconcilerDeps {
   names: NatsNames;
   log: Logger;
   settings: Settings;
+  /** The leader term's fencing token: every durable write checks it (absent: unfenced, e.g. a test). */
+  fence?: Fence | null;
+  /** A write was refused by the fence: this instance is no longer the leader and must step down. */
+  onFenced?(error: Error): void;
 }

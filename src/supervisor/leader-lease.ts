@@ -1,5 +1,6 @@
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../observability/logger.js';
+import { acquireLease } from './acquire-lease.js';
 import type { Fence } from './fence.js';
 
 export interface LeaderLeaseOptions {
@@ -27,6 +28,9 @@ export class LeaderLease {
   private timer: NodeJS.Timeout | null = null;
   private round: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** After a failed election: no new attempt before this (doubling up to electionBackoffMaxMs). */
+  private electionRetryAtMs = 0;
+  private electionFailures = 0;
 
   constructor(private readonly options: LeaderLeaseOptions) {}
 
@@ -56,6 +60,22 @@ export class LeaderLease {
     await this.options.bucket.delete(this.options.key, { previousSeq: revision }).catch(() => undefined);
   }
 
+  /**
+   * Gives the lease up while keeping the instance running (e.g. a write was refused by the
+   * fence): services stop first, then the key is deleted if it is still ours.
+   */
+  resign(why: string): Promise<void> {
+    this.round = this.round.then(async () => {
+      const revision = this.revision;
+      if (revision === null) return;
+      this.revision = null;
+      this.options.log.warn({ event: 'leader.resigned', holderId: this.options.holderId, why }, 'leader lease given up');
+      await this.options.onDeposed().catch((error: unknown) => this.options.log.error({ event: 'leader.stop_failed', err: String(error) }, 'stopping singletons failed'));
+      await this.options.bucket.delete(this.options.key, { previousSeq: revision }).catch(() => undefined);
+    });
+    return this.round;
+  }
+
   private runRound(): Promise<void> {
     this.round = this.round.then(() => this.renewOrAcquire()).catch((error: unknown) =>
       this.options.log.warn({ event: 'leader.round_failed', err: (error as Error).message }, 'leader lease round failed'));
@@ -75,20 +95,25 @@ export class LeaderLease {
       }
       return;
     }
-    try {
-      this.revision = await bucket.create(key, holderId);
-      this.acquiredRevision = this.revision;
-    } catch {
-      return; // someone else leads
-    }
-    log.info({ event: 'leader.elected', holderId }, 'elected leader: running the singletons');
+    if (Date.now() < this.electionRetryAtMs) return;
+    const acquired = await acquireLease(bucket, key, holderId);
+    if (acquired === null) return; // someone else leads
+    this.revision = acquired.revision;
+    this.acquiredRevision = acquired.revision;
+    log.info({ event: 'leader.elected', holderId, token: acquired.revision, reclaimed: acquired.reclaimed }, 'elected leader: running the singletons');
     try {
       await this.options.onElected();
+      this.electionFailures = 0;
     } catch (error) {
       const revision = this.revision;
       this.revision = null;
       if (revision !== null) await bucket.delete(key, { previousSeq: revision }).catch(() => undefined);
+      this.electionFailures++;
+      this.electionRetryAtMs = Date.now() + Math.min(electionBackoffMaxMs, this.options.leaseTtlMs * 2 ** (this.electionFailures - 1));
       throw error;
     }
   }
 }
+
+const electionBackoffMaxMs = 60_000;
+

@@ -1,5 +1,6 @@
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../observability/logger.js';
+import { acquireLease } from './acquire-lease.js';
 
 export interface PartitionLeaseOptions {
   bucket: KV;
@@ -95,14 +96,10 @@ export class PartitionLeases {
   }
 
   private async tryAcquire(partition: number): Promise<void> {
-    let revision: number;
-    try {
-      revision = await this.options.bucket.create(keyOf(partition), this.options.holderId);
-    } catch {
-      return; // held by someone else
-    }
-    this.held.set(partition, revision);
-    this.options.log.debug({ event: 'lease.acquired', partition, holderId: this.options.holderId }, 'partition lease acquired');
+    const acquired = await acquireLease(this.options.bucket, keyOf(partition), this.options.holderId);
+    if (acquired === null) return; // held by someone else
+    this.held.set(partition, acquired.revision);
+    this.options.log.debug({ event: 'lease.acquired', partition, holderId: this.options.holderId, reclaimed: acquired.reclaimed }, 'partition lease acquired');
     try {
       await this.options.onAcquired(partition);
     } catch (error) {

@@ -88,6 +88,9 @@ export class Supervisor<M, R> {
     if (this.stopped) throw new Error(`supervisor ${this.options.name} is stopped`);
     const cell = this.cells.get(delivery.key) ?? (await this.spawnCell(delivery.key));
     cell.lastActiveMs = Date.now();
+    // The map's order is least recently used first: eviction takes the first idle cell, O(1) in the usual case.
+    this.cells.delete(delivery.key);
+    this.cells.set(delivery.key, cell);
     await cell.mailbox.push(delivery);
     if (!cell.running) void this.run(cell);
   }
@@ -196,7 +199,8 @@ export class Supervisor<M, R> {
     let oldest: Cell<M, R> | undefined;
     for (const cell of this.cells.values()) {
       if (cell.running || cell.mailbox.depth > 0) continue;
-      if (!oldest || cell.lastActiveMs < oldest.lastActiveMs) oldest = cell;
+      oldest = cell;
+      break;
     }
     if (!oldest) return false;
     this.cells.delete(oldest.key);

@@ -166,6 +166,8 @@ describe('the close across three instances', () => {
     expect(status.status).toBe('sealed');
     // Whatever the paused leader had finished before it was stopped stays as it was; nothing after it woke.
     expect(await rowsUnder(date, token)).toEqual(byPausedAtPause.filter((r) => r.status !== 'running'));
+    // eod.sealed is published after the report is stored (published_at), a moment after the status reads sealed.
+    await until('the third eod.sealed stored', async () => (await sealedEvents()) >= 3);
     expect(await sealedEvents()).toBe(3);
   }, 120_000);
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StakingDelta } from '../../src/adapters/chain/staking-pool-rpc.js';
-import { compareSides, DifferenceClock, verdictOf, type ChainSide } from '../../src/recon/db-chain/comparison.js';
+import { compareSides, verdictOf, type ChainSide } from '../../src/recon/db-chain/comparison.js';
+import { GraceClock } from '../../src/recon/grace-clock.js';
 import type { DbPositions } from '../../src/recon/db-chain/positions.js';
 
 const pending = (staker: string, amountBase: bigint, blockNumber = 100): StakingDelta =>
@@ -51,10 +52,10 @@ describe('db_chain comparison', () => {
   });
 
   it('the clock keeps the first time a key differed, and forgets it once equal or in flight', () => {
-    const clock = new DifferenceClock();
-    expect(clock.observe('k', 'different', 1_000)).toBe(1_000);
-    expect(clock.observe('k', 'different', 2_000)).toBe(1_000);
-    expect(clock.observe('k', 'in_flight', 3_000)).toBeNull();
-    expect(clock.observe('k', 'different', 4_000)).toBe(4_000);
+    const clock = new GraceClock();
+    expect(clock.observe('k', true, 1_000)).toBe(1_000);
+    expect(clock.observe('k', true, 2_000)).toBe(1_000);
+    expect(clock.observe('k', false, 3_000)).toBeNull();
+    expect(clock.observe('k', true, 4_000)).toBe(4_000);
   });
 });

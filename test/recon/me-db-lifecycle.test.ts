@@ -143,13 +143,23 @@ describe('me_db break lifecycle', () => {
     expect(alerts.filter((a) => a.userId === 'lc8')).toEqual([]);
   });
 
-  it('parks an engine event whose sequence goes backwards', async () => {
+  it('parks an engine event whose sequence goes backwards and pages it once as a sequence_regression', async () => {
     await engineBalance('lc7', 'BTC', '1');
     const backwards = seq - 1;
-    await jetstream(t.client).publish(t.names.meBalanceSubject('lc7'), JSON.stringify({ seq: backwards, userId: 'lc7', currency: 'BTC', total: '9', locked: '0', available: '9', ts: new Date().toISOString() }));
-    const row = await until('parked', async () => (await t.pool.query("SELECT error FROM parked_commands WHERE stream = $1 AND error LIKE 'sequence went backwards%'", [t.names.meBalanceStream])).rows[0]);
-    expect(row.error).toBe(`sequence went backwards: ${backwards} after ${seq}`);
+    for (const total of ['9', '8']) {
+      await jetstream(t.client).publish(t.names.meBalanceSubject('lc7'), JSON.stringify({ seq: backwards, userId: 'lc7', currency: 'BTC', total, locked: '0', available: total, ts: new Date().toISOString() }));
+    }
+    const row = await until('parked', async () => (await t.pool.query("SELECT error FROM parked_commands WHERE stream = $1 AND error LIKE 'engine sequence went backwards%'", [t.names.meBalanceStream])).rows[0]);
+    expect(row.error).toMatch(new RegExp(`^engine sequence went backwards: ${backwards} after ${seq}`));
+    const meta = await until('sequence_regression alert', () => alerts.find((a) => a.kind === 'sequence_regression'));
+    expect(meta.detail).toMatch(/recon\.rebaseline/);
+    await until('both parked', async () => (await t.pool.query("SELECT count(*)::int AS n FROM parked_commands WHERE error LIKE 'engine sequence went backwards%'")).rows[0].n === 2);
+    expect(alerts.filter((a) => a.kind === 'sequence_regression')).toHaveLength(1);
     await deposit('j-lc7', 'lc7', 'BTC', '1');
+    // Later events still apply: the boundary is not blind.
+    await engineBalance('lc7', 'BTC', '3');
+    await deposit('j-lc7b', 'lc7', 'BTC', '2');
+    await until('lc7 position at 3', async () => (await t.pool.query("SELECT engine_total::text AS e FROM recon_me_db_positions WHERE user_id = 'lc7'")).rows[0]?.e === '3.000000000000000000');
   });
 
   it('raises a meta-alert when the reconciler itself fails, and resolves it on recovery', async () => {

@@ -59,6 +59,12 @@ export class StakingPoolRpc {
     this.provider.destroy();
   }
 
+  /** Whether the pool address holds contract code at the head (a wrong address or chain has none). */
+  async poolHasCode(): Promise<boolean> {
+    const code = parseChainValue(hexDataSchema, await this.provider.send('eth_getCode', [this.poolAddress, 'latest']), 'eth_getCode');
+    return code !== '0x';
+  }
+
   async headNumber(): Promise<number> {
     return parseChainValue(blockNumberSchema, await this.provider.send('eth_blockNumber', []), 'eth_blockNumber');
   }

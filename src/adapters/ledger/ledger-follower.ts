@@ -88,15 +88,80 @@ export async function readLedgerBatch(pool: Pool, after: LedgerWatermark, rowsMa
   return { rows, next: last ? { txId: last.txId, id: last.id } : after, horizonTxId };
 }
 
-/** A dedicated connection that LISTENs for ledger inserts and calls `onInsert` (coalesced by the caller). */
+const listenRetryFirstMs = 250;
+const listenRetryMaxMs = 10_000;
+
+/**
+ * A dedicated connection that LISTENs for ledger inserts and calls `onInsert` (coalesced by
+ * the caller). A cut connection (Postgres restart, pg_terminate_backend) is re-established
+ * with backoff, and `onInsert` is called once it is back: rows committed while nobody
+ * listened are read then (the poll covers the gap meanwhile).
+ */
 export async function listenForLedgerInserts(pool: Pool, onInsert: () => void, log: Logger): Promise<{ close(): Promise<void> }> {
-  const client: PoolClient = await pool.connect();
+  let closed = false;
+  let current: PoolClient | null = null;
+  let retryMs = listenRetryFirstMs;
+  let timer: NodeJS.Timeout | null = null;
+  /** After the first attempt: every later LISTEN is a reconnection. */
+  let started = false;
   const handler = (): void => onInsert();
-  client.on('notification', handler);
-  client.on('error', (error) => log.warn({ event: 'ledger.listen_error', err: error.message }, 'ledger LISTEN connection failed; polling continues'));
-  await client.query('LISTEN ledger_entries_inserted');
+
+  const lost = (client: PoolClient, error: Error): void => {
+    if (current !== client) return;
+    current = null;
+    client.off('notification', handler);
+    client.release(error);
+    if (closed) return;
+    log.warn({ event: 'ledger.listen_lost', err: error.message, retryMs }, 'ledger LISTEN connection lost; polling meanwhile, reconnecting');
+    schedule();
+  };
+  const schedule = (): void => {
+    if (closed || timer) return;
+    timer = setTimeout(() => {
+      timer = null;
+      void listen().catch((error: unknown) => {
+        log.warn({ event: 'ledger.listen_retry', err: (error as Error).message, retryMs }, 'ledger LISTEN not re-established yet');
+        retryMs = Math.min(listenRetryMaxMs, retryMs * 2);
+        schedule();
+      });
+    }, retryMs);
+  };
+  const listen = async (): Promise<void> => {
+    const client = await pool.connect();
+    if (closed) {
+      client.release();
+      return;
+    }
+    client.on('notification', handler);
+    client.on('error', (error) => lost(client, error));
+    client.on('end', () => lost(client, new Error('connection ended')));
+    try {
+      await client.query('LISTEN ledger_entries_inserted');
+    } catch (error) {
+      client.off('notification', handler);
+      client.release(error as Error);
+      throw error;
+    }
+    const reconnected = started;
+    current = client;
+    retryMs = listenRetryFirstMs;
+    if (reconnected) log.info({ event: 'ledger.listen_reconnected' }, 'ledger LISTEN re-established');
+    onInsert();
+  };
+  try {
+    await listen();
+  } catch (error) {
+    log.warn({ event: 'ledger.listen_retry', err: (error as Error).message }, 'ledger LISTEN not established yet; polling meanwhile');
+    schedule();
+  }
+  started = true;
   return {
     async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      const client = current;
+      current = null;
+      if (!client) return;
       client.off('notification', handler);
       await client.query('UNLISTEN ledger_entries_inserted').catch(() => undefined);
       client.release();

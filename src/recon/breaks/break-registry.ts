@@ -1,11 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
+import { z } from 'zod';
+import type { AccountCommandClient } from '../../actors/command-client.js';
 import { minorToDecimal } from '../../config/decimal.js';
-import type { Pool } from '../../db/pool.js';
-import { withTransaction } from '../../db/transaction.js';
+import type { Pool, PoolClient } from '../../db/pool.js';
+import { queryRows } from '../../db/rows.js';
 import type { NatsNames } from '../../nats/names.js';
 import type { Logger } from '../../observability/logger.js';
-import { moneyScale, type BreakAlert, type BreakCandidate, type LiveBreak } from './break.js';
+import type { DurableWrites } from '../durable-writes.js';
+import { reconLimits } from '../limits.js';
+import { breakKinds } from './break-kinds.js';
+import { moneyScale, type Agreement, type BreakAlert, type BreakCandidate, type LiveBreak } from './break.js';
+import { OutboxDrainer, recordEffects, type OutboxEffect } from './outbox.js';
 
 export interface BreakRegistryDeps {
   boundary: string;
@@ -13,38 +19,74 @@ export interface BreakRegistryDeps {
   js: JetStreamClient;
   names: NatsNames;
   log: Logger;
-  /** Called once when a break is first raised (e.g. freeze the account). */
-  onRaised?(live: LiveBreak): Promise<void>;
-  /** Called once when a raised break is resolved. */
-  onResolved?(live: LiveBreak): Promise<void>;
+  writes: DurableWrites;
+  /** Carries out `command` effects (a freeze); absent: such effects wait in the outbox. */
+  commands?: AccountCommandClient;
+  /** The side effects of a break opening (freeze, pause withdrawals), recorded with it. */
+  effectsOnRaised?(live: LiveBreak): OutboxEffect[];
+  /** The side effects of a break resolving (resume withdrawals), recorded with it. */
+  effectsOnResolved?(live: LiveBreak): OutboxEffect[];
+  /** A durable write failed in the background (the outbox drainer); FencedError among them. */
+  onWriteFailed(error: unknown): void;
 }
 
+const uniqueViolation = '23505';
+
 const fingerprintOf = (c: Pick<BreakCandidate, 'kind' | 'key'>): string => `${c.kind}|${c.key}`;
+
+const liveRowSchema = z.object({
+  id: z.string(),
+  kind: z.string(),
+  break_key: z.string(),
+  user_id: z.string().nullable(),
+  currency: z.string().nullable(),
+  left_amount: z.string().nullable(),
+  right_amount: z.string().nullable(),
+  delta: z.string().nullable(),
+  detail: z.string().nullable(),
+  status: z.enum(['open', 'acknowledged', 'accepted']),
+  first_seen_at: z.date(),
+});
+
+/** A meta-alert paged through NATS before Postgres could record it. */
+interface UnrecordedMeta {
+  live: LiveBreak;
+  published: boolean;
+}
 
 /**
  * The live breaks of one boundary, keyed by fingerprint (kind, key). A fingerprint is
  * paged once when it opens and once when it resolves, however long it persists between.
- * Postgres (`recon_breaks`) is written before the alert goes out, and the alert carries
- * the break id as its Nats-Msg-Id, so a crash between the two repeats nothing twice.
+ * Every change of a break is one transaction (fenced under the leader lease) that updates
+ * `recon_breaks`, appends its `recon_break_events` row and records its effects (alert,
+ * resolution, freeze, pauses) in `recon_outbox`; the drainer then carries them out until
+ * they are done, idempotent by Nats-Msg-Id and command id (ADR 0020).
  */
 export class BreakRegistry {
   private readonly live = new Map<string, LiveBreak>();
+  private readonly unrecordedMeta = new Map<string, UnrecordedMeta>();
+  private readonly outbox: OutboxDrainer;
 
-  constructor(private readonly deps: BreakRegistryDeps) {}
+  constructor(private readonly deps: BreakRegistryDeps) {
+    this.outbox = new OutboxDrainer({
+      boundary: deps.boundary, pool: deps.pool, js: deps.js, writes: deps.writes, log: deps.log,
+      ...(deps.commands ? { commands: deps.commands } : {}),
+      onBacklog: (pending) => void this.raiseMeta({ kind: breakKinds.reconcilerError, key: 'outbox', detail: `${pending} break effects waiting in the outbox (limit ${reconLimits.outboxPendingMax}); none is dropped` }, Date.now()).catch(() => undefined),
+      onWriteFailed: (error) => deps.onWriteFailed(error),
+      beforeRound: () => this.retryUnrecorded(),
+    });
+  }
 
-  /** Loads the breaks that are still open or acknowledged (after a restart). */
+  /** Loads the breaks that are still open or acknowledged (after a restart), and re-drives their pending effects. */
   async load(): Promise<void> {
-    const result = await this.deps.pool.query<{
-      id: string; kind: string; break_key: string; user_id: string | null; currency: string | null;
-      left_amount: string | null; right_amount: string | null; delta: string | null; detail: string | null;
-      status: LiveBreak['status']; first_seen_at: Date;
-    }>(
+    const result = await this.deps.pool.query(
       `SELECT id, kind, break_key, user_id, currency, left_amount, right_amount, delta, detail, status, first_seen_at
          FROM recon_breaks WHERE boundary = $1 AND resolved_at IS NULL AND status IN ('open', 'acknowledged', 'accepted')`,
       [this.deps.boundary],
     );
     this.live.clear();
-    for (const r of result.rows) {
+    for (const raw of result.rows) {
+      const r = liveRowSchema.parse(raw);
       const live: LiveBreak = {
         id: r.id, boundary: this.deps.boundary, kind: r.kind, key: r.break_key,
         userId: r.user_id, currency: r.currency,
@@ -53,6 +95,20 @@ export class BreakRegistry {
       };
       this.live.set(fingerprintOf(live), live);
     }
+  }
+
+  /** Starts re-driving the outbox (now, after every change, and every outboxRetryMs). */
+  startEffects(): void {
+    this.outbox.start();
+  }
+
+  async stopEffects(): Promise<void> {
+    await this.outbox.stop();
+  }
+
+  /** Effects recorded and not yet carried out. */
+  get effectsPending(): number {
+    return this.outbox.pending;
   }
 
   /** Open or acknowledged (accepted ones are known and tolerated). */
@@ -70,55 +126,111 @@ export class BreakRegistry {
 
   /** The difference has outlived its grace window: open a break unless this fingerprint already has one. */
   async raise(candidate: BreakCandidate, firstSeenAtMs: number): Promise<LiveBreak> {
-    const fingerprint = fingerprintOf(candidate);
-    const existing = this.live.get(fingerprint);
+    const existing = this.live.get(fingerprintOf(candidate));
     if (existing) {
       Object.assign(existing, amountsOf(candidate));
       return existing;
     }
-    const live: LiveBreak = {
-      id: randomUUID(), boundary: this.deps.boundary, kind: candidate.kind, key: candidate.key,
-      userId: candidate.userId ?? null, currency: candidate.currency ?? null,
-      ...amountsOf(candidate), status: 'open', firstSeenAtMs,
-    };
-    await this.deps.pool.query(
-      `INSERT INTO recon_breaks (id, boundary, kind, break_key, user_id, currency, left_amount, right_amount, delta, detail, status, first_seen_at, last_seen_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, now())`,
-      [live.id, live.boundary, live.kind, live.key, live.userId, live.currency, live.left, live.right, live.delta, live.detail, new Date(firstSeenAtMs)],
-    );
-    this.live.set(fingerprint, live);
-    await this.publish(this.deps.names.reconAlertSubject(this.deps.boundary), live, `alert:${live.id}`);
-    this.deps.log.warn({ event: 'recon.break_raised', boundary: live.boundary, breakId: live.id, kind: live.kind, key: live.key, delta: live.delta }, 'reconciliation break');
-    await this.deps.onRaised?.(live);
+    const live = this.newLive(candidate, firstSeenAtMs, randomUUID());
+    try {
+      await this.record(live, [this.alertEffect(live)]);
+    } catch (error) {
+      // The fingerprint is live in Postgres but not here (a commit whose answer was lost):
+      // take Postgres's view; that break's alert is already in the outbox.
+      if ((error as { code?: unknown }).code !== uniqueViolation) throw error;
+      await this.load();
+      const recorded = this.live.get(fingerprintOf(candidate));
+      if (!recorded) throw error;
+      Object.assign(recorded, amountsOf(candidate));
+      return recorded;
+    }
     return live;
   }
 
-  /** The sides agree again: resolve this fingerprint's break, if any. */
-  async resolve(kind: string, key: string): Promise<void> {
+  /**
+   * A meta-break (the reconciler failing, e.g. Postgres unreachable): paged through NATS
+   * first, then recorded with the same break id once Postgres answers (retried by
+   * `retryUnrecorded` and by every later call), so the page never depends on Postgres.
+   */
+  async raiseMeta(candidate: BreakCandidate, nowMs: number): Promise<void> {
+    const fingerprint = fingerprintOf(candidate);
+    const existing = this.live.get(fingerprint);
+    if (existing) {
+      Object.assign(existing, amountsOf(candidate));
+      return;
+    }
+    let meta = this.unrecordedMeta.get(fingerprint);
+    if (!meta) {
+      meta = { live: this.newLive(candidate, nowMs, randomUUID()), published: false };
+      this.unrecordedMeta.set(fingerprint, meta);
+    }
+    if (!meta.published) {
+      const effect = this.alertEffect(meta.live);
+      try {
+        await this.deps.js.publish(effect.subject, JSON.stringify(effect.payload), { msgID: effect.msgId, timeout: reconLimits.outboxPublishTimeoutMs });
+        meta.published = true;
+      } catch (error) {
+        this.deps.log.error({ event: 'recon.meta_alert_unpublished', boundary: this.deps.boundary, breakId: meta.live.id, err: (error as Error).message }, 'meta-alert not published yet');
+      }
+    }
+    await this.retryUnrecorded();
+  }
+
+  /** Records the meta-alerts paged while Postgres was away (their alert row is recorded as done: not published twice). */
+  async retryUnrecorded(): Promise<void> {
+    for (const [fingerprint, meta] of [...this.unrecordedMeta]) {
+      const alert = this.alertEffect(meta.live);
+      await this.record(meta.live, [alert], meta.published ? new Set([alert.msgId]) : undefined);
+      this.unrecordedMeta.delete(fingerprint);
+    }
+  }
+
+  /** The sides agree again: resolve this fingerprint's break, if any, carrying the agreed amounts. */
+  async resolve(kind: string, key: string, agreed?: Agreement): Promise<void> {
     const fingerprint = fingerprintOf({ kind, key });
+    // A meta-alert paged while Postgres was away is recorded first, so its resolution is paged too.
+    if (this.unrecordedMeta.get(fingerprint)?.published) await this.retryUnrecorded();
+    else this.unrecordedMeta.delete(fingerprint);
     const live = this.live.get(fingerprint);
     if (!live) return;
-    // An accepted break keeps its status (the operator's decision) and only gets its end time.
-    await this.deps.pool.query(
-      `UPDATE recon_breaks SET status = CASE WHEN status = 'accepted' THEN status ELSE 'resolved' END,
-              resolved_at = now(), last_seen_at = now()
-        WHERE id = $1 AND resolved_at IS NULL`,
-      [live.id],
-    );
+    const resolution = agreed ? amountsOf({ kind, key, leftMinor: agreed.leftMinor, rightMinor: agreed.rightMinor }) : { left: null, right: null, delta: null };
+    const resolvedAt = new Date().toISOString();
+    const payload: BreakAlert = {
+      ...alertOf(live), left: resolution.left, right: resolution.right, delta: resolution.delta,
+      resolvedAt, lastLeft: live.left, lastRight: live.right, lastDelta: live.delta,
+    };
+    const effects: OutboxEffect[] = [
+      { effect: 'publish', subject: this.deps.names.reconResolvedSubject(this.deps.boundary), payload, msgId: `resolved:${live.id}` },
+      ...(this.deps.effectsOnResolved?.(live) ?? []),
+    ];
+    await this.deps.writes.transaction(async (client) => {
+      // An accepted break keeps its status (the operator's decision) and only gets its end time.
+      await client.query(
+        `UPDATE recon_breaks SET status = CASE WHEN status = 'accepted' THEN status ELSE 'resolved' END,
+                resolved_at = now(), last_seen_at = now(),
+                last_left = $2, last_right = $3, last_delta = $4, left_amount = $5, right_amount = $6, delta = $7
+          WHERE id = $1 AND resolved_at IS NULL`,
+        [live.id, live.left, live.right, live.delta, resolution.left, resolution.right, resolution.delta],
+      );
+      await this.appendEvent(client, live.id, 'resolved', { ...resolution, detail: live.delta === null ? null : `last delta ${live.delta}` }, 'system', null);
+      await recordEffects(client, this.deps.boundary, live.id, effects);
+    });
     this.live.delete(fingerprint);
-    await this.publish(this.deps.names.reconResolvedSubject(this.deps.boundary), live, `resolved:${live.id}`);
-    this.deps.log.info({ event: 'recon.break_resolved', boundary: live.boundary, breakId: live.id, kind: live.kind, key: live.key }, 'reconciliation break resolved');
-    await this.deps.onResolved?.(live);
+    this.deps.log.info({ event: 'recon.break_resolved', boundary: live.boundary, breakId: live.id, kind: live.kind, key: live.key, lastDelta: live.delta }, 'reconciliation break resolved');
+    void this.outbox.kick();
   }
 
   /** Saves the latest amounts and last-seen time of every live break (called at checkpoints). */
   async touchAll(): Promise<void> {
-    for (const live of this.live.values()) {
-      await this.deps.pool.query(
-        'UPDATE recon_breaks SET last_seen_at = now(), left_amount = $2, right_amount = $3, delta = $4 WHERE id = $1',
-        [live.id, live.left, live.right, live.delta],
+    const all = this.list();
+    if (all.length === 0) return;
+    await this.deps.writes.transaction(async (client) => {
+      await client.query(
+        `UPDATE recon_breaks b SET last_seen_at = now(), left_amount = u.l, right_amount = u.r, delta = u.d
+           FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::numeric[]) AS u(id, l, r, d) WHERE b.id = u.id`,
+        [all.map((b) => b.id), all.map((b) => b.left), all.map((b) => b.right), all.map((b) => b.delta)],
       );
-    }
+    });
   }
 
   byId(breakId: string): LiveBreak | undefined {
@@ -128,18 +240,19 @@ export class BreakRegistry {
   /**
    * An operator acknowledged (working on it) or accepted (known, tolerated, with a reason) a
    * live break. Either way it is not paged again while it persists; an accepted one no
-   * longer counts as open. The action is kept in the append-only recon_break_actions.
+   * longer counts as open. Kept in the append-only recon_break_actions and recon_break_events.
    */
   async act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<LiveBreak | null> {
     const live = this.byId(breakId);
     if (!live) return null;
-    await withTransaction(this.deps.pool, async (client) => {
+    await this.deps.writes.transaction(async (client) => {
       if (action === 'acknowledge') {
         await client.query(`UPDATE recon_breaks SET status = 'acknowledged', acknowledged_by = $2, acknowledged_at = now() WHERE id = $1 AND status = 'open'`, [breakId, actorId]);
       } else {
         await client.query(`UPDATE recon_breaks SET status = 'accepted', accepted_by = $2, accepted_reason = $3, accepted_at = now() WHERE id = $1`, [breakId, actorId, reason]);
       }
       await client.query('INSERT INTO recon_break_actions (break_id, action, actor_id, reason) VALUES ($1, $2, $3, $4)', [breakId, action, actorId, reason]);
+      await this.appendEvent(client, breakId, action === 'accept' ? 'accepted' : 'acknowledged', live, actorId, reason);
     });
     if (action === 'accept') live.status = 'accepted';
     else if (live.status === 'open') live.status = 'acknowledged';
@@ -147,21 +260,65 @@ export class BreakRegistry {
     return live;
   }
 
-  private async publish(subject: string, live: LiveBreak, msgID: string): Promise<void> {
-    const alert: BreakAlert = {
-      breakId: live.id,
-      boundary: live.boundary,
-      kind: live.kind,
-      ...(live.userId ? { userId: live.userId } : {}),
-      currency: live.currency,
-      left: live.left,
-      right: live.right,
-      delta: live.delta,
-      firstSeenAt: new Date(live.firstSeenAtMs).toISOString(),
-      ...(live.detail ? { detail: live.detail } : {}),
+  private newLive(candidate: BreakCandidate, firstSeenAtMs: number, id: string): LiveBreak {
+    return {
+      id, boundary: this.deps.boundary, kind: candidate.kind, key: candidate.key,
+      userId: candidate.userId ?? null, currency: candidate.currency ?? null,
+      ...amountsOf(candidate), status: 'open', firstSeenAtMs,
     };
-    await this.deps.js.publish(subject, JSON.stringify(alert), { msgID });
   }
+
+  private alertEffect(live: LiveBreak): OutboxEffect {
+    return { effect: 'publish', subject: this.deps.names.reconAlertSubject(this.deps.boundary), payload: alertOf(live), msgId: `alert:${live.id}` };
+  }
+
+  /** One transaction: the break row, its `raised` (or `reopened`) event, its alert and side effects. */
+  private async record(live: LiveBreak, effects: OutboxEffect[], alreadyDone?: ReadonlySet<string>): Promise<void> {
+    const all = [...effects, ...(this.deps.effectsOnRaised?.(live) ?? [])];
+    await this.deps.writes.transaction(async (client) => {
+      const prior = await queryRows(client, z.object({ id: z.string() }),
+        `SELECT id FROM recon_breaks WHERE boundary = $1 AND kind = $2 AND break_key = $3 AND resolved_at IS NOT NULL ORDER BY resolved_at DESC LIMIT 1`,
+        [live.boundary, live.kind, live.key]);
+      await client.query(
+        `INSERT INTO recon_breaks (id, boundary, kind, break_key, user_id, currency, left_amount, right_amount, delta, detail, status, first_seen_at, last_seen_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, now())`,
+        [live.id, live.boundary, live.kind, live.key, live.userId, live.currency, live.left, live.right, live.delta, live.detail, new Date(live.firstSeenAtMs)],
+      );
+      const priorId = prior[0]?.id;
+      await this.appendEvent(client, live.id, priorId ? 'reopened' : 'raised', live, 'system', priorId ? `the fingerprint's previous break ${priorId} had resolved` : null);
+      await recordEffects(client, this.deps.boundary, live.id, all, alreadyDone);
+    });
+    this.live.set(fingerprintOf(live), live);
+    this.deps.log.warn({ event: 'recon.break_raised', boundary: live.boundary, breakId: live.id, kind: live.kind, key: live.key, delta: live.delta }, 'reconciliation break');
+    void this.outbox.kick();
+  }
+
+  private async appendEvent(
+    client: PoolClient, breakId: string, event: 'raised' | 'acknowledged' | 'accepted' | 'resolved' | 'reopened',
+    amounts: { left: string | null; right: string | null; delta: string | null; detail: string | null }, actorId: string, reason: string | null,
+  ): Promise<void> {
+    await client.query(
+      `INSERT INTO recon_break_events (break_id, event, left_amount, right_amount, delta, detail, actor_id, reason, fence_token)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [breakId, event, amounts.left, amounts.right, amounts.delta, amounts.detail, actorId, reason, this.deps.writes.fenceToken],
+    );
+  }
+}
+
+/** The outbound JSON of docs/contract.md §8 (`recon.alert.*`; the resolution adds its own fields). */
+function alertOf(live: LiveBreak): BreakAlert {
+  return {
+    breakId: live.id,
+    boundary: live.boundary,
+    kind: live.kind,
+    ...(live.userId ? { userId: live.userId } : {}),
+    currency: live.currency,
+    left: live.left,
+    right: live.right,
+    delta: live.delta,
+    firstSeenAt: new Date(live.firstSeenAtMs).toISOString(),
+    ...(live.detail ? { detail: live.detail } : {}),
+  };
 }
 
 function amountsOf(c: BreakCandidate): Pick<LiveBreak, 'left' | 'right' | 'delta' | 'detail'> {

@@ -45,4 +45,15 @@ export interface BreakAlert {
   delta: string | null;
   firstSeenAt: string;
   detail?: string;
+  /** On `recon.resolved.*`: when, and the last difference seen while the break was live (left/right/delta are then the agreed values). */
+  resolvedAt?: string;
+  lastLeft?: string | null;
+  lastRight?: string | null;
+  lastDelta?: string | null;
+}
+
+/** The amounts both sides show when a break resolves (equal, or within the boundary's tolerance). */
+export interface Agreement {
+  leftMinor: bigint;
+  rightMinor: bigint;
 }

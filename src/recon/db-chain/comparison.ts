@@ -77,26 +77,3 @@ export function compareSides(db: DbPositions, chain: ChainSide, alsoCheck: Itera
   };
 }
 
-/** When each key started to differ; forgotten as soon as it is equal or in flight. */
-export class DifferenceClock {
-  private readonly since = new Map<string, number>();
-
-  /** The time the key has differed since, or null if it does not differ now. */
-  observe(key: string, verdict: Verdict, nowMs: number): number | null {
-    if (verdict !== 'different') {
-      this.since.delete(key);
-      return null;
-    }
-    const since = this.since.get(key) ?? nowMs;
-    this.since.set(key, since);
-    return since;
-  }
-
-  forget(prefix: string): void {
-    for (const key of [...this.since.keys()]) if (key.startsWith(prefix)) this.since.delete(key);
-  }
-
-  clear(): void {
-    this.since.clear();
-  }
-}

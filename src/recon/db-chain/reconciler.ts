@@ -2,14 +2,19 @@ import { ChainMovedError, defaultStakingFollowerLimits, StakingFollower, type Ch
 import { StakingPoolRpc } from '../../adapters/chain/staking-pool-rpc.js';
 import { minorToDecimal } from '../../config/decimal.js';
 import type { Settings } from '../../config/settings.js';
-import type { ReconView } from '../../admin/recon-handlers.js';
+import type { Reconciler } from '../reconciler.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
+import { breakKinds } from '../breaks/break-kinds.js';
 import { moneyScale, type LiveBreak } from '../breaks/break.js';
 import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
+import { durableWrites, type DurableWrites } from '../durable-writes.js';
+import { reportReconcilerError, type ErrorReportingContext } from '../error-reporting.js';
+import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
 import { dbChainBoundary, loadFollowState, poolKeyOf, saveFollowState } from './checkpoint.js';
-import { compareSides, DifferenceClock, type Comparison } from './comparison.js';
-import { LeafSetDigest } from './leaf-digest.js';
+import { compareSides, type Comparison } from './comparison.js';
+import { GraceClock } from '../grace-clock.js';
+import { LeafSetDigest } from '../leaf-set-digest.js';
 import { readStakingPositions, type DbPositions } from './positions.js';
 import type { ReconcilerDeps } from '../reconciler-deps.js';
 
@@ -72,7 +77,7 @@ export interface DbChainSeal {
   sealedAt: string;
 }
 
-export interface DbChainReconciler extends ReconView {
+export interface DbChainReconciler extends Reconciler {
   /** Seals the latest consistent cut for a business date, once (a repeat returns the first seal). */
   seal(businessDate: string): Promise<DbChainSeal>;
   /** Runs one poll and comparison now (the timer keeps running). */
@@ -82,10 +87,10 @@ export interface DbChainReconciler extends ReconView {
   stop(): Promise<void>;
 }
 
-const totalKind = 'total';
-const positionKind = 'position';
-const unreachableKind = 'unreachable';
-const errorKind = 'reconciler_error';
+const totalKind = breakKinds.total;
+const positionKind = breakKinds.position;
+const unreachableKind = breakKinds.unreachable;
+const errorKind = breakKinds.reconcilerError;
 const businessDatePattern = /^\d{4}-\d{2}-\d{2}$/;
 
 /** Why db_chain cannot run with these settings (reported as disabled), or null when it can. */
@@ -137,9 +142,12 @@ interface LastCut {
  * and compares; breaks go through the BreakRegistry (one alert per fingerprint).
  */
 class DbChainActor implements DbChainReconciler {
+  readonly boundary = dbChainBoundary;
   private readonly queue: SerialQueue;
   private readonly breaks: BreakRegistry;
-  private readonly clock = new DifferenceClock();
+  private readonly writes: DurableWrites;
+  private readonly errors: ErrorReportingContext;
+  private readonly clock = new GraceClock();
   private readonly digest = new LeafSetDigest();
   private readonly nowMs: () => number;
   private rpc: StakingPoolRpc | null = null;
@@ -162,11 +170,20 @@ class DbChainActor implements DbChainReconciler {
   ) {
     this.nowMs = deps.nowMs ?? Date.now;
     this.queue = new SerialQueue(limits.queueDepthMax);
-    this.breaks = new BreakRegistry({ boundary: dbChainBoundary, pool: deps.pool, js: deps.js, names: deps.names, log: deps.log });
+    this.writes = durableWrites(deps.pool, deps.fence);
+    this.breaks = new BreakRegistry({
+      boundary: dbChainBoundary, pool: deps.pool, js: deps.js, names: deps.names, log: deps.log, writes: this.writes,
+      onWriteFailed: (error) => this.reportError('outbox', error),
+    });
+    this.errors = {
+      boundary: dbChainBoundary, log: deps.log, breaks: this.breaks, key: 'db_chain', nowMs: this.nowMs,
+      ...(deps.onFenced ? { onFenced: deps.onFenced } : {}),
+    };
   }
 
   async start(): Promise<void> {
     await this.breaks.load();
+    this.breaks.startEffects();
     this.timer = setInterval(() => this.scheduleTick(), this.limits.pollMs);
     this.scheduleTick();
     this.deps.log.info({ event: 'recon.started', boundary: dbChainBoundary, pool: this.deps.settings.STAKING_POOL_ADDRESS, confirmations: this.limits.confirmations, pollMs: this.limits.pollMs }, 'db_chain reconciler started');
@@ -179,6 +196,7 @@ class DbChainActor implements DbChainReconciler {
     await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.deps.log.error({ event: 'recon.error', boundary: dbChainBoundary, where: 'stop', err: messageOf(e) }, 'db_chain final checkpoint failed'));
     this.rpc?.destroy();
     this.rpc = null;
+    await this.breaks.stopEffects();
   }
 
   status(): BoundaryStatus {
@@ -205,7 +223,7 @@ class DbChainActor implements DbChainReconciler {
       openBreaks: this.breaks.openCount,
       ageBuckets: ageBucketsOf(live.filter((b) => b.status !== 'accepted'), this.nowMs()),
       watermarks,
-      counters: { ...this.counters, ...(this.follower?.counters ?? {}) },
+      counters: { ...this.counters, ...(this.follower?.counters ?? {}), effectsPending: this.breaks.effectsPending },
     };
     const reason = this.unreachableSinceMs !== null
       ? `chain unreachable since ${new Date(this.unreachableSinceMs).toISOString()}: ${this.lastChainError ?? 'unknown error'}`
@@ -250,28 +268,15 @@ class DbChainActor implements DbChainReconciler {
         ...(stale ? { staleReason: this.lastChainError ?? 'the follower is catching up' } : {}),
       };
       const openBreaks = this.breaks.list();
-      const { pool } = this.deps;
-      await pool.query(
-        `INSERT INTO recon_seals (boundary, business_date, cut, digest, open_breaks) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (boundary, business_date) DO NOTHING`,
-        [dbChainBoundary, businessDate, JSON.stringify(cut), this.digest.hex(), JSON.stringify(openBreaks)],
-      );
-      const stored = await pool.query<{ cut: DbChainSeal['cut']; digest: string; open_breaks: LiveBreak[]; sealed_at: Date }>(
-        'SELECT cut, digest, open_breaks, sealed_at FROM recon_seals WHERE boundary = $1 AND business_date = $2', [dbChainBoundary, businessDate]);
-      const row = stored.rows[0];
-      if (!row) throw new Error(`db_chain seal ${businessDate} vanished`);
-      return { boundary: dbChainBoundary, businessDate, cut: row.cut, digest: row.digest, openBreaks: row.open_breaks, sealedAt: row.sealed_at.toISOString() };
+      return writeSealOnce(this.writes, { boundary: dbChainBoundary, businessDate, cut, digest: this.digest.hex(), openBreaks });
     });
   }
-
-  // ─── one poll ────────────────────────────────────────────────────────────
 
   /** At most one tick waits in the queue: a slow poll delays the next, never piles them up. */
   private scheduleTick(): void {
     if (this.stopped) return;
     this.queue.runCoalesced('tick', () => this.tick())?.catch((e: unknown) => this.reportError('tick', e));
   }
-
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
@@ -371,7 +376,7 @@ class DbChainActor implements DbChainReconciler {
     if (!stakes || !this.poolKey || !stakes.hasChanges) return;
     const changes = stakes.takeChanges();
     try {
-      await saveFollowState(this.deps.pool, this.poolKey, stakes, changes);
+      await saveFollowState(this.writes, this.poolKey, stakes, changes);
       this.counters.checkpoints++;
     } catch (error) {
       stakes.resaveAll();
@@ -379,14 +384,12 @@ class DbChainActor implements DbChainReconciler {
     }
   }
 
-  // ─── verdicts ────────────────────────────────────────────────────────────
-
   private async judge(comparison: Comparison, cut: ChainCut, nowMs: number): Promise<void> {
     const { graceMs, currency } = this.limits;
     const total = comparison.total;
-    const totalSince = this.clock.observe(totalKind, total.verdict, nowMs);
+    const totalSince = this.clock.observe(totalKind, total.verdict === 'different', nowMs);
     if (total.verdict === 'equal') {
-      await this.breaks.resolve(totalKind, totalKind);
+      await this.breaks.resolve(totalKind, totalKind, { leftMinor: total.leftBase, rightMinor: total.rightBase });
     } else if (totalSince !== null && !comparison.attributable && nowMs - totalSince >= graceMs) {
       await this.breaks.raise({
         kind: totalKind, key: totalKind, currency, leftMinor: total.leftBase, rightMinor: total.rightBase,
@@ -398,9 +401,9 @@ class DbChainActor implements DbChainReconciler {
       return;
     }
     for (const p of comparison.positions) {
-      const since = this.clock.observe(`${positionKind}/${p.address}`, p.verdict, nowMs);
+      const since = this.clock.observe(`${positionKind}/${p.address}`, p.verdict === 'different', nowMs);
       if (p.verdict === 'equal') {
-        await this.breaks.resolve(positionKind, p.address);
+        await this.breaks.resolve(positionKind, p.address, { leftMinor: p.leftBase, rightMinor: p.rightBase });
       } else if (since !== null && nowMs - since >= graceMs) {
         await this.breaks.raise({
           kind: positionKind, key: p.address, ...(p.userId ? { userId: p.userId } : {}), currency, leftMinor: p.leftBase, rightMinor: p.rightBase,
@@ -443,14 +446,13 @@ class DbChainActor implements DbChainReconciler {
     };
   }
 
-  /** An error inside the reconciler (not the chain's) is itself alerted, never silent. */
+  /** An error inside the reconciler (not the chain's) is itself paged, never silent. */
   private reportError(where: string, error: unknown): void {
-    const message = messageOf(error);
-    this.deps.log.error({ event: 'recon.error', boundary: dbChainBoundary, where, err: message }, 'reconciler error');
-    if (this.stopped) return;
-    void this.queue
-      .run(() => this.breaks.raise({ kind: errorKind, key: 'db_chain', detail: `${where}: ${message}` }, this.nowMs()))
-      .catch(() => undefined);
+    if (this.stopped) {
+      this.deps.log.error({ event: 'recon.error', boundary: dbChainBoundary, where, err: messageOf(error) }, 'reconciler error while stopping');
+      return;
+    }
+    reportReconcilerError(this.errors, where, error);
   }
 }
 

@@ -1,6 +1,8 @@
 import { signedDecimalToMinor } from '../../config/decimal.js';
 import type { PoolClient } from '../../db/pool.js';
 import { moneyScale } from '../breaks/break.js';
+import { z } from 'zod';
+import { queryRows } from '../../db/rows.js';
 
 /** Pending custody_in_flight amounts of one asset, ledger minor units. */
 export interface InFlightAmounts {
@@ -26,7 +28,7 @@ export const settlingReferenceType = { deposit: 'deposit', gas_fee: 'gas_fee', r
  * compared with (see ledger-view.ts): a ledger entry settles a row exactly when it is counted.
  */
 export async function readInFlight(client: PoolClient, currencies: readonly string[], maxAgeMs: number): Promise<Map<string, InFlightAmounts>> {
-  const result = await client.query<{ currency: string; direction: string; fresh: string | null; stale: number }>(
+  const rows = await queryRows(client, z.object({ currency: z.string(), direction: z.string(), fresh: z.string().nullable(), stale: z.number() }),
     `SELECT f.currency, f.direction,
             (sum(f.amount) FILTER (WHERE f.created_at > now() - make_interval(secs => $2::double precision / 1000)))::text AS fresh,
             (count(*) FILTER (WHERE f.created_at <= now() - make_interval(secs => $2::double precision / 1000)))::int AS stale
@@ -40,7 +42,7 @@ export async function readInFlight(client: PoolClient, currencies: readonly stri
     [currencies, maxAgeMs, settlingReferenceType.deposit, settlingReferenceType.gas_fee, settlingReferenceType.reward],
   );
   const amounts = new Map<string, InFlightAmounts>();
-  for (const row of result.rows) {
+  for (const row of rows) {
     const a = amounts.get(row.currency) ?? { ...noInFlight };
     const minor = row.fresh === null ? 0n : signedDecimalToMinor(row.fresh, moneyScale);
     if (row.direction === 'deposit') a.depositsMinor += minor;
@@ -55,7 +57,7 @@ export async function readInFlight(client: PoolClient, currencies: readonly stri
 
 /** custody_hot_wallet_floats per asset (absent: 0). */
 export async function readHotWalletFloats(client: PoolClient, currencies: readonly string[]): Promise<Map<string, bigint>> {
-  const result = await client.query<{ currency: string; amount: string }>(
+  const rows = await queryRows(client, z.object({ currency: z.string(), amount: z.string() }),
     'SELECT currency, amount::text FROM custody_hot_wallet_floats WHERE currency = ANY($1::text[])', [currencies]);
-  return new Map(result.rows.map((r) => [r.currency, signedDecimalToMinor(r.amount, moneyScale)]));
+  return new Map(rows.map((r) => [r.currency, signedDecimalToMinor(r.amount, moneyScale)]));
 }

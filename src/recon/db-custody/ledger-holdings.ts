@@ -2,6 +2,11 @@ import type { LedgerRow, LedgerWatermark } from '../../adapters/ledger/ledger-fo
 import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
 import type { Pool } from '../../db/pool.js';
 import { moneyScale } from '../breaks/break.js';
+import type { DurableWrites } from '../durable-writes.js';
+import { z } from 'zod';
+import { queryRows } from '../../db/rows.js';
+
+const heldRow = z.object({ currency: z.string(), held: z.string() });
 
 export const dbCustodyBoundary = 'db_custody';
 
@@ -28,15 +33,14 @@ export function applyLedgerRow(holdings: LedgerHoldings, row: LedgerRow): boolea
 
 /** The saved holdings and watermark, or null on a first start. */
 export async function loadHoldings(pool: Pool): Promise<LedgerHoldings | null> {
-  const mark = await pool.query<{ right_tx: string; right_id: string; rows_read: string }>(
+  const [row] = await queryRows(pool, z.object({ right_tx: z.string(), right_id: z.string(), rows_read: z.string() }),
     'SELECT right_tx::text, right_id::text, rows_read::text FROM recon_watermarks WHERE boundary = $1', [dbCustodyBoundary]);
-  const row = mark.rows[0];
   if (!row) return null;
-  const totals = await pool.query<{ currency: string; held: string }>('SELECT currency, held::text FROM recon_db_custody_ledger_totals');
+  const totals = await queryRows(pool, heldRow, 'SELECT currency, held::text FROM recon_db_custody_ledger_totals');
   return {
     watermark: { txId: BigInt(row.right_tx), id: BigInt(row.right_id) },
     rowsRead: BigInt(row.rows_read),
-    heldMinor: new Map(totals.rows.map((t) => [t.currency, signedDecimalToMinor(t.held, moneyScale)])),
+    heldMinor: new Map(totals.map((t) => [t.currency, signedDecimalToMinor(t.held, moneyScale)])),
   };
 }
 
@@ -50,18 +54,18 @@ export async function seedHoldings(pool: Pool): Promise<LedgerHoldings> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const horizon = (await client.query<{ horizon: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon')).rows[0]?.horizon ?? '0';
-    const sums = await client.query<{ currency: string; held: string }>(
+    const horizon = (await queryRows(client, z.object({ horizon: z.string() }), 'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon'))[0]?.horizon ?? '0';
+    const sums = await queryRows(client, heldRow,
       `SELECT currency, (-sum(amount))::text AS held FROM ledger_entries
         WHERE user_id = $1 AND tx_id < $2::text::xid8 GROUP BY currency`, [custodyAccount, horizon]);
-    const last = await client.query<{ tx_id: string; id: string }>(
+    const last = await queryRows(client, z.object({ tx_id: z.string(), id: z.string() }),
       'SELECT tx_id::text, id::text FROM ledger_entries WHERE tx_id < $1::text::xid8 ORDER BY tx_id DESC, id DESC LIMIT 1', [horizon]);
     await client.query('COMMIT');
-    const lastRow = last.rows[0];
+    const lastRow = last[0];
     return {
       watermark: lastRow ? { txId: BigInt(lastRow.tx_id), id: BigInt(lastRow.id) } : { txId: 0n, id: 0n },
       rowsRead: 0n,
-      heldMinor: new Map(sums.rows.map((s) => [s.currency, signedDecimalToMinor(s.held, moneyScale)])),
+      heldMinor: new Map(sums.map((s) => [s.currency, signedDecimalToMinor(s.held, moneyScale)])),
     };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -79,13 +83,11 @@ export interface CheckRecord {
   breaksOpen: number;
 }
 
-/** One transaction: the holdings, the watermark and the check row of this comparison round. */
-export async function saveCheck(pool: Pool, holdings: LedgerHoldings, check: CheckRecord): Promise<void> {
-  const client = await pool.connect();
+/** One (fenced) transaction: the holdings, the watermark and the check row of this comparison round. */
+export async function saveCheck(writes: DurableWrites, holdings: LedgerHoldings, check: CheckRecord): Promise<void> {
   const tx = holdings.watermark.txId.toString();
   const id = holdings.watermark.id.toString();
-  try {
-    await client.query('BEGIN');
+  await writes.transaction(async (client) => {
     const currencies = [...holdings.heldMinor.keys()];
     if (currencies.length > 0) {
       await client.query(
@@ -104,15 +106,9 @@ export async function saveCheck(pool: Pool, holdings: LedgerHoldings, check: Che
     );
     // left_seq of a db_custody check is the custody poll time (epoch ms): its watermark.
     await client.query(
-      `INSERT INTO recon_checks (boundary, keys_compared, keys_equal, keys_in_flight, breaks_open, left_seq, right_tx, right_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::text::xid8, $8)`,
-      [dbCustodyBoundary, check.currenciesCompared, check.currenciesAgreeing, check.currenciesInFlight, check.breaksOpen, check.polledAtMs, tx, id],
+      `INSERT INTO recon_checks (boundary, keys_compared, keys_equal, keys_in_flight, breaks_open, left_seq, right_tx, right_id, fence_token)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::text::xid8, $8, $9)`,
+      [dbCustodyBoundary, check.currenciesCompared, check.currenciesAgreeing, check.currenciesInFlight, check.breaksOpen, check.polledAtMs, tx, id, writes.fenceToken],
     );
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -4,6 +4,8 @@ import type { Pool, PoolClient } from '../../db/pool.js';
 import { moneyScale } from '../breaks/break.js';
 import { readHotWalletFloats, readInFlight, type InFlightAmounts } from './in-flight.js';
 import { custodyAccount, type LedgerHoldings } from './ledger-holdings.js';
+import { z } from 'zod';
+import { queryRows } from '../../db/rows.js';
 
 /** The ledger side of one comparison, all read in one snapshot. */
 export interface LedgerView {
@@ -29,7 +31,7 @@ export async function readLedgerView(pool: Pool, holdings: LedgerHoldings, curre
   const client = await pool.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const snapshot = (await client.query<{ snapshot: string }>('SELECT pg_current_snapshot()::text AS snapshot')).rows[0]?.snapshot ?? '';
+    const snapshot = (await queryRows(client, z.object({ snapshot: z.string() }), 'SELECT pg_current_snapshot()::text AS snapshot'))[0]?.snapshot ?? '';
     const tail = await readCustodyTail(client, holdings.watermark, currencies);
     const inFlight = await readInFlight(client, currencies, inFlightMaxAgeMs);
     const floatsMinor = await readHotWalletFloats(client, currencies);
@@ -51,11 +53,11 @@ export async function readLedgerView(pool: Pool, holdings: LedgerHoldings, curre
 }
 
 async function readCustodyTail(client: PoolClient, after: LedgerWatermark, currencies: readonly string[]): Promise<Map<string, { heldMinor: bigint; rows: number }>> {
-  const result = await client.query<{ currency: string; held: string; rows: number }>(
+  const rows = await queryRows(client, z.object({ currency: z.string(), held: z.string(), rows: z.number() }),
     `SELECT currency, (-sum(amount))::text AS held, count(*)::int AS rows FROM ledger_entries
       WHERE (tx_id, id) > ($1::text::xid8, $2::bigint) AND user_id = $3 AND currency = ANY($4::text[])
       GROUP BY currency`,
     [after.txId.toString(), after.id.toString(), custodyAccount, currencies],
   );
-  return new Map(result.rows.map((r) => [r.currency, { heldMinor: signedDecimalToMinor(r.held, moneyScale), rows: r.rows }]));
+  return new Map(rows.map((r) => [r.currency, { heldMinor: signedDecimalToMinor(r.held, moneyScale), rows: r.rows }]));
 }

@@ -1,18 +1,24 @@
-import { RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/nats-core';
-import { createBitgoCustodyClient, defaultBitgoClientLimits, type BitgoCustodyClient, type WalletReadError, type WalletReadResult } from '../../adapters/bitgo/client.js';
+import { createBitgoCustodyClient, defaultBitgoClientLimits, type BitgoCustodyClient, type WalletReadResult } from '../../adapters/bitgo/client.js';
 import { decimalsOfCoin } from '../../adapters/bitgo/coin-decimals.js';
-import type { WalletReading } from '../../adapters/bitgo/wallet-response.js';
 import { readLedgerBatch } from '../../adapters/ledger/ledger-follower.js';
 import { decimalToMinor, minorToDecimal } from '../../config/decimal.js';
-import type { BitgoWalletRef, Settings } from '../../config/settings.js';
-import type { ReconView } from '../../admin/recon-handlers.js';
+import type { Settings } from '../../config/settings.js';
+import { ensureCustodyStream, ensureReconStream } from '../../nats/topology.js';
+import type { Reconciler } from '../reconciler.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
+import { breakKinds } from '../breaks/break-kinds.js';
 import { moneyScale, type LiveBreak } from '../breaks/break.js';
+import type { OutboxEffect } from '../breaks/outbox.js';
 import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
 import { CutDigest } from '../cut-digest.js';
+import { durableWrites, type DurableWrites } from '../durable-writes.js';
+import { GraceClock } from '../grace-clock.js';
+import { reportReconcilerError, type ErrorReportingContext } from '../error-reporting.js';
+import { reconLimits } from '../limits.js';
+import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
 import { noInFlight } from './in-flight.js';
+import { outagesOf, type WalletState } from './wallet-state.js';
 import { applyLedgerRow, dbCustodyBoundary, loadHoldings, saveCheck, seedHoldings, type LedgerHoldings } from './ledger-holdings.js';
 import { readLedgerView } from './ledger-view.js';
 import { judgeCurrency, type BreakCause, type CurrencyJudgement } from './tolerance.js';
@@ -65,7 +71,7 @@ export interface DbCustodyDeps extends ReconcilerDeps {
 }
 
 /** What `admin.recon.*` needs, plus the seal at cutover and a clean stop. */
-export interface DbCustodyReconciler extends ReconView {
+export interface DbCustodyReconciler extends Reconciler {
   seal(businessDate: string): Promise<DbCustodySeal>;
   stop(): Promise<void>;
   /** Polls and compares now (outside the schedule); resolves when the round is done. */
@@ -144,42 +150,23 @@ export async function startDbCustodyReconciler(deps: DbCustodyDeps): Promise<DbC
   return reconciler;
 }
 
-/** Each good reading, kept for the close: its custody side is the first poll at or after the cutover (ADR 0015). */
-async function recordPollReadings(pool: DbCustodyDeps['pool'], readings: Array<{ wallet: string; currency: string; reading: { balanceMinor: bigint; polledAtMs: number } }>): Promise<void> {
+/** Each good reading, kept for the close: its custody side is the first poll at or after the cutover (ADR 0015). Fenced like every write of the leader. */
+async function recordPollReadings(writes: DurableWrites, readings: Array<{ wallet: string; currency: string; reading: { balanceMinor: bigint; polledAtMs: number } }>): Promise<void> {
   if (readings.length === 0) return;
-  await pool.query(
+  await writes.transaction((client) => client.query(
     `INSERT INTO custody_poll_readings (wallet, currency, polled_at, balance)
      SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::numeric[]) ON CONFLICT DO NOTHING`,
     [readings.map((r) => r.wallet), readings.map((r) => r.currency), readings.map((r) => new Date(r.reading.polledAtMs).toISOString()),
       readings.map((r) => minorToDecimal(r.reading.balanceMinor, moneyScale))],
-  );
+  ));
 }
 
-const balanceKind = 'balance';
-const unreachableKind = 'unreachable';
-const errorKind = 'reconciler_error';
+const balanceKind = breakKinds.balance;
+const unreachableKind = breakKinds.unreachable;
+const errorKind = breakKinds.reconcilerError;
 /** One key for the reconciler's own failures (ledger unreadable, a round that threw): resolved by the next good round. */
 const errorKey = 'reconciler';
-/** The key of an `unreachable` break when every wallet fails: the custodian itself. */
-const custodianKey = 'bitgo';
 
-interface WalletState {
-  ref: BitgoWalletRef;
-  key: string;
-  last: WalletReading | null;
-  /** Whether the latest poll of this wallet succeeded. */
-  fresh: boolean;
-  failingSinceMs: number | null;
-  lastError: WalletReadError | null;
-}
-
-interface PendingPublication {
-  subject: string;
-  payload: string;
-  msgID: string;
-}
-
-const publicationsPendingMax = 10_000;
 
 /**
  * The db_custody reconciler actor. A poller reads every configured BitGo wallet (outside the
@@ -189,16 +176,18 @@ const publicationsPendingMax = 10_000;
  * Every change to its state goes through one serial queue.
  */
 class DbCustodyActor implements DbCustodyReconciler {
-  private readonly queue = new SerialQueue(1_000);
+  readonly boundary = dbCustodyBoundary;
+  private readonly queue = new SerialQueue(reconLimits.dbCustodyQueueDepthMax);
   private readonly breaks: BreakRegistry;
+  private readonly writes: DurableWrites;
+  private readonly errors: ErrorReportingContext;
   private readonly nowMs: () => number;
   private readonly wallets: WalletState[];
   private readonly currencies: string[];
   private readonly tolerancesMinor = new Map<string, bigint>();
   private holdings: LedgerHoldings = { watermark: { txId: 0n, id: 0n }, rowsRead: 0n, heldMinor: new Map() };
-  private readonly differentSinceMs = new Map<string, number>();
+  private readonly graceClock = new GraceClock();
   private readonly lastJudgements = new Map<string, CurrencyJudgement | null>();
-  private readonly publications: PendingPublication[] = [];
   private readonly abort = new AbortController();
   private lastDeltaAtMs: number | null = null;
   private lastPolledAtMs: number | null = null;
@@ -210,7 +199,7 @@ class DbCustodyActor implements DbCustodyReconciler {
   private stopped = false;
   private readonly counters = {
     polls: 0, pollsFailed: 0, walletReadsFailed: 0, ledgerRowsRead: 0, ledgerRowsReadSinceStart: 0,
-    checks: 0, inFlightStaleRows: 0, publicationsPending: 0, ledgerTailRows: 0,
+    checks: 0, inFlightStaleRows: 0, ledgerTailRows: 0,
   };
 
   constructor(private readonly deps: DbCustodyDeps, private readonly limits: DbCustodyLimits, private readonly client: BitgoCustodyClient) {
@@ -220,25 +209,32 @@ class DbCustodyActor implements DbCustodyReconciler {
     for (const currency of this.currencies) {
       this.tolerancesMinor.set(currency, decimalToMinor(deps.settings.CUSTODY_TOLERANCES[currency] ?? '0', moneyScale));
     }
+    this.writes = durableWrites(deps.pool, deps.fence);
     this.breaks = new BreakRegistry({
       boundary: dbCustodyBoundary,
       pool: deps.pool,
       js: deps.js,
       names: deps.names,
       log: deps.log,
-      onRaised: async (live) => this.publishWithdrawals('paused', live),
-      onResolved: async (live) => this.publishWithdrawals('resumed', live),
+      writes: this.writes,
+      effectsOnRaised: (live) => this.withdrawalsEffects('paused', live),
+      effectsOnResolved: (live) => this.withdrawalsEffects('resumed', live),
+      onWriteFailed: (error) => this.reportError('outbox', error),
     });
+    this.errors = {
+      boundary: dbCustodyBoundary, log: deps.log, breaks: this.breaks, key: errorKey, nowMs: this.nowMs,
+      ...(deps.onFenced ? { onFenced: deps.onFenced } : {}),
+    };
   }
 
   async start(): Promise<void> {
     const { deps } = this;
-    await ensureStreamExists(deps.jsm, { name: deps.names.reconStream, subjects: [deps.names.reconSubjectAll] });
-    await ensureStreamExists(deps.jsm, { name: deps.names.custodyStream, subjects: [deps.names.custodySubjectAll] });
+    await ensureReconStream(deps.jsm, deps.names);
+    await ensureCustodyStream(deps.jsm, deps.names);
     await this.breaks.load();
     this.holdings = (await loadHoldings(deps.pool)) ?? (await seedHoldings(deps.pool));
-    // A pause whose publication a crash interrupted goes out again (same Nats-Msg-Id: no duplicate).
-    for (const live of this.breaks.list()) if (live.kind === balanceKind) this.publishWithdrawals('paused', live);
+    // A pause or resume a crash interrupted is still in the outbox: re-driven from here on.
+    this.breaks.startEffects();
     deps.log.info({
       event: 'recon.started', boundary: dbCustodyBoundary, wallets: this.wallets.map((w) => w.key), currencies: this.currencies,
       ledger: { txId: this.holdings.watermark.txId.toString(), id: this.holdings.watermark.id.toString() }, pollMs: this.limits.pollMs,
@@ -251,7 +247,7 @@ class DbCustodyActor implements DbCustodyReconciler {
     this.abort.abort();
     if (this.timer) clearTimeout(this.timer);
     await Promise.all([...this.running]);
-    await this.queue.run(() => this.flushPublications()).catch(() => undefined);
+    await this.breaks.stopEffects();
   }
 
   status(): BoundaryStatus {
@@ -269,7 +265,7 @@ class DbCustodyActor implements DbCustodyReconciler {
         ledgerId: this.holdings.watermark.id.toString(),
         withdrawalsPaused: paused.join(','),
       },
-      counters: { ...this.counters, consecutiveFailedPolls: this.failedRounds, bitgoRequests: this.client.stats.requests },
+      counters: { ...this.counters, effectsPending: this.breaks.effectsPending, consecutiveFailedPolls: this.failedRounds, bitgoRequests: this.client.stats.requests },
     };
   }
 
@@ -295,20 +291,9 @@ class DbCustodyActor implements DbCustodyReconciler {
       await this.applyRound(readings);
       const { cut, digest } = this.cut();
       const openBreaks = this.breaks.list();
-      await this.deps.pool.query(
-        `INSERT INTO recon_seals (boundary, business_date, cut, digest, open_breaks) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (boundary, business_date) DO NOTHING`,
-        [dbCustodyBoundary, businessDate, JSON.stringify(cut), digest, JSON.stringify(openBreaks)],
-      );
-      const stored = await this.deps.pool.query<{ cut: DbCustodySeal['cut']; digest: string; open_breaks: LiveBreak[]; sealed_at: Date }>(
-        'SELECT cut, digest, open_breaks, sealed_at FROM recon_seals WHERE boundary = $1 AND business_date = $2', [dbCustodyBoundary, businessDate]);
-      const row = stored.rows[0];
-      if (!row) throw new Error(`seal ${businessDate} vanished`);
-      return { boundary: dbCustodyBoundary, businessDate, cut: row.cut, digest: row.digest, openBreaks: row.open_breaks, sealedAt: row.sealed_at.toISOString() };
+      return writeSealOnce(this.writes, { boundary: dbCustodyBoundary, businessDate, cut, digest, openBreaks });
     });
   }
-
-  // ─── the schedule ────────────────────────────────────────────────────────
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
@@ -349,8 +334,6 @@ class DbCustodyActor implements DbCustodyReconciler {
     return results;
   }
 
-  // ─── one round, inside the actor ─────────────────────────────────────────
-
   private async applyRound(readings: Map<string, WalletReadResult>): Promise<void> {
     const nowMs = this.nowMs();
     this.counters.polls++;
@@ -383,7 +366,7 @@ class DbCustodyActor implements DbCustodyReconciler {
       this.failedRounds = 0;
     }
     await this.judgeReachability(nowMs);
-    await recordPollReadings(this.deps.pool, this.wallets.flatMap((w) => {
+    await recordPollReadings(this.writes, this.wallets.flatMap((w) => {
       const result = readings.get(w.key);
       return result?.ok ? [{ wallet: w.key, currency: w.ref.currency, reading: result.reading }] : [];
     }));
@@ -391,7 +374,7 @@ class DbCustodyActor implements DbCustodyReconciler {
     await this.catchUpLedger();
     const judged = await this.judgeCurrencies(nowMs);
     await this.breaks.touchAll();
-    await saveCheck(this.deps.pool, this.holdings, {
+    await saveCheck(this.writes, this.holdings, {
       polledAtMs: this.lastPolledAtMs ?? 0,
       currenciesCompared: judged.compared,
       currenciesAgreeing: judged.agreeing,
@@ -400,7 +383,6 @@ class DbCustodyActor implements DbCustodyReconciler {
     });
     this.counters.checks++;
     await this.breaks.resolve(errorKind, errorKey);
-    await this.flushPublications();
   }
 
   /**
@@ -438,7 +420,7 @@ class DbCustodyActor implements DbCustodyReconciler {
     for (const currency of this.currencies) {
       const wallets = this.wallets.filter((w) => w.ref.currency === currency);
       if (!wallets.every((w) => w.fresh && w.last)) {
-        this.differentSinceMs.delete(currency);
+        this.graceClock.reset(currency);
         this.lastJudgements.set(currency, null);
         continue;
       }
@@ -459,12 +441,12 @@ class DbCustodyActor implements DbCustodyReconciler {
       if (verdict.state !== 'beyond') {
         if (verdict.state === 'agree') agreeing++;
         else inFlightCount++;
-        this.differentSinceMs.delete(currency);
-        await this.breaks.resolve(balanceKind, currency);
+        this.graceClock.reset(currency);
+        // Within the tolerance: the resolution carries both sides as they stand (their delta is within it).
+        await this.breaks.resolve(balanceKind, currency, { leftMinor: judgement.ledgerMinor, rightMinor: judgement.custodyMinor });
         continue;
       }
-      const since = this.differentSinceMs.get(currency) ?? nowMs;
-      this.differentSinceMs.set(currency, since);
+      const since = this.graceClock.observe(currency, true, nowMs) ?? nowMs;
       if (nowMs - since >= this.limits.graceMs) {
         await this.breaks.raise(
           { kind: balanceKind, key: currency, currency, leftMinor: judgement.ledgerMinor, rightMinor: judgement.custodyMinor, detail: verdict.detail },
@@ -482,15 +464,7 @@ class DbCustodyActor implements DbCustodyReconciler {
    * first good read.
    */
   private async judgeReachability(nowMs: number): Promise<void> {
-    const failing = this.wallets.filter((w) => w.failingSinceMs !== null);
-    const wanted = new Map<string, { sinceMs: number; detail: string }>();
-    const describe = (w: WalletState): string => `${w.key}: ${w.lastError?.code ?? 'error'}${w.lastError?.status ? ` (${w.lastError.status})` : ''}: ${w.lastError?.message ?? ''}`;
-    if (failing.length > 0 && failing.length === this.wallets.length) {
-      const sinceMs = Math.min(...failing.map((w) => w.failingSinceMs ?? nowMs));
-      wanted.set(custodianKey, { sinceMs, detail: `BitGo unreachable: no wallet could be read; ${failing.map(describe).join('; ')}`.slice(0, 2_000) });
-    } else {
-      for (const w of failing) wanted.set(w.key, { sinceMs: w.failingSinceMs ?? nowMs, detail: `wallet unreadable: ${describe(w)}`.slice(0, 2_000) });
-    }
+    const wanted = outagesOf(this.wallets, nowMs);
     for (const live of this.breaks.list()) {
       if (live.kind === unreachableKind && !wanted.has(live.key)) await this.breaks.resolve(unreachableKind, live.key);
     }
@@ -499,7 +473,6 @@ class DbCustodyActor implements DbCustodyReconciler {
     }
   }
 
-  // ─── the seal ────────────────────────────────────────────────────────────
 
   private cut(): { cut: DbCustodySeal['cut']; digest: string } {
     const digest = new CutDigest();
@@ -532,19 +505,17 @@ class DbCustodyActor implements DbCustodyReconciler {
     return { cut: { custodyPolledAt, ledger, wallets, currencies }, digest: digest.hex() };
   }
 
-  // ─── withdrawal pauses ───────────────────────────────────────────────────
-
   /**
-   * A balance break pauses the asset's withdrawals; its resolution resumes them. Published on
-   * JetStream with the break id in the Nats-Msg-Id, so a retry (or a restart) never doubles one.
-   * A publication that fails is retried at the next round, in order.
+   * A balance break pauses the asset's withdrawals; its resolution resumes them. Recorded in
+   * the outbox with the break's change and published with the break id in the Nats-Msg-Id,
+   * so a retry (or a restart) never doubles one and a crash never loses one (ADR 0020).
    */
-  private publishWithdrawals(action: 'paused' | 'resumed', live: LiveBreak): void {
-    if (live.kind !== balanceKind || !live.currency) return;
+  private withdrawalsEffects(action: 'paused' | 'resumed', live: LiveBreak): OutboxEffect[] {
+    if (live.kind !== balanceKind || !live.currency) return [];
     const subject = action === 'paused'
       ? this.deps.names.custodyWithdrawalsPausedSubject(live.currency)
       : this.deps.names.custodyWithdrawalsResumedSubject(live.currency);
-    const payload = JSON.stringify({
+    const payload = {
       asset: live.currency,
       action,
       breakId: live.id,
@@ -555,64 +526,15 @@ class DbCustodyActor implements DbCustodyReconciler {
       delta: live.delta,
       detail: live.detail,
       at: new Date(this.nowMs()).toISOString(),
-    });
-    if (this.publications.length >= publicationsPendingMax) this.publications.shift();
-    this.publications.push({ subject, payload, msgID: `custody-withdrawals-${action}:${live.id}` });
-    this.counters.publicationsPending = this.publications.length;
-    void this.flushPublications();
-  }
-
-  private flushing: Promise<void> | null = null;
-
-  private flushPublications(): Promise<void> {
-    if (this.flushing) return this.flushing;
-    if (this.publications.length === 0) return Promise.resolve();
-    let failed = false;
-    const run = async (): Promise<void> => {
-      while (this.publications.length > 0) {
-        const next = this.publications[0]!;
-        try {
-          await this.deps.js.publish(next.subject, next.payload, { msgID: next.msgID });
-        } catch (error) {
-          failed = true;
-          this.deps.log.error({ event: 'custody.withdrawals_publish_failed', subject: next.subject, err: (error as Error).message }, 'withdrawal pause/resume not published; retrying next round');
-          return;
-        }
-        this.publications.shift();
-        this.deps.log.warn({ event: 'custody.withdrawals', subject: next.subject, msgID: next.msgID }, 'custody withdrawals event');
-      }
     };
-    this.flushing = run().finally(() => {
-      this.flushing = null;
-      this.counters.publicationsPending = this.publications.length;
-      // Queued while the last publish was in flight: go on (a failure waits for the next round).
-      if (!failed && this.publications.length > 0 && !this.stopped) void this.flushPublications();
-    });
-    return this.flushing;
+    return [{ effect: 'publish', subject, payload, msgId: `custody-withdrawals-${action}:${live.id}` }];
   }
 
-  /** An error inside the reconciler is itself alerted (kind reconciler_error), never silent. */
   private reportError(where: string, error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
-    this.deps.log.error({ event: 'recon.error', boundary: dbCustodyBoundary, where, err: message }, 'reconciler error');
-    if (this.stopped) return;
-    void this.queue
-      .run(() => this.breaks.raise({ kind: errorKind, key: errorKey, detail: `${where}: ${message}` }, this.nowMs()))
-      .catch(() => undefined);
-  }
-}
-
-/** Creates the stream if it is missing; an existing one (the engine's topology) is left as it is. */
-async function ensureStreamExists(jsm: JetStreamManager, config: Pick<StreamConfig, 'name' | 'subjects'>): Promise<void> {
-  try {
-    await jsm.streams.info(config.name);
-  } catch (error) {
-    if ((error as Error).name !== 'StreamNotFoundError' && !/stream not found/i.test((error as Error).message)) throw error;
-    try {
-      await jsm.streams.add({ ...config, retention: RetentionPolicy.Limits, storage: StorageType.File, duplicate_window: nanos(60 * 60_000) });
-    } catch (addError) {
-      // Another instance created it in between: fine.
-      if (!/already in use|already exists/i.test((addError as Error).message)) throw addError;
+    if (this.stopped) {
+      this.deps.log.error({ event: 'recon.error', boundary: dbCustodyBoundary, where, err: (error as Error).message }, 'reconciler error while stopping');
+      return;
     }
+    reportReconcilerError(this.errors, where, error);
   }
 }

@@ -1,6 +1,8 @@
 import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
+import { z } from 'zod';
 import type { Pool, PoolClient } from '../../db/pool.js';
-import { withTransaction } from '../../db/transaction.js';
+import type { DurableWrites } from '../durable-writes.js';
+import { reconLimits } from '../limits.js';
 import type { LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
 import type { BalanceEvent } from '../../adapters/matching-engine/contract.js';
 import { moneyScale } from '../breaks/break.js';
@@ -10,38 +12,46 @@ export const meDbBoundary = 'me_db';
 
 export interface SavedState {
   engineSeq: number;
+  /** The stream sequence of the last engine message the checkpoint covers; null for a checkpoint older than the column. */
+  engineStreamSeq: number | null;
   ledger: LedgerWatermark;
   rowsRead: bigint;
   positions: Array<{ userId: string; currency: string; engineTotalMinor: bigint; engineSeq: number; ledgerTotalMinor: bigint }>;
   currencyTotals: Map<string, bigint>;
 }
 
+const watermarkRow = z.object({ left_seq: z.string(), left_stream_seq: z.string().nullable(), right_tx: z.string(), right_id: z.string(), rows_read: z.string() });
+const positionRow = z.object({ user_id: z.string(), currency: z.string(), engine_total: z.string(), engine_seq: z.string(), ledger_total: z.string() });
+const totalRow = z.object({ currency: z.string(), total: z.string() });
+
 /** The saved state, or null on a first start. */
 export async function loadCheckpoint(pool: Pool): Promise<SavedState | null> {
-  const mark = await pool.query<{ left_seq: string; right_tx: string; right_id: string; rows_read: string }>(
-    'SELECT left_seq::text, right_tx::text, right_id::text, rows_read::text FROM recon_watermarks WHERE boundary = $1', [meDbBoundary]);
-  const row = mark.rows[0];
-  if (!row) return null;
-  const positions = await pool.query<{ user_id: string; currency: string; engine_total: string; engine_seq: string; ledger_total: string }>(
-    'SELECT user_id, currency, engine_total::text, engine_seq::text, ledger_total::text FROM recon_me_db_positions');
-  const totals = await pool.query<{ currency: string; total: string }>('SELECT currency, total::text FROM recon_ledger_currency_totals');
+  const mark = await pool.query(
+    'SELECT left_seq::text, left_stream_seq::text, right_tx::text, right_id::text, rows_read::text FROM recon_watermarks WHERE boundary = $1', [meDbBoundary]);
+  if (!mark.rows[0]) return null;
+  const row = watermarkRow.parse(mark.rows[0]);
+  const positions = z.array(positionRow).parse((await pool.query(
+    'SELECT user_id, currency, engine_total::text, engine_seq::text, ledger_total::text FROM recon_me_db_positions')).rows);
+  const totals = z.array(totalRow).parse((await pool.query('SELECT currency, total::text FROM recon_ledger_currency_totals')).rows);
   return {
     engineSeq: Number(row.left_seq),
+    engineStreamSeq: row.left_stream_seq === null ? null : Number(row.left_stream_seq),
     ledger: { txId: BigInt(row.right_tx), id: BigInt(row.right_id) },
     rowsRead: BigInt(row.rows_read),
-    positions: positions.rows.map((p) => ({
+    positions: positions.map((p) => ({
       userId: p.user_id,
       currency: p.currency,
       engineTotalMinor: signedDecimalToMinor(p.engine_total, moneyScale),
       engineSeq: Number(p.engine_seq),
       ledgerTotalMinor: signedDecimalToMinor(p.ledger_total, moneyScale),
     })),
-    currencyTotals: new Map(totals.rows.map((t) => [t.currency, signedDecimalToMinor(t.total, moneyScale)])),
+    currencyTotals: new Map(totals.map((t) => [t.currency, signedDecimalToMinor(t.total, moneyScale)])),
   };
 }
 
 export interface CheckpointWrite {
   engineSeq: number;
+  engineStreamSeq: number;
   ledger: LedgerWatermark;
   rowsRead: bigint;
   dirtyPositions: Position[];
@@ -51,17 +61,16 @@ export interface CheckpointWrite {
   engineEvents?: readonly BalanceEvent[];
 }
 
-const positionsBatchMax = 1_000;
 
-/** One transaction: the changed positions, the currency totals, the watermarks and a check row. */
-export async function saveCheckpoint(pool: Pool, write: CheckpointWrite): Promise<void> {
-  await withTransaction(pool, async (client) => {
-    for (let i = 0; i < write.dirtyPositions.length; i += positionsBatchMax) {
-      await upsertPositions(client, write.dirtyPositions.slice(i, i + positionsBatchMax));
+/** One (fenced) transaction: the changed positions, the currency totals, the watermarks and a check row. */
+export async function saveCheckpoint(writes: DurableWrites, write: CheckpointWrite): Promise<void> {
+  await writes.transaction(async (client) => {
+    for (let i = 0; i < write.dirtyPositions.length; i += reconLimits.checkpointRowsPerStatementMax) {
+      await upsertPositions(client, write.dirtyPositions.slice(i, i + reconLimits.checkpointRowsPerStatementMax));
     }
     const events = write.engineEvents ?? [];
-    for (let i = 0; i < events.length; i += positionsBatchMax) {
-      await insertEngineHistory(client, events.slice(i, i + positionsBatchMax));
+    for (let i = 0; i < events.length; i += reconLimits.checkpointRowsPerStatementMax) {
+      await insertEngineHistory(client, events.slice(i, i + reconLimits.checkpointRowsPerStatementMax));
     }
     for (const [currency, total] of write.currencyTotals) {
       await client.query(
@@ -71,17 +80,17 @@ export async function saveCheckpoint(pool: Pool, write: CheckpointWrite): Promis
       );
     }
     await client.query(
-      `INSERT INTO recon_watermarks (boundary, left_seq, right_tx, right_id, rows_read, saved_at)
-       VALUES ($1, $2, $3::text::xid8, $4, $5, now())
-       ON CONFLICT (boundary) DO UPDATE SET left_seq = EXCLUDED.left_seq, right_tx = EXCLUDED.right_tx,
+      `INSERT INTO recon_watermarks (boundary, left_seq, left_stream_seq, right_tx, right_id, rows_read, saved_at)
+       VALUES ($1, $2, $6, $3::text::xid8, $4, $5, now())
+       ON CONFLICT (boundary) DO UPDATE SET left_seq = EXCLUDED.left_seq, left_stream_seq = EXCLUDED.left_stream_seq, right_tx = EXCLUDED.right_tx,
          right_id = EXCLUDED.right_id, rows_read = EXCLUDED.rows_read, saved_at = now()`,
-      [meDbBoundary, write.engineSeq, write.ledger.txId.toString(), write.ledger.id.toString(), write.rowsRead.toString()],
+      [meDbBoundary, write.engineSeq, write.ledger.txId.toString(), write.ledger.id.toString(), write.rowsRead.toString(), write.engineStreamSeq],
     );
     await client.query(
-      `INSERT INTO recon_checks (boundary, keys_compared, keys_equal, keys_in_flight, breaks_open, left_seq, right_tx, right_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::text::xid8, $8)`,
+      `INSERT INTO recon_checks (boundary, keys_compared, keys_equal, keys_in_flight, breaks_open, left_seq, right_tx, right_id, fence_token)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::text::xid8, $8, $9)`,
       [meDbBoundary, write.check.keysCompared, write.check.keysEqual, write.check.keysInFlight, write.check.breaksOpen,
-        write.engineSeq, write.ledger.txId.toString(), write.ledger.id.toString()],
+        write.engineSeq, write.ledger.txId.toString(), write.ledger.id.toString(), writes.fenceToken],
     );
   });
 }

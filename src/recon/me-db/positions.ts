@@ -66,6 +66,17 @@ export class PositionBook {
     return this.positions.values();
   }
 
+  /**
+   * The moment this book was restored: a difference dates from it at the earliest. What
+   * changed while the reconciler was down is judged once both sides have caught up, with a
+   * full grace window after the restart (the history of in-flight changes was not saved).
+   */
+  private restoredAtMs = 0;
+
+  markRestored(nowMs: number): void {
+    this.restoredAtMs = nowMs;
+  }
+
   /** Restores a saved position after a restart; its history starts at the saved values. */
   restore(userId: string, currency: string, engineTotalMinor: bigint, engineSeq: number, ledgerTotalMinor: bigint, nowMs: number): void {
     this.positions.set(keyOf(userId, currency), {
@@ -115,9 +126,10 @@ export class PositionBook {
     const { graceMs } = this.limits;
     const ledgerBehindSinceMs = oldestUnmatchedChangeMs(p.engineHistory, ledgerMinor);
     const engineBehindSinceMs = oldestUnmatchedChangeMs(p.ledgerHistory, p.engineTotalMinor);
+    const since = (t: number): number => Math.max(t, this.restoredAtMs);
     const behindSinceMs = [ledgerBehindSinceMs, engineBehindSinceMs].filter((t): t is number => t !== null);
-    if (behindSinceMs.length > 0) return behindSinceMs.some((t) => completeMs - t < graceMs) ? 'in_flight' : 'break';
-    return completeMs - p.differentSinceMs < graceMs ? 'in_flight' : 'break';
+    if (behindSinceMs.length > 0) return behindSinceMs.some((t) => completeMs - since(t) < graceMs) ? 'in_flight' : 'break';
+    return completeMs - since(p.differentSinceMs) < graceMs ? 'in_flight' : 'break';
   }
 
   private open(userId: string, currency: string): Position {

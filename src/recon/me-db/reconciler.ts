@@ -1,21 +1,29 @@
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
-import { ensureBalanceStream } from '../../adapters/exchange-simulator/balance-stream.js';
-import { listenForLedgerInserts, ledgerStart, readLedgerBatch, type LedgerBatch, type LedgerRow, type LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
+import { listenForLedgerInserts, ledgerStart, type LedgerRow, type LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
 import { parseBalanceEvent, userIdOfBalanceSubject, type BalanceEvent } from '../../adapters/matching-engine/contract.js';
 import { fetchSnapshot } from '../../adapters/matching-engine/snapshot-client.js';
 import type { AccountCommandClient } from '../../actors/command-client.js';
 import { parkCommand } from '../../actors/parking.js';
-import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
-import type { Pool } from '../../db/pool.js';
+import { minorToDecimal } from '../../config/decimal.js';
 import { rewindDurableConsumer } from '../../nats/durable-consumer.js';
+import { ensureBalanceStream, ensureReconStream } from '../../nats/topology.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
+import { breakKinds } from '../breaks/break-kinds.js';
 import { moneyScale, type LiveBreak } from '../breaks/break.js';
 import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
 import { CutDigest } from '../cut-digest.js';
+import { durableWrites, type DurableWrites } from '../durable-writes.js';
+import { reportReconcilerError, type ErrorReportingContext } from '../error-reporting.js';
+import { reconLimits } from '../limits.js';
+import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
 import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
-import { keyOf, PositionBook, type Position, type PositionKey, type SideClocks } from './positions.js';
+import { judgeSequence } from './engine-sequence.js';
+import { committedPastWatermark, readLedgerTransactions } from './ledger-side.js';
+import { keyOf, PositionBook, type Position, type SideClocks } from './positions.js';
 import type { ReconcilerDeps } from '../reconciler-deps.js';
+import type { OutboxEffect } from '../breaks/outbox.js';
+import type { Reconciler } from '../reconciler.js';
 
 export interface MeDbLimits {
   graceMs: number;
@@ -64,12 +72,12 @@ export interface MeDbCounters {
   checks: number;
 }
 
-const balanceKind = 'balance';
-/** Engine messages received but not yet applied, at most. */
-const engineInboxMax = 5_000;
-const journalKind = 'journal_unbalanced';
-const currencyKind = 'currency_nonzero';
-const errorKind = 'reconciler_error';
+const balanceKind = breakKinds.balance;
+const journalKind = breakKinds.journalUnbalanced;
+const currencyKind = breakKinds.currencyNonzero;
+const errorKind = breakKinds.reconcilerError;
+/** The key of the engine-sequence meta-breaks: one per boundary. */
+const sequenceKey = 'engine';
 
 /**
  * The me_db reconciler actor: matching-engine balances (a JetStream stream) against the
@@ -79,10 +87,13 @@ const errorKind = 'reconciler_error';
  * watermarks so a restart resumes without rescanning. Every change to its state goes
  * through one serial queue: it handles one message at a time.
  */
-export class MeDbReconciler {
-  private readonly queue = new SerialQueue(100_000);
+export class MeDbReconciler implements Reconciler {
+  readonly boundary = meDbBoundary;
+  private readonly queue = new SerialQueue(reconLimits.meDbQueueDepthMax);
   private readonly book: PositionBook;
   private readonly breaks: BreakRegistry;
+  private readonly writes: DurableWrites;
+  private readonly errors: ErrorReportingContext;
   private readonly digest = new CutDigest();
   private readonly nowMs: () => number;
   private readonly watched = new Set<string>();
@@ -95,6 +106,10 @@ export class MeDbReconciler {
   private engineSeq = 0;
   /** Events at or below this seq were applied before (checkpoint or snapshot): skipped. */
   private appliedThroughSeq = 0;
+  /** Messages at or below this stream seq are redeliveries of what the checkpoint covers (Infinity: unknown). */
+  private seenThroughStreamSeq = Number.POSITIVE_INFINITY;
+  /** The stream seq of the last engine message handled (applied, seen or parked). */
+  private engineStreamSeq = 0;
   private ledger: LedgerWatermark = ledgerStart;
   private rowsRead = 0n;
   private lastDeltaAtMs: number | null = null;
@@ -121,19 +136,28 @@ export class MeDbReconciler {
   constructor(private readonly deps: MeDbDeps) {
     this.nowMs = deps.nowMs ?? Date.now;
     this.book = new PositionBook({ graceMs: deps.limits.graceMs, historyMs: Math.max(60_000, deps.limits.graceMs * 4), historyPointsMax: 2_000 });
+    this.writes = durableWrites(deps.pool, deps.fence);
     this.breaks = new BreakRegistry({
       boundary: meDbBoundary,
       pool: deps.pool,
       js: deps.js,
       names: deps.names,
       log: deps.log,
-      onRaised: (live) => this.freeze(live),
+      writes: this.writes,
+      ...(deps.commands ? { commands: deps.commands } : {}),
+      effectsOnRaised: (live) => this.freezeEffects(live),
+      onWriteFailed: (error) => this.reportError('outbox', error),
     });
+    this.errors = {
+      boundary: meDbBoundary, log: deps.log, breaks: this.breaks, key: 'engine', nowMs: this.nowMs,
+      ...(deps.onFenced ? { onFenced: deps.onFenced } : {}),
+    };
   }
 
   async start(): Promise<void> {
     const { deps } = this;
-    await ensureBalanceStream(deps.nc, deps.names);
+    await ensureBalanceStream(deps.jsm, deps.names);
+    await ensureReconStream(deps.jsm, deps.names);
     await this.restore();
     const startSeq = await rewindDurableConsumer(deps.jsm, {
       stream: deps.names.meBalanceStream,
@@ -145,7 +169,11 @@ export class MeDbReconciler {
     });
     if (startSeq === null && this.engineSeq === 0) await this.seedFromSnapshot();
     const consumer = await deps.js.consumers.get(deps.names.meBalanceStream, deps.names.meDbConsumer);
+    // Until the first message says otherwise, the engine side is as far behind as the consumer's
+    // backlog: after a restart, a ledger read faster than the stream must not judge a lagging engine.
+    this.engineBacklog = (await consumer.info()).num_pending;
     this.messages = await consumer.consume({ max_messages: 1_000 });
+    this.breaks.startEffects();
     this.listener = await listenForLedgerInserts(deps.pool, () => this.ledgerWake?.(), deps.log).catch(() => null);
     this.loops.push(this.pumpEngine(this.messages), this.followLedger());
     this.timers.push(setInterval(() => this.scheduleTick(), deps.limits.tickMs));
@@ -161,6 +189,8 @@ export class MeDbReconciler {
     await this.listener?.close();
     // A last checkpoint so the next start re-reads as little as possible.
     await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
+    await this.breaks.stopEffects();
+    this.deps.log.info({ event: 'recon.stopped', boundary: meDbBoundary, engineSeq: this.engineSeq }, 'me_db reconciler stopped');
   }
 
   status(): BoundaryStatus {
@@ -172,7 +202,7 @@ export class MeDbReconciler {
       openBreaks: this.breaks.openCount,
       ageBuckets: ageBucketsOf(live.filter((b) => b.status !== 'accepted'), this.nowMs()),
       watermarks: { engineSeq: this.engineSeq, ledgerTxId: this.ledger.txId.toString(), ledgerId: this.ledger.id.toString() },
-      counters: { ...this.counters },
+      counters: { ...this.counters, effectsPending: this.breaks.effectsPending },
     };
   }
 
@@ -195,26 +225,16 @@ export class MeDbReconciler {
       await this.checkpoint();
       const cut = { engineSeq: this.engineSeq, ledgerTxId: this.ledger.txId.toString(), ledgerId: this.ledger.id.toString(), positions: this.book.size };
       const openBreaks = this.breaks.list();
-      await this.deps.pool.query(
-        `INSERT INTO recon_seals (boundary, business_date, cut, digest, open_breaks) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (boundary, business_date) DO NOTHING`,
-        [meDbBoundary, businessDate, JSON.stringify(cut), this.digest.hex(), JSON.stringify(openBreaks)],
-      );
-      const stored = await this.deps.pool.query<{ cut: MeDbSeal['cut']; digest: string; open_breaks: LiveBreak[]; sealed_at: Date }>(
-        'SELECT cut, digest, open_breaks, sealed_at FROM recon_seals WHERE boundary = $1 AND business_date = $2', [meDbBoundary, businessDate]);
-      const row = stored.rows[0];
-      if (!row) throw new Error(`seal ${businessDate} vanished`);
-      return { boundary: meDbBoundary, businessDate, cut: row.cut, digest: row.digest, openBreaks: row.open_breaks, sealedAt: row.sealed_at.toISOString() };
+      return writeSealOnce(this.writes, { boundary: meDbBoundary, businessDate, cut, digest: this.digest.hex(), openBreaks });
     });
   }
-
-  // ─── start-up ────────────────────────────────────────────────────────────
 
   private async restore(): Promise<void> {
     const saved = await loadCheckpoint(this.deps.pool);
     await this.breaks.load();
     if (!saved) return;
     const nowMs = this.nowMs();
+    this.book.markRestored(nowMs);
     for (const p of saved.positions) {
       this.book.restore(p.userId, p.currency, p.engineTotalMinor, p.engineSeq, p.ledgerTotalMinor, nowMs);
       this.digest.replace(`${p.userId}/${p.currency}`, null, leafValue(p.engineTotalMinor, p.ledgerTotalMinor));
@@ -223,6 +243,8 @@ export class MeDbReconciler {
     for (const [currency, total] of saved.currencyTotals) this.currencyTotals.set(currency, total);
     this.engineSeq = saved.engineSeq;
     this.appliedThroughSeq = saved.engineSeq;
+    this.seenThroughStreamSeq = saved.engineStreamSeq ?? Number.POSITIVE_INFINITY;
+    this.engineStreamSeq = saved.engineStreamSeq ?? 0;
     this.ledger = saved.ledger;
     this.rowsRead = saved.rowsRead;
   }
@@ -244,8 +266,6 @@ export class MeDbReconciler {
     this.deps.log.info({ event: 'recon.snapshot_loaded', asOfSeq: result.snapshot.asOfSeq, rows: result.snapshot.balances.length }, 'engine snapshot loaded');
   }
 
-  // ─── the engine side ─────────────────────────────────────────────────────
-
   /**
    * Engine messages are applied in batches: everything that arrived while the previous batch
    * ran goes into one queue task, so a burst costs one trip through the queue, not one per
@@ -255,7 +275,7 @@ export class MeDbReconciler {
     for await (const msg of messages) {
       this.engineInbox.push(msg);
       this.drainEngineInbox();
-      if (this.engineInbox.length >= engineInboxMax) await this.engineDraining;
+      if (this.engineInbox.length >= reconLimits.meDbEngineInboxMax) await this.engineDraining;
       if (this.unacked.length >= this.deps.limits.engineInFlightMax / 2) {
         await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
       }
@@ -281,16 +301,17 @@ export class MeDbReconciler {
       .catch((error: unknown) => this.reportError('engine', error));
   }
 
-
   private async onEngineMessage(msg: JsMsg): Promise<void> {
     const parsed = parseBalanceEvent(msg.data, { subjectUserId: userIdOfBalanceSubject(msg.subject) });
     if (!parsed.ok) return this.parkEngineEvent(msg, `${parsed.code}: ${parsed.reason}`);
     const event = parsed.event;
-    if (event.seq <= this.appliedThroughSeq) {
-      this.unacked.push(msg); // applied before the restart or contained in the snapshot
+    const sequence = judgeSequence(event.seq, msg.seq, { engineSeq: this.engineSeq, appliedThroughSeq: this.appliedThroughSeq, seenThroughStreamSeq: this.seenThroughStreamSeq });
+    this.engineStreamSeq = Math.max(this.engineStreamSeq, msg.seq);
+    if (sequence.verdict === 'seen') {
+      this.unacked.push(msg);
       return;
     }
-    if (event.seq <= this.engineSeq) return this.parkEngineEvent(msg, `sequence went backwards: ${event.seq} after ${this.engineSeq}`);
+    if (sequence.verdict === 'fault') return this.sequenceFault(msg, sequence.kind, `${sequence.reason} (stream seq ${msg.seq})`);
     this.applyEngineTotal(event.userId, event.currency, event.totalMinor, event.seq, event.tsMs);
     this.engineSeq = event.seq;
     this.appliedEvents.push(event);
@@ -301,8 +322,53 @@ export class MeDbReconciler {
     this.unacked.push(msg);
   }
 
+  /**
+   * An event whose sequence cannot follow the last one applied: parked, and paged once as a
+   * meta-break saying how to re-baseline, so the boundary never goes blind silently.
+   */
+  private async sequenceFault(msg: JsMsg, kind: string, reason: string): Promise<void> {
+    await this.parkEngineEvent(msg, reason);
+    await this.breaks.raise({
+      kind, key: sequenceKey,
+      detail: `${reason}. Check the engine; when its sequence is right again, re-baseline from its snapshot: ` +
+        `nats req ${this.deps.names.adminPrefix}.recon.rebaseline '{"boundary":"me_db","actorId":"<you>","reason":"<why>"}'`,
+    }, this.nowMs());
+  }
+
+  /**
+   * The operator's re-baseline after a sequence fault: the engine's balances as of its
+   * snapshot replace the engine side, events up to the snapshot's seq are skipped, and the
+   * sequence meta-breaks resolve. Returns the snapshot's seq and row count.
+   */
+  rebaseline(actorId: string, reason: string): Promise<{ asOfSeq: number; balances: number; previousSeq: number }> {
+    return this.queue.run(async () => {
+      const result = await fetchSnapshot(this.deps.nc, this.deps.names, { chunkSize: 1_000, timeoutMs: this.deps.limits.snapshotTimeoutMs });
+      if (!result.ok) throw new Error(`engine snapshot unavailable (${result.error.code}): ${result.error.message}`);
+      const previousSeq = this.engineSeq;
+      const nowMs = this.nowMs();
+      const inSnapshot = new Set<string>();
+      for (const row of result.snapshot.balances) {
+        this.applyEngineTotal(row.userId, row.currency, row.totalMinor, result.snapshot.asOfSeq, nowMs);
+        inSnapshot.add(keyOf(row.userId, row.currency));
+      }
+      // A balance the snapshot does not list is zero on the engine's side.
+      for (const p of [...this.book.values()]) {
+        const key = keyOf(p.userId, p.currency);
+        if (!inSnapshot.has(key) && p.engineTotalMinor !== 0n) this.applyEngineTotal(p.userId, p.currency, 0n, result.snapshot.asOfSeq, nowMs);
+      }
+      this.engineSeq = result.snapshot.asOfSeq;
+      this.appliedThroughSeq = result.snapshot.asOfSeq;
+      // Events the snapshot contains may still be ahead in the stream: redeliveries, not faults.
+      this.seenThroughStreamSeq = Number.POSITIVE_INFINITY;
+      await this.checkpoint();
+      for (const kind of [breakKinds.sequenceJump, breakKinds.sequenceRegression]) await this.breaks.resolve(kind, sequenceKey);
+      this.deps.log.warn({ event: 'recon.rebaselined', boundary: meDbBoundary, actorId, reason, previousSeq, asOfSeq: result.snapshot.asOfSeq, balances: result.snapshot.balances.length }, 'me_db re-baselined from the engine snapshot');
+      return { asOfSeq: result.snapshot.asOfSeq, balances: result.snapshot.balances.length, previousSeq };
+    });
+  }
+
   private async parkEngineEvent(msg: JsMsg, reason: string): Promise<void> {
-    await parkCommand(this.deps.pool, { stream: msg.info.stream, streamSeq: msg.seq, subject: msg.subject, payload: msg.string() }, reason, 1);
+    await parkCommand(this.deps.pool, { stream: msg.info.stream, streamSeq: msg.seq, subject: msg.subject, payload: msg.string(), bytes: msg.data }, reason, 1);
     this.counters.engineEventsParked++;
     this.deps.log.error({ event: 'recon.engine_event_parked', subject: msg.subject, streamSeq: msg.seq, reason }, 'engine event breaks the contract; parked');
     this.unacked.push(msg);
@@ -314,8 +380,6 @@ export class MeDbReconciler {
     const key = this.book.applyEngine(userId, currency, totalMinor, seq, atMs);
     this.changed(key, oldLeaf);
   }
-
-  // ─── the ledger side ─────────────────────────────────────────────────────
 
   private async followLedger(): Promise<void> {
     while (!this.stopped) {
@@ -341,7 +405,7 @@ export class MeDbReconciler {
   /** Reads one batch past the watermark; true when the batch was full (more is waiting). */
   private async readLedger(): Promise<boolean> {
     const startedMs = this.nowMs();
-    const { full, batch } = await this.readLedgerTransactions();
+    const { full, batch } = await readLedgerTransactions(this.deps.pool, this.ledger, this.deps.limits.ledgerBatchRowsMax);
     const nowMs = this.nowMs();
     const journals = new Map<string, Map<string, bigint>>();
     for (const row of batch.rows) this.applyLedgerRow(row, nowMs, journals);
@@ -358,21 +422,6 @@ export class MeDbReconciler {
     }
     if (!full) this.ledgerCompleteMs = startedMs;
     return full;
-  }
-
-  /** A batch never ends inside a transaction (unless one transaction alone exceeds the batch). */
-  private async readLedgerTransactions(): Promise<{ full: boolean; batch: LedgerBatch }> {
-    const rowsMax = this.deps.limits.ledgerBatchRowsMax;
-    const batch = await readLedgerBatch(this.deps.pool, this.ledger, rowsMax);
-    // Full before trimming: more rows are waiting, the ledger is not read to its horizon yet.
-    const full = batch.rows.length >= rowsMax;
-    if (full) {
-      const lastTx = batch.rows.at(-1)?.txId;
-      const complete = batch.rows.filter((r) => r.txId !== lastTx);
-      const last = complete.at(-1);
-      if (last) return { full, batch: { ...batch, rows: complete, next: { txId: last.txId, id: last.id } } };
-    }
-    return { full, batch };
   }
 
   private applyLedgerRow(row: LedgerRow, nowMs: number, journals: Map<string, Map<string, bigint>>): void {
@@ -401,14 +450,11 @@ export class MeDbReconciler {
     this.dirty.add(key);
   }
 
-  // ─── comparison, breaks, checkpoints ─────────────────────────────────────
-
   /** At most one tick waits in the queue: a slow tick delays the next, never piles them up. */
   private scheduleTick(): void {
     if (this.stopped) return;
     this.queue.runCoalesced('tick', () => this.tick())?.catch((e: unknown) => this.reportError('tick', e));
   }
-
 
   private async tick(): Promise<void> {
     const nowMs = this.nowMs();
@@ -437,7 +483,7 @@ export class MeDbReconciler {
     }
     for (const currency of [...this.currenciesToCheck]) {
       const total = this.currencyTotals.get(currency) ?? 0n;
-      if (total === 0n) await this.breaks.resolve(currencyKind, currency);
+      if (total === 0n) await this.breaks.resolve(currencyKind, currency, { leftMinor: 0n, rightMinor: 0n });
       else await this.breaks.raise({ kind: currencyKind, key: currency, currency, leftMinor: total, rightMinor: 0n, detail: `Σ of all ledger accounts in ${currency} is ${minorToDecimal(total, moneyScale)}, not 0` }, nowMs);
       this.currenciesToCheck.delete(currency);
     }
@@ -468,7 +514,7 @@ export class MeDbReconciler {
       if (verdict === 'equal') {
         this.checkCounts.keysEqual++;
         this.watched.delete(key);
-        await this.breaks.resolve(balanceKind, breakKeyOf(p));
+        await this.breaks.resolve(balanceKind, breakKeyOf(p), { leftMinor: p.engineTotalMinor, rightMinor: p.ledgerTotalMinor });
       } else if (verdict === 'in_flight') {
         this.checkCounts.keysInFlight++;
       } else {
@@ -484,9 +530,10 @@ export class MeDbReconciler {
     const acks = this.unacked.splice(0);
     const engineEvents = this.appliedEvents.splice(0);
     try {
-      await saveCheckpoint(this.deps.pool, {
+      await saveCheckpoint(this.writes, {
         engineEvents,
         engineSeq: this.engineSeq,
+        engineStreamSeq: this.engineStreamSeq,
         ledger: this.ledger,
         rowsRead: this.rowsRead,
         dirtyPositions,
@@ -507,46 +554,28 @@ export class MeDbReconciler {
     await this.breaks.resolve(errorKind, 'engine');
   }
 
-  private async freeze(live: LiveBreak): Promise<void> {
-    if (live.kind !== balanceKind || !live.userId || !this.deps.commands) return;
-    try {
-      await this.deps.commands.enqueue({
-        commandId: `freeze:${live.id}`,
-        userId: live.userId,
-        kind: 'transition',
-        target: 'suspended',
-        authority: 'system',
-        reasonCode: 'recon_break_me_db',
-        actorId: `recon:${meDbBoundary}:${live.id}`,
-      });
-    } catch (error) {
-      this.deps.log.error({ event: 'recon.freeze_failed', breakId: live.id, userId: live.userId, err: (error as Error).message }, 'could not queue the freeze');
-    }
+  /** A balance break freezes its account (FSM → suspended, authority system), once: the command id is the break's. */
+  private freezeEffects(live: LiveBreak): OutboxEffect[] {
+    const commands = this.deps.commands;
+    if (live.kind !== balanceKind || !live.userId || !commands) return [];
+    const command = {
+      commandId: `freeze:${live.id}`,
+      userId: live.userId,
+      kind: 'transition' as const,
+      target: 'suspended' as const,
+      authority: 'system' as const,
+      reasonCode: 'recon_break_me_db',
+      actorId: `recon:${meDbBoundary}:${live.id}`,
+    };
+    return [{ effect: 'command', subject: commands.subjectOf(live.userId), payload: command, msgId: command.commandId }];
   }
 
-  /** An error inside the reconciler is itself alerted (kind reconciler_error), never silent. */
   private reportError(where: string, error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
-    this.deps.log.error({ event: 'recon.error', boundary: meDbBoundary, where, err: message }, 'reconciler error');
-    void this.queue
-      .run(() => this.breaks.raise({ kind: errorKind, key: 'engine', detail: `${where}: ${message}` }, this.nowMs()))
-      .catch(() => undefined);
+    reportReconcilerError(this.errors, where, error);
   }
 }
 
 const breakKeyOf = (p: { userId: string; currency: string }): string => `${p.userId}/${p.currency}`;
 
-/** Σ of committed ledger rows past the watermark, per suspect key (one indexed query). */
-async function committedPastWatermark(pool: Pool, keys: readonly PositionKey[], after: LedgerWatermark): Promise<Map<string, bigint>> {
-  const result = await pool.query<{ user_id: string; currency: string; total: string }>(
-    `SELECT e.user_id, e.currency, sum(e.amount)::text AS total
-       FROM ledger_entries e
-       JOIN unnest($1::text[], $2::text[]) AS k(user_id, currency) ON k.user_id = e.user_id AND k.currency = e.currency
-      WHERE (e.tx_id, e.id) > ($3::text::xid8, $4::bigint)
-      GROUP BY e.user_id, e.currency`,
-    [keys.map((k) => k.userId), keys.map((k) => k.currency), after.txId.toString(), after.id.toString()],
-  );
-  return new Map(result.rows.map((r) => [keyOf(r.user_id, r.currency), signedDecimalToMinor(r.total, moneyScale)]));
-}
 const leafValue = (engine: bigint, ledger: bigint): string => `${engine}|${ledger}`;
 const stringify = (w: LedgerWatermark) => ({ txId: w.txId.toString(), id: w.id.toString() });

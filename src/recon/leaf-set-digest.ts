@@ -1,4 +1,4 @@
-import { CutDigest } from '../cut-digest.js';
+import { CutDigest } from './cut-digest.js';
 
 const modulus = 1n << 256n;
 

@@ -1,0 +1,37 @@
+/**
+ * Every bound on the command path, in one place (TigerStyle: a limit on everything). Units are
+ * in the names. Bounds an operator may tune per deployment are settings (src/config/settings.ts)
+ * and are listed here by name so this file is the whole picture:
+ *
+ * - `LIVE_ACTORS_MAX` (100,000): account actors alive at once; the least recently used idle
+ *   one is passivated to make room. A passivated account costs no memory: its state is in KV.
+ * - `MAILBOX_DEPTH_MAX` (1,000): commands queued for one actor; a full mailbox slows its intake.
+ * - `ACTOR_IDLE_MS` (60,000): an actor idle this long is passivated.
+ * - `COMMAND_MAX_ATTEMPTS` (5): tries of one command before it is parked.
+ * - `COMMAND_PARTITIONS` (16): partitions, so at most that many intakes per instance.
+ *
+ * Every queue on the path is bounded by one of these: commands in flight per partition
+ * (`intakeInFlightMax`), so queued in mailboxes ≤ partitions × intakeInFlightMax; the group
+ * commit queues hold at most one item per running actor, and flush at most `groupCommitRowsMax`
+ * at once; the supervisor's restart window holds at most `restartsMax` + 1 timestamps.
+ */
+export const limits = {
+  /** Unacked commands one partition consumer may have in flight (JetStream max_ack_pending). */
+  intakeInFlightMax: 1_000,
+  /** Messages one pull of a partition consumer buffers (the consumer's batch). */
+  intakeBatchMax: 256,
+  /** JetStream redelivers a command unacked this long (the intake signals progress on retries). */
+  intakeAckWaitMs: 30_000,
+  /** Items (audit rows, rejections, outcome lookups) in one group-commit statement. */
+  groupCommitRowsMax: 1_000,
+  /** Group-commit statements of one kind in flight at once; each holds a pool connection. */
+  groupCommitFlushesInFlightMax: 2,
+  /** Connections in the engine's Postgres pool. */
+  poolConnectionsMax: 10,
+  /** Supervisor: first and longest backoff between tries of a failing command. */
+  backoffInitialMs: 100,
+  backoffMaxMs: 5_000,
+  /** Supervisor: more restarts than this inside the window escalates (the engine stops). */
+  restartsMax: 1_000,
+  restartWindowMs: 60_000,
+} as const;

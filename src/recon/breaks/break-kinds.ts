@@ -1,0 +1,19 @@
+/** Every break kind of every boundary, named once. */
+export const breakKinds = {
+  /** The two sides of a (user, currency) or an asset differ beyond the grace window / tolerance. */
+  balance: 'balance',
+  journalUnbalanced: 'journal_unbalanced',
+  currencyNonzero: 'currency_nonzero',
+  /** db_chain: Σ positions ≠ totalStaked(), and per address. */
+  total: 'total',
+  position: 'position',
+  /** A side could not be read for longer than the grace window. */
+  unreachable: 'unreachable',
+  /** Meta: the reconciler itself failed (never silent; paged through NATS first). */
+  reconcilerError: 'reconciler_error',
+  /** Meta: the engine's sequence went backwards / jumped implausibly; the boundary needs a re-baseline. */
+  sequenceRegression: 'sequence_regression',
+  sequenceJump: 'sequence_jump',
+} as const;
+
+export type BreakKind = (typeof breakKinds)[keyof typeof breakKinds];

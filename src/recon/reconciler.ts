@@ -1,0 +1,28 @@
+import type { BoundaryStatus } from './boundary-status.js';
+import type { LiveBreak } from './breaks/break.js';
+
+/** A seal as every boundary writes it: its own cut, a digest, the breaks live at the cut. */
+export interface BoundarySeal {
+  boundary: string;
+  businessDate: string;
+  cut: object;
+  digest: string;
+  openBreaks: LiveBreak[];
+  sealedAt: string;
+}
+
+/**
+ * One running boundary, whatever it compares. The admin service, the leader and the close
+ * see every reconciler through this shape only.
+ */
+export interface Reconciler {
+  readonly boundary: string;
+  status(): BoundaryStatus;
+  liveBreaks(): LiveBreak[];
+  act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<LiveBreak | null>;
+  /** The boundary's consistent cut for a business date, written once (a repeat returns the first). */
+  seal(businessDate: string): Promise<BoundarySeal>;
+  /** Re-seeds the left side from its source's snapshot after a sequence fault (where the boundary has one). */
+  rebaseline?(actorId: string, reason: string): Promise<object>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,86 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool, type Pool } from '../../src/db/pool.js';
+import { natsNames, type NatsNames } from '../../src/nats/names.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { deleteNamespaceStreams } from '../support/engine.js';
+import { EngineProcess, engineAnswers } from '../support/engine-process.js';
+import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import { until } from '../support/until.js';
+
+const leaseTtlMs = 2_000;
+let database: TestDatabase;
+let names: NatsNames;
+let nc: NatsConnection;
+let pool: Pool;
+const engines: EngineProcess[] = [];
+
+function engineProcess(instanceId: string): EngineProcess {
+  const engine = new EngineProcess({
+    NATS_URL: sharedNatsUrl(), DATABASE_URL: database.url, NAMESPACE: names.namespace, COMMAND_PARTITIONS: '2',
+    LEASE_TTL_MS: String(leaseTtlMs), INSTANCE_ID: instanceId, LOG_LEVEL: 'info',
+  });
+  engines.push(engine);
+  return engine;
+}
+
+const fenceOf = async (): Promise<{ token: string; holder: string; claimed_at: Date } | undefined> =>
+  (await pool.query<{ token: string; holder: string; claimed_at: Date }>("SELECT token::text, holder, claimed_at FROM lease_fences WHERE lease = 'leader'")).rows[0];
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  names = natsNames(testNamespace());
+  nc = await connect({ servers: sharedNatsUrl() });
+  pool = createPool(database.url, 4);
+});
+
+afterAll(async () => {
+  for (const engine of engines) {
+    engine.signal('SIGCONT');
+    await engine.kill();
+  }
+  await deleteNamespaceStreams(nc, names);
+  await nc?.close();
+  await pool?.end();
+  await database?.drop();
+});
+
+describe('a paused leader is fenced', () => {
+  it('SIGSTOP past the lease TTL: another instance takes over; on SIGCONT the old leader\'s write is refused and it steps down', async () => {
+    const a = engineProcess('fence-a');
+    a.start();
+    await engineAnswers(nc, names);
+    const first = await until('a leads', async () => (await fenceOf())?.holder === 'fence-a' && (await fenceOf()), 30_000);
+    // A has written under its term.
+    await until('a checkpoint under a\'s token', async () =>
+      (await pool.query('SELECT 1 FROM recon_checks WHERE fence_token = $1', [first.token])).rowCount! > 0, 15_000);
+    const b = engineProcess('fence-b');
+    b.start();
+    await until('b answers too', () => b.output.includes('"event":"accounts.started"') || b.output.includes('account lifecycle'), 30_000).catch(() => undefined);
+
+    a.signal('SIGSTOP');
+    const second = await until('b claims the lease', async () => {
+      const fence = await fenceOf();
+      return fence?.holder === 'fence-b' && fence;
+    }, 30_000);
+    expect(Number(second.token)).toBeGreaterThan(Number(first.token));
+    a.signal('SIGCONT');
+
+    // A wakes: its lease round fails (deposed) and its reconciler's last checkpoint is refused by the fence.
+    const fenced = await until('a logs the refused write', () => a.events('recon.fenced')[0], 20_000);
+    expect(String(fenced.err)).toMatch(/fenced: lease leader token/);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const fromA = await pool.query('SELECT count(*)::int AS n FROM recon_checks WHERE fence_token = $1 AND at > $2', [first.token, second.claimed_at]);
+    expect(fromA.rows[0].n).toBe(0);
+    const eventsFromA = await pool.query('SELECT count(*)::int AS n FROM recon_break_events WHERE fence_token = $1 AND at > $2', [first.token, second.claimed_at]);
+    expect(eventsFromA.rows[0].n).toBe(0);
+    // B leads on, A is alive and follows.
+    expect((await fenceOf())?.holder).toBe('fence-b');
+    expect(a.running).toBe(true);
+    await until('b checkpoints under its token', async () =>
+      (await pool.query('SELECT 1 FROM recon_checks WHERE fence_token = $1', [second.token])).rowCount! > 0, 15_000);
+    await a.kill();
+    await b.kill();
+  });
+});
