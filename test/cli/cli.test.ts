@@ -97,6 +97,10 @@ describe('recon status, breaks, ack, accept (against a running engine)', () => {
     expect(parked.code).toBe(0);
     expect(parked.json()).toEqual({ parked: [] });
     expect((await cli('parked', '--limit', '0')).code).toBe(2);
+    // No sequence fault here: the engine answers, and the CLI carries its answer and code through.
+    const rebaseline = await cli('rebaseline', 'me_db', '--actor', 'ops-1', '--reason', 'test', '--json');
+    expect(rebaseline.json()).toMatchObject(rebaseline.code === 0 ? { boundary: 'me_db' } : { error: { code: rebaseline.code === 2 ? 'INVALID_REQUEST' : expect.any(String) } });
+    expect((await cli('rebaseline', 'me_db', '--actor', 'ops-1')).code).toBe(2);
     const noReason = await cli('accept', id, '--actor', 'ops-1');
     expect(noReason.code).toBe(2);
     const unknown = await cli('ack', '00000000-0000-4000-8000-000000000000', '--actor', 'ops-1', '--json');
@@ -185,7 +189,7 @@ describe('unreachable', () => {
 
 describe('--help', () => {
   it('every command has help with an example, exit 0', async () => {
-    const commands = [['account'], ['balance'], ['eod'], ['report'], ['proof'], ['audit'], ['account', 'create'], ['account', 'get'], ['account', 'transition'], ['account', 'history'], ['balance', 'adjust'], ['status'], ['breaks'], ['parked'], ['ack'], ['accept'],
+    const commands = [['account'], ['balance'], ['eod'], ['report'], ['proof'], ['audit'], ['account', 'create'], ['account', 'get'], ['account', 'transition'], ['account', 'history'], ['balance', 'adjust'], ['status'], ['breaks'], ['parked'], ['rebaseline'], ['ack'], ['accept'],
       ['eod', 'run'], ['eod', 'status'], ['eod', 'report'], ['eod', 'proof'], ['report', 'verify'], ['proof', 'verify'], ['audit', 'replay'], ['audit', 'verify'], ['start']];
     // A few at a time: each is a process.
     for (let i = 0; i < commands.length; i += 4) {

@@ -38,6 +38,18 @@ export function reconCommands(program: Command): void {
         r.parked.map((m) => [m.parkedAt, m.stream, m.streamSeq, m.subject, m.attempts, m.error])));
     });
 
+  withCommon(
+    program.command('rebaseline').argument('<boundary>', 'e.g. me_db')
+      .requiredOption('--actor <id>', 'who acts')
+      .requiredOption('--reason <text>', 'why (e.g. the engine sequence was fixed)')
+      .description('after a sequence_jump / sequence_regression page: re-seed the boundary\'s left side from its source\'s snapshot (admin.recon.rebaseline)'),
+    'recon rebaseline me_db --actor ops-1 --reason "engine sequence fixed"',
+  ).action(async (name: string, options: CommonOptions & { actor: string; reason: string }) => {
+    const body = { boundary: checked(boundary, 'boundary', name), actorId: checked(actorIdSchema, '--actor', options.actor), reason: checked(z.string().min(1).max(1_000), '--reason', options.reason) };
+    const result = (await withAdmin((admin) => admin.request('recon.rebaseline', body))) as Record<string, unknown>;
+    emit(options, result, (r) => `${String(r.boundary)} re-baselined: ${JSON.stringify(Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'boundary')))}`);
+  });
+
   const act = (name: 'ack' | 'accept', endpoint: 'recon.break.acknowledge' | 'recon.break.accept', description: string, example: string) => {
     const command = program.command(name).argument('<breakId>')
       .requiredOption('--actor <id>', 'who acts')
