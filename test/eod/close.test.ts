@@ -8,6 +8,7 @@ import { decimalToMinor, minorToDecimal } from '../../src/config/decimal.js';
 import { businessWindow } from '../../src/eod/business-date.js';
 import { verifyProof } from '../../src/eod/proof/index.js';
 import { verifyReportChain } from '../../src/eod/report/index.js';
+import { processRegistry } from '../../src/observability/metrics.js';
 import { startTestEngine, type TestEngine } from '../support/engine.js';
 import { until } from '../support/until.js';
 import { depositsDuring, ExchangeFixture, unit } from './exchange-fixture.js';
@@ -123,6 +124,8 @@ describe('the EOD close', () => {
     const stored = JSON.parse(new TextDecoder().decode((await store.getBlob(`${d1}.json`)) ?? new Uint8Array())) as ReportDoc;
     expect(stored.sha256).toBe(report.sha256);
     expect(new TextDecoder().decode((await store.getBlob(`${d1}.html`)) ?? new Uint8Array())).toMatch(/<html/);
+    // Each step's duration is in the engine's metrics (GET /metrics), by step and outcome.
+    expect(await processRegistry.getSingleMetricAsString('recon_eod_step_duration_seconds')).toMatch(/recon_eod_step_duration_seconds_count\{step="balance_snapshot",outcome="completed"\} [1-9]/);
     await until('eod.sealed', () => sealedEvents.length > 0);
     expect(sealedEvents).toEqual([{ date: d1, sha256: report.sha256 }]);
     // Each built step announced its completion on the EOD stream, with the date.
