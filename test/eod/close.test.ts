@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -11,6 +11,7 @@ import { verifyReportChain } from '../../src/eod/report/index.js';
 import { processRegistry } from '../../src/observability/metrics.js';
 import { startTestEngine, type TestEngine } from '../support/engine.js';
 import { until } from '../support/until.js';
+import { runCli } from '../cli/run-cli.js';
 import { depositsDuring, ExchangeFixture, unit } from './exchange-fixture.js';
 
 const cutover = { time: '00:00', zone: 'UTC' };
@@ -165,5 +166,16 @@ describe('the EOD close', () => {
     await t.pool.query(`UPDATE eod_reports SET report = jsonb_set(report, '{cut,engineSeq}', to_jsonb((report->'cut'->>'engineSeq')::int + 1)) WHERE business_date = $1`, [d2]);
     const edited = await Promise.all([d1, d2, d3].map(async (date) => (await t.admin('eod.report', { date })) as ReportDoc));
     expect(chainProblem(edited)).toMatch(new RegExp(`^${d2}: .*sha256`));
-  });
+    // What an auditor runs: `recon report verify` on the reports as the engine answers them.
+    const files = async (label: string, all: ReportDoc[]): Promise<string[]> => Promise.all(all.map(async (doc) => {
+      const file = path.join(dir, `${label}-${doc.date}.json`);
+      await writeFile(file, JSON.stringify(doc));
+      return file;
+    }));
+    const good = await runCli(['report', 'verify', ...(await files('as-sealed', docs)), '--json'], {});
+    expect(good.code).toBe(0);
+    const bad = await runCli(['report', 'verify', ...(await files('edited', edited)), '--json'], {});
+    expect(bad.code).toBe(1);
+    expect(bad.json<{ firstFailure: string }>().firstFailure).toMatch(new RegExp(`edited-${d2}\\.json \\(${d2}\\): .*sha256`));
+  }, 60_000);
 });
