@@ -2,6 +2,7 @@ import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 
 import { limits } from '../config/limits.js';
 import { rewindDurableConsumer } from '../nats/durable-consumer.js';
 import type { Logger } from '../observability/logger.js';
+import { observeCommand } from '../observability/metrics.js';
 import type { NatsNames } from '../nats/names.js';
 import type { Delivery, Settlement, Supervisor } from '../supervisor/supervisor.js';
 import { partitionOf } from './partition.js';
@@ -126,6 +127,7 @@ export class CommandIntake {
         this.inFlight--;
         msg.ack();
         this.deps.reply(command, settlement);
+        observeCommand(command, settlement, Number(msg.info.timestampNanos / 1_000_000));
       },
       park: (error, attempts) => this.deps.park(origin, error, attempts),
       inProgress: () => msg.working(),

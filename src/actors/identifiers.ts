@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** DESIGN.md §6: a userId is 1–64 characters of [A-Za-z0-9_-] (safe as a NATS subject token and a KV key). */
+/** docs/contract.md §1: a userId is 1–64 characters of [A-Za-z0-9_-] (safe as a NATS subject token and a KV key). */
 export const userIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'userId must be 1–64 characters of A-Z a-z 0-9 _ -');
 export const commandIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'commandId must be 1–128 characters of A-Z a-z 0-9 _ . : -');
 export const reasonCodeSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'reasonCode must be 1–64 characters of A-Z a-z 0-9 _ . : -');

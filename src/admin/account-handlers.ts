@@ -32,7 +32,7 @@ async function readRecord(accounts: KV, userId: string): Promise<{ record: Accou
   return { record: accountRecordSchema.parse(entry.json()), revision: entry.revision };
 }
 
-/** The account endpoints of the admin contract (DESIGN.md §6). Each takes the raw JSON body. */
+/** The account endpoints of the admin contract (docs/contract.md §2). Each takes the raw JSON body. */
 export function accountHandlers(deps: AccountHandlerDeps) {
   return {
     async create(body: unknown) {

@@ -11,7 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import { AdminError } from './errors.js';
 import { balanceAdjustRequest, parseRequest } from './requests.js';
 
-/** The house account on the other side of every adjustment (DESIGN.md §6). */
+/** The house account on the other side of every adjustment (docs/contract.md). */
 export const houseAdjustments = 'house:adjustments';
 
 /**
@@ -24,7 +24,7 @@ export const adjustableStates: readonly AccountState[] = ['kyc_approved', 'activ
 const scale = 18;
 
 /**
- * `admin.balance.adjust` (DESIGN.md §6): one balanced journal, the user's leg and house:adjustments
+ * `admin.balance.adjust` (docs/contract.md): one balanced journal, the user's leg and house:adjustments
  * the opposite, `reference_type='admin_adjustment'`, `reference_id` the idempotency key, reason and
  * actor in admin_adjustments. The same key and content answers the same entryId; the same key with
  * other content is CONFLICT. Then `me.cmd.adjust_balance.<userId>` so the engine's books follow.

@@ -1,4 +1,4 @@
-/** The error codes of the admin contract (DESIGN.md §6). */
+/** The error codes of the admin contract (docs/contract.md §2). */
 export const adminErrorCodes = ['INVALID_REQUEST', 'NOT_FOUND', 'FORBIDDEN_TRANSITION', 'CONFLICT', 'UNAUTHORIZED', 'INTERNAL'] as const;
 export type AdminErrorCode = (typeof adminErrorCodes)[number];
 

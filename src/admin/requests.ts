@@ -11,7 +11,7 @@ export function parseRequest<S extends z.ZodType>(schema: S, body: unknown): z.i
   throw new AdminError('INVALID_REQUEST', detail);
 }
 
-/** Admin request bodies (DESIGN.md §6). Unknown fields are ignored; known ones are checked strictly. */
+/** Admin request bodies (docs/contract.md §2). Unknown fields are ignored; known ones are checked strictly. */
 
 export const accountRefRequest = z.object({ userId: userIdSchema });
 

@@ -49,7 +49,7 @@ async function record(pool: Pool, key: string, event: ComplianceEvent, outcome: 
 }
 
 /**
- * Acts on one provider event (DESIGN.md §6): a sanctions hit moves the account to
+ * Acts on one provider event (docs/contract.md): a sanctions hit moves the account to
  * SANCTIONS_ACTION (authority system) and cancels its open orders on the matching engine; a KYC
  * re-verification reactivates an account suspended for re-KYC and nothing else (a suspension for
  * sanctions, a recon freeze or a dispute is refused and listed for a person). The outcome is

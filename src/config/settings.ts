@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { defaultFeeTiers, parseFeeTiers } from '../eod/money/volume-tiers.js';
 
@@ -56,6 +57,10 @@ const optionalUrl = z.string().url().optional();
 
 export const settingsSchema = z.object({
   NATS_URL: z.string().min(1).optional(),
+  /** NATS user and password (deploy/nats-server.conf), or a creds file (NATS_CREDS_FILE) instead. */
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().min(1).optional(),
+  NATS_CREDS_FILE: z.string().min(1).optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL').optional(),
   /** Prefix for every subject, stream, bucket and consumer; lets environments share one NATS. Empty in production. */
   NAMESPACE: z.string().regex(/^([A-Za-z0-9_-]{1,32})?$/, 'letters, digits, _ and - only, at most 32').default(''),
@@ -102,6 +107,10 @@ export const settingsSchema = z.object({
   SIMULATOR_USERS: positiveInt.max(100_000).default(50),
   SIMULATOR_SEED: nonNegativeInt.default(1),
   SIMULATOR_RATE_EVENTS_PER_SEC: nonNegativeInt.max(100_000).default(200),
+  /** `host:port` of the metrics and health server (`GET /metrics`, `GET /health`); `off` disables it. */
+  HTTP_LISTEN: z.string().regex(/^(off|[A-Za-z0-9.:[\]-]*:\d{1,5})$/, 'expected host:port (e.g. 127.0.0.1:9464) or off').default('127.0.0.1:9464'),
+  /** How long the ACCOUNT_EVENTS stream keeps events (what an auditor can replay); 0 = forever. */
+  ACCOUNT_EVENTS_MAX_AGE_DAYS: z.coerce.number().nonnegative().max(36_500).default(0),
   /** Fee tiers by 30-day volume in FEE_TIER_CURRENCY: `threshold:maker/taker,…` (ADR 0022). */
   FEE_TIERS: z.string().superRefine((text, ctx) => {
     try {
@@ -126,6 +135,33 @@ export class SettingsError extends Error {}
 
 const settingNames = Object.keys(settingsSchema.shape) as Array<keyof Settings>;
 
+/** A name with one of these prefixes is taken for one of ours: if it is not a setting, it is a typo. */
+const ourPrefixes = [
+  'RECON_', 'NATS_', 'EOD_', 'BITGO_', 'CHAIN_', 'CUSTODY_', 'LEASE_', 'SIMULATOR_', 'ACTOR_', 'MAILBOX_', 'COMMAND_',
+  'ADMIN_', 'SANCTIONS_', 'CLOSURE_', 'LIVE_ACTORS_', 'STAKING_', 'HTTP_LISTEN', 'ACCOUNT_EVENTS_', 'DATABASE_',
+];
+/**
+ * Ours-looking names that belong to something else: nats-server's config variables
+ * (deploy/nats-server.conf), the `nats` CLI's environment (an operator's shell often has it),
+ * a test knob.
+ */
+const foreignNames = new Set([
+  'RECON_ENGINE_PASSWORD', 'RECON_OPERATOR_PASSWORD', 'RECON_AUDITOR_PASSWORD', 'RECON_JS_STORE_DIR',
+  'NATS_CONTEXT', 'NATS_CREDS', 'NATS_NKEY', 'NATS_CERT', 'NATS_KEY', 'NATS_CA', 'NATS_TIMEOUT', 'NATS_SOCKS_PROXY',
+  'NATS_INBOX_PREFIX', 'NATS_JWT', 'NATS_SEED', 'NATS_TLSFIRST', 'NATS_COLOR', 'NATS_NO_CONTEXT', 'NATS_JS_DOMAIN', 'NATS_JS_API_PREFIX', 'NATS_JS_EVENT_PREFIX',
+  'CUSTODY_LOG',
+]);
+
+/** The first name that looks like a setting but is not one, with the nearest setting; null when all are known. */
+export function unknownSettingName(names: Iterable<string>): { name: string; nearest: string } | null {
+  for (const name of names) {
+    if (settingNames.includes(name as keyof Settings) || foreignNames.has(name)) continue;
+    const nearest = closest(name, settingNames);
+    if (ourPrefixes.some((prefix) => name.startsWith(prefix)) || (name.length >= 8 && distance(name, nearest) <= 2)) return { name, nearest };
+  }
+  return null;
+}
+
 function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
@@ -142,8 +178,11 @@ function readConfigFile(path: string): Record<string, unknown> {
   const fileSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
   const result = fileSchema.safeParse(parsed);
   if (!result.success) throw new SettingsError(`config: CONFIG_FILE: ${path} must be a flat JSON object of settings`);
+  const unknown = unknownSettingName(Object.keys(result.data));
   for (const key of Object.keys(result.data)) {
-    if (!settingNames.includes(key as keyof Settings)) throw new SettingsError(`config: ${key}: unknown setting in ${path}`);
+    if (!settingNames.includes(key as keyof Settings)) {
+      throw new SettingsError(`config: ${key}: unknown setting in ${path}; did you mean ${unknown?.name === key ? unknown.nearest : closest(key, settingNames)}?`);
+    }
   }
   return Object.fromEntries(Object.entries(result.data).map(([k, v]) => [k, String(v)]));
 }
@@ -151,6 +190,8 @@ function readConfigFile(path: string): Record<string, unknown> {
 /** Loads settings from the config file (if CONFIG_FILE is set) and the environment; env wins. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Settings, string>> = {}): Settings {
   const fromFile = env.CONFIG_FILE ? readConfigFile(env.CONFIG_FILE) : {};
+  const unknown = unknownSettingName(Object.keys(env).filter((name) => env[name] !== undefined));
+  if (unknown) throw new SettingsError(`config: ${unknown.name}: not a setting (environment); did you mean ${unknown.nearest}?`);
   const raw: Record<string, unknown> = { ...fromFile };
   for (const name of settingNames) {
     const value = env[name];

@@ -1,5 +1,5 @@
 import { jetstream } from '@nats-io/jetstream';
-import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { ComplianceSimulator } from '../adapters/compliance/simulator.js';
 import { startExchangeSimulator, type ExchangeSimulator } from '../adapters/exchange-simulator/index.js';
 import type { AccountCommandClient } from '../actors/command-client.js';
@@ -13,7 +13,6 @@ import { startStakingDemo } from './staking-demo.js';
 import type { Pool } from '../db/pool.js';
 import type { NatsNames } from '../nats/names.js';
 import type { Logger } from '../observability/logger.js';
-import type { BreakAlert } from '../recon/breaks/break.js';
 
 export interface DemoDeps {
   nc: NatsConnection;
@@ -38,7 +37,7 @@ const fixAfterAlertMs = 8_000;
 /**
  * The simulated exchange the embedded default (or `--simulate`) runs against the engine:
  * accounts opened and activated through the FSM, the exchange simulator trading on them,
- * a periodic injected fault, and every recon alert and resolution shown as it happens.
+ * a periodic injected fault (its alert and resolution are logged from the bus, src/observability/bus-log.ts).
  */
 export async function startDemo(deps: DemoDeps): Promise<Demo> {
   const { log, settings } = deps;
@@ -53,7 +52,6 @@ export async function startDemo(deps: DemoDeps): Promise<Demo> {
     nc: deps.nc, pool: deps.pool, names: deps.names, seed: settings.SIMULATOR_SEED,
     rateEventsPerSec: settings.SIMULATOR_RATE_EVENTS_PER_SEC, users, currencies: demoCurrencies, log,
   });
-  const subscriptions = watchRecon(deps);
   const staking = deps.chain ? await startStakingDemo({ ...deps.chain, pool: deps.pool, log, users }) : null;
   const custody = deps.custody ? startCustodyDemo({ ...deps.custody, pool: deps.pool, log }) : null;
   let cycle = 0;
@@ -98,7 +96,6 @@ export async function startDemo(deps: DemoDeps): Promise<Demo> {
   return {
     async stop() {
       for (const timer of pending) clearTimeout(timer);
-      for (const sub of subscriptions) sub.unsubscribe();
       await staking?.stop();
       await custody?.stop();
       await simulator.stop();
@@ -116,22 +113,6 @@ async function openAccounts(commands: AccountCommandClient, users: readonly stri
   await Promise.all(users.map(async (userId) => {
     for (const [i, step] of steps.entries()) await commands.send({ ...step, userId, commandId: `demo-open:${userId}:${i}` });
   }));
-}
-
-function watchRecon(deps: DemoDeps): Subscription[] {
-  const { nc, names, log } = deps;
-  const show = (what: 'ALERT' | 'RESOLVED') => (_error: Error | null, msg: { json<T>(): T }) => {
-    const alert = msg.json<BreakAlert>();
-    const where = [alert.userId, alert.currency].filter(Boolean).join(' ');
-    const amounts = what === 'ALERT'
-      ? `delta ${alert.delta ?? '-'}`
-      : `now ${alert.left ?? '-'} = ${alert.right ?? '-'} (was delta ${alert.lastDelta ?? '-'})`;
-    log.warn({ event: `demo.recon_${what.toLowerCase()}`, ...alert }, `${what} ${alert.boundary} ${alert.kind} ${where} ${amounts}`);
-  };
-  return [
-    nc.subscribe(names.subject('recon.alert.>'), { callback: show('ALERT') }),
-    nc.subscribe(names.subject('recon.resolved.>'), { callback: show('RESOLVED') }),
-  ];
 }
 
 export type { ExchangeSimulator };

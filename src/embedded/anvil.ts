@@ -169,7 +169,7 @@ export interface EmbeddedStakingChain {
 }
 
 /**
- * The embedded default's chain (DESIGN.md §6, Running): an anvil with the project's
+ * The embedded default's chain (docs/contract.md §6): an anvil with the project's
  * StakingPool deployed by dev account 0, and `confirmations` blocks mined on top so the
  * pool is confirmed from the first poll (else db_chain would report it missing meanwhile).
  * Set ETH_RPC_URL to the anvil's url and STAKING_POOL_ADDRESS to poolAddress.

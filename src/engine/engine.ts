@@ -1,10 +1,11 @@
 import { jetstream } from '@nats-io/jetstream';
 import { nuid, type NatsConnection } from '@nats-io/nats-core';
 import type { Service } from '@nats-io/services';
-import { connect } from '@nats-io/transport-node';
+import { connectNats } from '../nats/connect.js';
 import { AccountCommandClient } from '../actors/command-client.js';
 import { listParked } from '../actors/parking.js';
 import { accountHandlers } from '../admin/account-handlers.js';
+import { auditHandlers } from '../admin/audit-handlers.js';
 import { balanceHandlers } from '../admin/balance-handlers.js';
 import { startComplianceIntake } from '../compliance/compliance-intake.js';
 import { startFillIntake } from '../eod/money/fill-intake.js';
@@ -23,6 +24,7 @@ import type { BitgoWalletRef } from '../config/settings.js';
 import { startAccountLifecycle, type AccountLifecycle } from './account-lifecycle.js';
 import type { MeDbReconciler } from '../recon/me-db/reconciler.js';
 import { Singletons } from './singletons.js';
+import { engineObservability, type EngineObservability } from './observability.js';
 
 export interface EngineOptions {
   settings: Settings;
@@ -35,6 +37,8 @@ export interface EngineOptions {
   demoChain?: { anvil: AnvilHandle; poolAddress: string };
   /** The BitGo simulator, for the demo's custody activity. */
   demoCustody?: { bitgo: BitgoSimulator; hotWallet: BitgoWalletRef };
+  /** The NATS server is the embedded one (no login), not the one NATS_URL names. */
+  embeddedNats?: boolean;
   /** The holder id in this instance's leases (default: INSTANCE_ID, else a fresh one per process). */
   instanceId?: string;
   /** The supervisor's restart budget is spent: the engine has stopped consuming. */
@@ -50,6 +54,8 @@ export interface Engine {
   isLeader(): boolean;
   /** The command partitions this instance holds the lease of. */
   ownedPartitions(): number[];
+  /** Metrics and health for the HTTP server (HTTP_LISTEN). */
+  readonly observability: EngineObservability;
   stop(): Promise<void>;
 }
 
@@ -57,18 +63,20 @@ export interface Engine {
 export async function startEngine(options: EngineOptions): Promise<Engine> {
   const { settings, log } = options;
   const names = natsNames(settings.NAMESPACE);
+  // The login (NATS_USER/NATS_PASSWORD or NATS_CREDS_FILE) is for given services; the embedded NATS has none.
   // noAsyncTraces: no stack captured per request (a KV write, an event publish); it cost ~12% CPU on the command path.
-  const nc = await connect({ servers: options.natsUrl, name: 'recon-engine', maxReconnectAttempts: -1, noAsyncTraces: true });
+  const nc = await connectNats(options.natsUrl, options.embeddedNats ? {} : settings, { name: 'recon-engine', maxReconnectAttempts: -1, noAsyncTraces: true });
   const pool = createPool(options.databaseUrl, limits.poolConnectionsMax);
   let lifecycle: AccountLifecycle | null = null;
   let admin: Service | null = null;
   let singletons: Singletons | null = null;
   const instanceId = options.instanceId ?? settings.INSTANCE_ID ?? nuid.next();
   let demo: Demo | null = null;
+  let observability: EngineObservability | null = null;
   const intakes: Array<{ stop(): Promise<void> }> = [];
   try {
     const js = jetstream(nc);
-    const { jsm, accounts, leases } = await ensureAccountTopology(nc, names, settings.LEASE_TTL_MS);
+    const { jsm, accounts, leases } = await ensureAccountTopology(nc, names, settings.LEASE_TTL_MS, settings.ACCOUNT_EVENTS_MAX_AGE_DAYS * 24 * 60 * 60 * 1000);
     lifecycle = await startAccountLifecycle({
       nc, js, jsm, accounts, leases, instanceId, pool, names, settings, log,
       onEscalate: (reason) => options.onFatal?.(reason),
@@ -92,12 +100,14 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         'account.transition': accountsApi.transition,
         'account.history': accountsApi.history,
         'audit.replay': accountsApi.replay,
+        'audit.verify': auditHandlers({ js, accounts, pool, names }).verify,
         'balance.adjust': balanceApi.adjust,
         ...leader.adminEndpoints(),
         'parked.list': async (body) => ({ parked: await listParked(pool, parseRequest(parkedListRequest, body).limit) }),
       },
       statsData: () => ({ accounts: supervisor.stats(), leader: leader.isLeader, recon: leader.statuses() }),
     });
+    observability = engineObservability({ nc, jsm, pool, names, partitions: settings.COMMAND_PARTITIONS, supervisorStats: () => supervisor.stats(), singletons: leader });
     if (options.simulate) demo = await startDemo({ nc, pool, names, commands, settings, log, ...(options.demoChain ? { chain: options.demoChain } : {}), ...(options.demoCustody ? { custody: options.demoCustody } : {}) });
   } catch (error) {
     for (const intake of intakes) await intake.stop().catch(() => undefined);
@@ -110,9 +120,11 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
 
   let stopping: Promise<void> | null = null;
   const leader = singletons;
+  const observed = observability;
   return {
     nc,
     pool,
+    observability: observed,
     get meDb() {
       return leader.meDb;
     },

@@ -10,6 +10,7 @@ import { EodService } from '../eod/close-service.js';
 import type { AdminHandler } from '../admin/admin-service.js';
 import { boundaries } from '../recon/boundaries.js';
 import { disabledBoundary, type BoundaryStatus } from '../recon/boundary-status.js';
+import type { LiveBreak } from '../recon/breaks/break.js';
 import { MeDbReconciler } from '../recon/me-db/reconciler.js';
 import type { Reconciler } from '../recon/reconciler.js';
 import { claimFence, type Fence } from '../supervisor/fence.js';
@@ -87,6 +88,16 @@ export class Singletons {
 
   statuses(): BoundaryStatus[] {
     return [...this.reconcilers.values()].map((r) => r.status());
+  }
+
+  /** The running reconcilers' statuses and the disabled boundaries (as admin.recon.status lists them). */
+  allStatuses(): BoundaryStatus[] {
+    return [...this.statuses(), ...this.disabled()];
+  }
+
+  /** Live breaks on this instance's reconcilers (the leader's; none elsewhere), for metrics. */
+  liveBreaks(): LiveBreak[] {
+    return [...this.reconcilers.values()].flatMap((r) => r.liveBreaks());
   }
 
   async start(): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * Business dates (DESIGN.md §5, ADR 0015). With cutover T in IANA zone Z, business date D is
+ * Business dates (docs/contract.md §9, ADR 0015). With cutover T in IANA zone Z, business date D is
  * the window that ends at the first cutover after local midnight starting D:
  *   00:00 UTC             → [D 00:00, D+1 00:00)
  *   16:00 America/New_York → [D-1 16:00, D 16:00) local, 23 or 25 hours on DST days

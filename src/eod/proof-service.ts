@@ -10,7 +10,7 @@ const treesCachedMax = 8;
 /**
  * `admin.eod.proof`: rebuilds the (date, currency) tree from the stored snapshot rows, their
  * salts and the stored padding seed, checks its root against proof_of_reserves, and answers the
- * user's path (DESIGN.md §7). The full tree is never published.
+ * user's path (docs/contract.md §10). The full tree is never published.
  */
 export class ProofService {
   private readonly trees = new Map<string, MerkleSumTree>();

@@ -16,7 +16,7 @@ export function stepOutputOf(row: StepRow | undefined): StepOutput | null {
 }
 
 /**
- * The report of DESIGN.md §7, from the steps' outputs only: every figure is derived from the
+ * The report of docs/contract.md §10, from the steps' outputs only: every figure is derived from the
  * cut, none from when the run happened (no wall-clock times, no attempt counts), so the same
  * day closed twice, on time or late, on one instance or after a failover, seals the same bytes.
  */

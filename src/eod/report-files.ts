@@ -1,7 +1,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-/** What `admin.eod.report` answers and what `<date>.json` holds (DESIGN.md §6, §7). */
+/** What `admin.eod.report` answers and what `<date>.json` holds (docs/contract.md §7, §10). */
 export interface SealedReportDocument {
   date: string;
   sha256: string;

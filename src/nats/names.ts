@@ -2,7 +2,7 @@
  * Every subject, stream, bucket and consumer name the engine uses, derived from
  * one optional namespace so that several environments (or test runs) can share
  * a NATS server. With the default empty namespace these are exactly the public
- * names of DESIGN.md §6.
+ * names of docs/contract.md.
  */
 export interface NatsNames {
   readonly namespace: string;
@@ -20,7 +20,7 @@ export interface NatsNames {
   readonly accountsBucket: string;
   readonly partitionLeaseBucket: string;
   readonly adminPrefix: string;
-  /** Matching engine balance events `me.balance.<userId>` (DESIGN.md §6) and the stream that keeps them. */
+  /** Matching engine balance events `me.balance.<userId>` (docs/contract.md §7) and the stream that keeps them. */
   readonly meBalanceStream: string;
   readonly meBalanceSubjectAll: string;
   meBalanceSubject(userId: string): string;
@@ -38,14 +38,14 @@ export interface NatsNames {
   readonly custodySubjectAll: string;
   custodyWithdrawalsPausedSubject(asset: string): string;
   custodyWithdrawalsResumedSubject(asset: string): string;
-  /** The close's events `eod.<step>.completed|failed` and `eod.sealed` (DESIGN.md §6), and their stream. */
+  /** The close's events `eod.<step>.completed|failed` and `eod.sealed` (docs/contract.md), and their stream. */
   readonly eodStream: string;
   readonly eodSubjectAll: string;
   eodStepSubject(step: string, outcome: 'completed' | 'failed'): string;
   readonly eodSealedSubject: string;
   /** The sealed reports by date (a KV bucket standing in for an object store: @nats-io/obj is not a dependency). */
   readonly eodReportsStore: string;
-  /** Matching engine fills `me.fill.<userId>` (DESIGN.md §6), their stream and the intake's durable consumer. */
+  /** Matching engine fills `me.fill.<userId>` (docs/contract.md), their stream and the intake's durable consumer. */
   readonly meFillStream: string;
   readonly meFillSubjectAll: string;
   meFillSubject(userId: string): string;

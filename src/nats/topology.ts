@@ -79,24 +79,27 @@ export function ensureReconStream(jsm: JetStreamManager, names: NatsNames): Prom
 }
 
 /** Creates (or updates) the engine's streams (commands, account events, recon alerts) and buckets. Idempotent. */
-export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames, leaseTtlMs = 10_000): Promise<Topology> {
+export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames, leaseTtlMs = 10_000, accountEventsMaxAgeMs = 0): Promise<Topology> {
   const jsm = await jetstreamManager(nc);
-  const streams: Array<[name: string, subject: string, dedupWindowMs: number]> = [
-    [names.commandStream, names.commandSubjectAll, commandDedupWindowMs],
-    [names.eventStream, names.eventSubjectAll, eventDedupWindowMs],
-    [names.reconStream, names.reconSubjectAll, eventDedupWindowMs],
-    [names.eodStream, names.eodSubjectAll, eventDedupWindowMs],
-    [names.meFillStream, names.meFillSubjectAll, eventDedupWindowMs],
-    [names.meCommandStream, names.meCommandSubjectAll, eventDedupWindowMs],
-    [names.complianceStream, names.complianceSubjectAll, eventDedupWindowMs],
+  const streams: Array<[name: string, subject: string, dedupWindowMs: number, maxAgeMs: number]> = [
+    [names.commandStream, names.commandSubjectAll, commandDedupWindowMs, 0],
+    // What an auditor can replay, and for how long (ACCOUNT_EVENTS_MAX_AGE_DAYS; 0 = forever).
+    [names.eventStream, names.eventSubjectAll, eventDedupWindowMs, accountEventsMaxAgeMs],
+    [names.reconStream, names.reconSubjectAll, eventDedupWindowMs, 0],
+    [names.eodStream, names.eodSubjectAll, eventDedupWindowMs, 0],
+    [names.meFillStream, names.meFillSubjectAll, eventDedupWindowMs, 0],
+    [names.meCommandStream, names.meCommandSubjectAll, eventDedupWindowMs, 0],
+    [names.complianceStream, names.complianceSubjectAll, eventDedupWindowMs, 0],
   ];
-  for (const [name, subject, dedupWindowMs] of streams) {
+  for (const [name, subject, dedupWindowMs, maxAgeMs] of streams) {
     await ensureStream(jsm, {
       name,
       subjects: [subject],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
-      duplicate_window: nanos(dedupWindowMs),
+      // JetStream needs the dedup window inside max_age.
+      duplicate_window: nanos(maxAgeMs > 0 ? Math.min(dedupWindowMs, maxAgeMs) : dedupWindowMs),
+      max_age: nanos(maxAgeMs),
     });
   }
   await ensureBalanceStream(jsm, names);

@@ -11,7 +11,7 @@ export interface AgeBuckets {
   '>30': number;
 }
 
-/** One entry of `admin.recon.status` (DESIGN.md §6: name, lastDeltaAt, openBreaks; the rest is detail). */
+/** One entry of `admin.recon.status` (docs/contract.md §2: name, lastDeltaAt, openBreaks; the rest is detail). */
 export interface BoundaryStatus {
   name: string;
   enabled: boolean;

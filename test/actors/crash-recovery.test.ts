@@ -56,6 +56,7 @@ function startEngineProcess(): ChildProcess {
       NAMESPACE: names.namespace,
       COMMAND_PARTITIONS: String(partitions),
       LOG_LEVEL: 'warn',
+      HTTP_LISTEN: '127.0.0.1:0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -13,7 +13,7 @@ afterAll(async () => {
 const as = <T>(value: unknown): T => value as T;
 type ErrorReply = { error: { code: string; message: string } };
 
-describe('admin.account.* (DESIGN.md §6)', () => {
+describe('admin.account.* (docs/contract.md §2)', () => {
   it('creates an account in pending_kyc and reads it back with its capabilities', async () => {
     const created = await t.admin('account.create', { userId: 'alice' });
     expect(created).toEqual({ userId: 'alice', state: 'pending_kyc', revision: expect.any(Number) });

@@ -27,7 +27,7 @@ afterAll(async () => {
 
 const request = { userId: 'alice', currency: 'BTC', amount: '10.5', reason: 'ticket 4711: deposit credited twice on chain', actorId: 'ops-ann', idempotencyKey: 'adj-1' };
 
-describe('admin.balance.adjust (DESIGN.md §6)', () => {
+describe('admin.balance.adjust (docs/contract.md)', () => {
   it('posts one balanced journal against house:adjustments, keeps reason and actor, and tells the engine', async () => {
     const reply = await t.admin('balance.adjust', request);
     expect(reply).toEqual({ entryId: 'admin_adjustment:adj-1' });

@@ -41,7 +41,7 @@ afterAll(async () => {
 
 const state = async (userId: string): Promise<string> => ((await t.admin('account.get', { userId })) as { state: string }).state;
 
-describe('compliance events (DESIGN.md §6)', () => {
+describe('compliance events (docs/contract.md)', () => {
   it('a sanctions hit suspends the account (authority system, audit row) and cancels its orders; a redelivery changes nothing', async () => {
     await sim.sanctionsHit('hit', 'OFAC-SDN', 'case-1', Date.parse('2026-11-30T09:00:00Z'));
     await until('hit suspended', async () => (await state('hit')) === 'suspended');

@@ -9,7 +9,7 @@ import { coolingOffMs, loadSettings, SettingsError } from '../../src/config/sett
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('settings', () => {
-  it('has the DESIGN.md defaults', () => {
+  it('has the documented defaults (docs/contract.md §6)', () => {
     const s = loadSettings({});
     expect(s).toMatchObject({
       EOD_CUTOVER_TIME: '00:00', EOD_TIMEZONE: 'UTC', SANCTIONS_ACTION: 'suspended', CLOSURE_COOLING_OFF_DAYS: 30,

@@ -21,7 +21,7 @@ afterAll(async () => {
 
 describe('npm start with no configuration', () => {
   it('brings up its own NATS and Postgres and answers admin.account.get', { timeout: 90_000 }, async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info', EOD_REPORTS_DIR: reportsDir };
+    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info', EOD_REPORTS_DIR: reportsDir, HTTP_LISTEN: '127.0.0.1:0' };
     for (const name of ['NATS_URL', 'DATABASE_URL', 'CONFIG_FILE', 'NAMESPACE']) delete env[name];
     child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

@@ -5,7 +5,7 @@ import { addDays, businessDateOf, businessWindow, isBusinessDate, lastClosedDate
 const iso = (ms: number) => new Date(ms).toISOString();
 const hourMs = 3_600_000;
 
-describe('business dates (DESIGN.md §5)', () => {
+describe('business dates (docs/contract.md §9)', () => {
   it('00:00 UTC: D = [D 00:00, D+1 00:00)', () => {
     const c: Cutover = { time: '00:00', zone: 'UTC' };
     const w = businessWindow('2026-03-08', c);

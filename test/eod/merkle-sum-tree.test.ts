@@ -23,7 +23,7 @@ function leavesOf(balances: bigint[]): MerkleSumLeafInput[] {
   return balances.map((balanceMinor, i) => ({ userId: `u${i}`, balanceMinor, salt: saltFor(`salt-u${i}`) }));
 }
 
-describe('Merkle-sum tree (DESIGN.md §7)', () => {
+describe('Merkle-sum tree (docs/contract.md §10)', () => {
   it('a one-leaf tree: the root is the leaf, the path is empty, no padding', () => {
     const paddingLevels: number[] = [];
     const salt = saltFor('solo');

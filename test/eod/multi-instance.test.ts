@@ -18,7 +18,7 @@ import { until } from '../support/until.js';
 import { depositsDuring, ExchangeFixture } from './exchange-fixture.js';
 
 /**
- * Three engine processes on one NATS and one database (DESIGN.md §5): the close runs once,
+ * Three engine processes on one NATS and one database (docs/contract.md §9): the close runs once,
  * a killed leader's run is finished by another, and a paused leader writes nothing after it wakes.
  */
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));

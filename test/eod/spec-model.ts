@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /**
- * DESIGN.md §7 written out a second time, in the plainest form (hex strings, no Buffers), so
+ * docs/contract.md §10 written out a second time, in the plainest form (hex strings, no Buffers), so
  * tests can check the builder and the verifier against the text rather than against each other.
  */
 

@@ -1,7 +1,7 @@
 import { Interface } from 'ethers';
 
 /**
- * The StakingPool interface of DESIGN.md §6, and only that: any contract exposing it is
+ * The StakingPool interface of docs/contract.md §7, and only that: any contract exposing it is
  * reconciled, not only contracts/StakingPool.sol. Amounts are base units (10^18 per token).
  */
 export const stakingPoolAbi = [

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { userIdSchema } from '../../actors/identifiers.js';
 
 /**
- * The screening and KYC providers' events (DESIGN.md §6): `compliance.sanctions.hit.<userId>`
+ * The screening and KYC providers' events (docs/contract.md): `compliance.sanctions.hit.<userId>`
  * `{userId, list, reference, ts}` and `compliance.kyc.reverified.<userId>` `{userId, reference, ts}`.
  */
 

@@ -1,8 +1,8 @@
 import type { BalanceDelta } from './balance-registry.js';
 
-/** House accounts live only in the ledger (DESIGN.md §6). */
+/** House accounts live only in the ledger (docs/contract.md §7). */
 export const houseCustody = 'house:custody';
-/** Fees charged on trades wait here until the close accrues them to house:fee_revenue (DESIGN.md §6). */
+/** Fees charged on trades wait here until the close accrues them to house:fee_revenue (docs/contract.md). */
 export const houseFees = 'house:fees_unaccrued';
 
 export type ReferenceType = 'deposit' | 'withdrawal' | 'trade' | 'fee' | 'admin_adjustment';

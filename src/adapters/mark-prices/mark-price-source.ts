@@ -9,7 +9,7 @@ export interface MarkPrice {
 }
 
 /**
- * Where the close's mark prices come from (DESIGN.md §6): a price per market as of an instant
+ * Where the close's mark prices come from (docs/contract.md): a price per market as of an instant
  * (the cut). A market the source cannot price is left out; the step lists it as unpriced.
  */
 export interface MarkPriceSource {

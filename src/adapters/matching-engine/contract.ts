@@ -3,7 +3,7 @@ import { userIdSchema } from '../../actors/identifiers.js';
 import { decimalToMinor, minorToDecimal } from '../../config/decimal.js';
 
 /**
- * The matching engine's side of the me_db boundary (DESIGN.md §6, docs/matching-engine-contract.md):
+ * The matching engine's side of the me_db boundary (docs/contract.md §7, docs/matching-engine-contract.md):
  * balance events on `me.balance.<userId>` and the snapshot protocol on `me.snapshot`.
  * Wire amounts are decimal strings; in code they are bigint minor units at `balanceScale`.
  */

@@ -5,7 +5,7 @@ import type { Fill } from '../../eod/money/fill.js';
 import { amountSchema, balanceScale, type ParseResult } from './contract.js';
 
 /**
- * Fills on `me.fill.<userId>` (DESIGN.md §6, docs/matching-engine-contract.md): one message per
+ * Fills on `me.fill.<userId>` (docs/contract.md, docs/matching-engine-contract.md): one message per
  * user side of a trade, `fee` already charged in the engine's balances and the ledger's trade
  * journal (its fee leg credits `house:fees_unaccrued`). Parsed here, never applied unparsed.
  */

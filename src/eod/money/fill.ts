@@ -1,4 +1,4 @@
-/** A matching engine fill as the close uses it (parsed from `me.fill.<userId>`, DESIGN.md §6). */
+/** A matching engine fill as the close uses it (parsed from `me.fill.<userId>`, docs/contract.md). */
 export interface Fill {
   fillId: string;
   seq: number;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /**
- * The hash rules of DESIGN.md §7, on the builder's side. The standalone verifier
+ * The hash rules of docs/contract.md §10, on the builder's side. The standalone verifier
  * (verify-proof.ts) carries its own copy on purpose: users copy that one file.
  */
 

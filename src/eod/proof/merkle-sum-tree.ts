@@ -75,7 +75,7 @@ interface SortedLeaf {
 }
 
 /**
- * Builds the Merkle-sum tree of DESIGN.md §7 over one (date, currency)'s balances.
+ * Builds the Merkle-sum tree of docs/contract.md §10 over one (date, currency)'s balances.
  * Leaves are ordered by their commitment SHA-256(salt ‖ userId) (bytewise), so the order says
  * nothing about user ids. A level with an odd count > 1 gets a padding leaf of balance 0 whose
  * salt is `options.paddingSalt(level)`: with the same inputs the tree is identical, so the

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { bytesOf, type Bytes } from './merkle-sum-hash.js';
 
-/** Every salt (user or padding) is 32 bytes (DESIGN.md §7). */
+/** Every salt (user or padding) is 32 bytes (docs/contract.md §10). */
 export const saltBytes = 32;
 
 /** A fresh 32-byte salt for one (user, date, currency). */

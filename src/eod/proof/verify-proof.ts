@@ -1,5 +1,5 @@
 /**
- * Standalone verifier of a proof of liabilities (DESIGN.md §7, docs/proof-of-liabilities.md).
+ * Standalone verifier of a proof of liabilities (docs/contract.md §10, docs/proof-of-liabilities.md).
  *
  * This file imports nothing from the project, only node:crypto, node:fs and zod, so a user can
  * copy it and check their own proof without trusting our tree builder. For the same reason it

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 
 /**
- * The sealed report's body (DESIGN.md §7) and the `admin.eod.report` answer that carries it.
+ * The sealed report's body (docs/contract.md §10) and the `admin.eod.report` answer that carries it.
  * Objects are loose (extra fields are kept and signed) so steps can add figures without a
  * schema change; what the verifier, the HTML page and users rely on is required here.
  */
 
-/** DESIGN.md §5: these exact strings, in `eod_runs`, events and the report, in this order. */
+/** docs/contract.md §9: these exact strings, in `eod_runs`, events and the report, in this order. */
 export const eodStepNames = [
   'balance_snapshot',
   'pnl',

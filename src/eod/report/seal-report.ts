@@ -13,7 +13,7 @@ export interface ReportSeal {
 }
 
 /**
- * Seals a report body (DESIGN.md §7): checks it against the schema (prevSha256 already set by
+ * Seals a report body (docs/contract.md §10): checks it against the schema (prevSha256 already set by
  * the caller), then hashes and signs its RFC 8785 bytes. What is signed is `report` exactly as
  * given (extra fields included), not the parsed copy.
  */

@@ -18,7 +18,7 @@ interface CurrencyRoot {
 
 /**
  * Step 1: every user's balance at the cut (the engine side) into user_balance_snapshots, one
- * Merkle-sum tree per currency (DESIGN.md §7) whose root goes to proof_of_reserves. The root
+ * Merkle-sum tree per currency (docs/contract.md §10) whose root goes to proof_of_reserves. The root
  * is tied to the ledger close: its total must equal the ledger's Σ user balances at the cut.
  */
 export const balanceSnapshotStep: EodStep = {

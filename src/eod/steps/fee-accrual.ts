@@ -22,7 +22,7 @@ async function feeAccountMovement(context: EodStepContext): Promise<Map<string, 
 }
 
 /**
- * Step 3 (DESIGN.md §5, §6): per (user, fee currency) the day's fees from the fills, checked
+ * Step 3 (docs/contract.md §9, §7): per (user, fee currency) the day's fees from the fills, checked
  * per currency against the movement of house:fees_unaccrued in the ledger for the day (a
  * difference is a break in the report, never a silent fix), then one balanced journal per
  * (user, currency) moving the fills' amount to house:fee_revenue, reference

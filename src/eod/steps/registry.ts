@@ -11,7 +11,7 @@ import { stakingRewardsStep } from './staking-rewards.js';
 import { volumeRollupStep } from './volume-rollup.js';
 import { eodStepNames, type EodStep, type EodStepName } from './step.js';
 
-/** A step of DESIGN.md §5 that is not built yet: listed in every run as `skipped`, with the reason. */
+/** A step of docs/contract.md §9 that is not built yet: listed in every run as `skipped`, with the reason. */
 function notBuilt(name: EodStepName): EodStep {
   return {
     name,
@@ -26,7 +26,7 @@ const built: readonly EodStep[] = [
   pnlStep, defaultFeeAccrualStep, volumeRollupStep, stakingRewardsStep, sanctionsStep, kycReactivationStep, adminAdjustmentsStep,
 ];
 
-/** All eleven steps in the order of DESIGN.md §5. */
+/** All eleven steps in the order of docs/contract.md §9. */
 export function eodStepRegistry(overrides: readonly EodStep[] = []): EodStep[] {
   return eodStepNames.map((name) => overrides.find((s) => s.name === name) ?? built.find((s) => s.name === name) ?? notBuilt(name));
 }

@@ -6,7 +6,7 @@ import type { BusinessWindow } from '../business-date.js';
 
 import type { EodStepName } from '../report/index.js';
 
-/** The eleven steps of the close, in order (DESIGN.md §5: these exact strings): one list, the report schema's. */
+/** The eleven steps of the close, in order (docs/contract.md §9: these exact strings): one list, the report schema's. */
 export { eodStepNames, type EodStepName } from '../report/index.js';
 
 /** Figures a step reports: JSON only, amounts as decimal strings (never a float). */

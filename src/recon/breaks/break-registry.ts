@@ -256,7 +256,7 @@ export class BreakRegistry {
     });
     if (action === 'accept') live.status = 'accepted';
     else if (live.status === 'open') live.status = 'acknowledged';
-    this.deps.log.info({ event: `recon.break_${action}`, breakId, actorId, reason }, `break ${action}d`);
+    this.deps.log.info({ event: `recon.break_${action === 'accept' ? 'accepted' : 'acknowledged'}`, boundary: live.boundary, breakId, actorId, reason }, `break ${action === 'accept' ? 'accepted' : 'acknowledged'}`);
     return live;
   }
 
@@ -305,7 +305,7 @@ export class BreakRegistry {
   }
 }
 
-/** The outbound JSON of DESIGN.md §6 (`recon.alert.*`; the resolution adds its own fields). */
+/** The outbound JSON of docs/contract.md §8 (`recon.alert.*`; the resolution adds its own fields). */
 function alertOf(live: LiveBreak): BreakAlert {
   return {
     breakId: live.id,

@@ -33,7 +33,7 @@ export interface LiveBreak {
   firstSeenAtMs: number;
 }
 
-/** Payload of `recon.alert.<boundary>` and `recon.resolved.<boundary>` (DESIGN.md §6). */
+/** Payload of `recon.alert.<boundary>` and `recon.resolved.<boundary>` (docs/contract.md §8). */
 export interface BreakAlert {
   breakId: string;
   boundary: string;

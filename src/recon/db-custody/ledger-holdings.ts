@@ -10,7 +10,7 @@ const heldRow = z.object({ currency: z.string(), held: z.string() });
 
 export const dbCustodyBoundary = 'db_custody';
 
-/** The ledger's counterpart of every deposit and withdrawal: what is held is −Σ of its entries (DESIGN.md §4). */
+/** The ledger's counterpart of every deposit and withdrawal: what is held is −Σ of its entries (docs/bitgo-custody.md). */
 export const custodyAccount = 'house:custody';
 
 /**

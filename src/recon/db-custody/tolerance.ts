@@ -1,7 +1,7 @@
 import { minorToDecimal } from '../../config/decimal.js';
 import { moneyScale } from '../breaks/break.js';
 
-/** The parts of an asset's tolerance (DESIGN.md §3 Q3), all in ledger minor units (18 decimals), all ≥ 0. */
+/** The parts of an asset's tolerance (docs/bitgo-custody.md), all in ledger minor units (18 decimals), all ≥ 0. */
 export interface ToleranceParts {
   /** CUSTODY_TOLERANCES for the asset. */
   absoluteMinor: bigint;

@@ -26,7 +26,7 @@ export interface EngineFeedPosition {
 
 /**
  * Where an engine event's `seq` (arriving at stream sequence `streamSeq`) stands against what
- * the reconciler applied. The engine's sequence is strictly increasing (DESIGN §6); one that
+ * the reconciler applied. The engine's sequence is strictly increasing (docs/contract.md §7); one that
  * goes back, or jumps further than any engine could, is a fault of the feed: never applied,
  * paged as a meta-break.
  */

@@ -17,7 +17,7 @@ describe('contracts/StakingPool.json', () => {
     expect(readFileSync(repoPath(artifactPath), 'utf8')).toBe(artifactText(fresh));
   }, 30_000);
 
-  it('implements the interface the reconciler reads (DESIGN.md §6)', () => {
+  it('implements the interface the reconciler reads (docs/contract.md §7)', () => {
     const { abi } = loadStakingPoolArtifact();
     const names = abi.map((item) => `${String(item.type)} ${String(item.name)}`);
     for (const fragment of stakingPoolInterface.fragments) {

@@ -26,7 +26,7 @@ const rejected = (input: unknown, options?: { subjectUserId?: string }): { code:
   return { code: result.code, reason: result.reason };
 };
 
-describe('parseBalanceEvent (me.balance.<userId>, DESIGN.md §6)', () => {
+describe('parseBalanceEvent (me.balance.<userId>, docs/contract.md §7)', () => {
   it('parses a good event into bigint minor units at 18 decimals', () => {
     const result = parseBalanceEvent(good);
     expect(result).toEqual({

@@ -14,7 +14,7 @@ afterAll(async () => {
 
 const fill = { seq: 7, fillId: 'T1:maker', userId: 'u1', market: 'BTC-USDT', side: 'sell', liquidity: 'maker', price: '60000.5', quantity: '0.25', fee: '15.000125', feeCurrency: 'USDT', ts: '2026-11-30T10:00:00.000Z' };
 
-describe('fills: me.fill.<userId> (DESIGN.md §6)', () => {
+describe('fills: me.fill.<userId> (docs/contract.md)', () => {
   it('parses the contract at the edge and names what is wrong', () => {
     const ok = parseFill(JSON.stringify(fill));
     expect(ok.ok && [ok.event.base, ok.event.quote, ok.event.priceMinor, ok.event.tsMs]).toEqual(['BTC', 'USDT', 60000_500000000000000000n, Date.parse(fill.ts)]);
