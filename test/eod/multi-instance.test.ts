@@ -132,6 +132,12 @@ describe('the close across three instances', () => {
     // The step it was killed in was done again, by the new leader.
     expect(steps.find((s) => s.name === running)?.attempts).toBe(2);
     const killed = (await admin('eod.report', { date })) as { sha256: string };
+    // The status reads sealed once the report row commits; the run then publishes it (object store,
+    // files, eod.sealed) and only then ends. Wait for that, or the re-run below would join it.
+    await until('the report published', async () => (await pool.query(
+      'SELECT 1 FROM eod_reports WHERE business_date = $1 AND published_at IS NOT NULL', [date])).rowCount, 30_000);
+    await until('the report written by the instance that finished the run', async () => instances.some((i) => !i.exited && i.output.includes(`"event":"eod.report.written","date":"${date}"`)), 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // the run's last status read, after that line
     // The same day closed again from scratch, with no kill: the same bytes.
     for (const table of ['eod_reports', 'eod_sealed_days', 'eod_runs', 'user_balance_snapshots', 'eod_ledger_balances', 'proof_of_reserves']) {
       await pool.query(`DELETE FROM ${table} WHERE business_date = $1`, [date]);
