@@ -3,14 +3,13 @@ import { nuid, type NatsConnection } from '@nats-io/nats-core';
 import type { Service } from '@nats-io/services';
 import { connectNats } from '../nats/connect.js';
 import { AccountCommandClient } from '../actors/command-client.js';
-import { listParked } from '../actors/parking.js';
 import { accountHandlers } from '../admin/account-handlers.js';
 import { auditHandlers } from '../admin/audit-handlers.js';
 import { balanceHandlers } from '../admin/balance-handlers.js';
 import { startComplianceIntake } from '../compliance/compliance-intake.js';
 import { startFillIntake } from '../eod/money/fill-intake.js';
 import { startAdminService } from '../admin/admin-service.js';
-import { parkedListRequest, parseRequest } from '../admin/requests.js';
+import { adminHandlers } from '../admin/endpoints.js';
 import type { Settings } from '../config/settings.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { limits } from '../config/limits.js';
@@ -82,8 +81,6 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       onEscalate: (reason) => options.onFatal?.(reason),
     });
     const commands = new AccountCommandClient({ nc, js, pool, names, partitions: settings.COMMAND_PARTITIONS, timeoutMs: settings.ADMIN_TIMEOUT_MS });
-    const accountsApi = accountHandlers({ js, accounts, pool, names, commands });
-    const balanceApi = balanceHandlers({ pool, accounts, js, names, log });
     intakes.push(await startFillIntake({ js, jsm, pool, names, log }));
     intakes.push(await startComplianceIntake({ js, jsm, pool, names, log, settings, accounts, commands }));
     singletons = new Singletons({ nc, js, jsm, pool, names, log, settings, commands, leases, instanceId });
@@ -94,17 +91,10 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       nc,
       names,
       log,
-      endpoints: {
-        'account.create': accountsApi.create,
-        'account.get': accountsApi.get,
-        'account.transition': accountsApi.transition,
-        'account.history': accountsApi.history,
-        'audit.replay': accountsApi.replay,
-        'audit.verify': auditHandlers({ js, accounts, pool, names }).verify,
-        'balance.adjust': balanceApi.adjust,
-        ...leader.adminEndpoints(),
-        'parked.list': async (body) => ({ parked: await listParked(pool, parseRequest(parkedListRequest, body).limit) }),
-      },
+      endpoints: adminHandlers(
+        { accounts: accountHandlers({ js, accounts, pool, names, commands }), audit: auditHandlers({ js, accounts, pool, names }), balance: balanceHandlers({ pool, accounts, js, names, log }), pool },
+        leader.adminEndpoints(),
+      ),
       statsData: () => ({ accounts: supervisor.stats(), leader: leader.isLeader, recon: leader.statuses() }),
     });
     observability = engineObservability({ nc, jsm, pool, names, partitions: settings.COMMAND_PARTITIONS, supervisorStats: () => supervisor.stats(), singletons: leader });
