@@ -53,7 +53,7 @@ export async function writeAndClosePreviousDay(deps: PreviousDayDeps): Promise<v
   const json = path.join(dir, `${date}.json`);
   log.info(
     { event: 'demo.previous_day.sealed', date, json, html: path.join(dir, `${date}.html`) },
-    `demo: ${date} sealed. Report: ${json} (and ${date}.html beside it). Verify it: recon report verify ${json}`,
+    `demo: ${date} sealed. Report: ${json} (and ${date}.html beside it). Verify it: npx recon report verify ${json}`,
   );
 }
 

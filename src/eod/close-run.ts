@@ -5,6 +5,7 @@ import type { Settings } from '../config/settings.js';
 import type { Pool } from '../db/pool.js';
 import type { NatsNames } from '../nats/names.js';
 import type { Logger } from '../observability/logger.js';
+import { eodStepDuration } from '../observability/metrics.js';
 import { FencedError, withFencedTransaction, type Fence } from '../supervisor/fence.js';
 import { addDays, businessDateOf, businessWindow, isBusinessDate, type Cutover } from './business-date.js';
 import { ledgerRowsInWindow } from './cut-balances.js';
@@ -241,8 +242,9 @@ export class EodClose {
         return value;
       },
     };
+    const startedMs = performance.now();
+    const stepSeconds = (): number => (performance.now() - startedMs) / 1000;
     try {
-      const startedMs = performance.now();
       const result = await Promise.race([this.delayed(controller.signal).then(() => step.run(context)), timedOut]);
       const computedMs = performance.now();
       await withFencedTransaction(pool, fence, async (client) => {
@@ -251,6 +253,7 @@ export class EodClose {
         await markCompleted(client, date, step.name, { figures: result.figures, breaks: result.breaks ?? [] });
       });
       clearTimeout(timer);
+      eodStepDuration.observe({ step: step.name, outcome: 'completed' }, stepSeconds());
       log.info({ event: `eod.${step.name}.completed`, date, attempt, computeMs: Math.round(computedMs - startedMs), writeMs: Math.round(performance.now() - computedMs) }, `${step.name} completed`);
       await this.announce(names.eodStepSubject(step.name, 'completed'), { date, step: step.name }, `eod:${date}:${step.name}:completed`);
       return 'completed';
@@ -263,6 +266,7 @@ export class EodClose {
         throw error;
       }
       const message = error instanceof Error ? error.message : String(error);
+      eodStepDuration.observe({ step: step.name, outcome: 'failed' }, stepSeconds());
       log.error({ event: `eod.${step.name}.failed`, date, attempt, err: message }, `${step.name} failed`);
       await withFencedTransaction(pool, fence, (client) => markFailed(client, date, step.name, message));
       await this.announce(names.eodStepSubject(step.name, 'failed'), { date, step: step.name, attempt, error: message }, `eod:${date}:${step.name}:failed:${attempt}`);

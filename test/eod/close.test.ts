@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -8,8 +8,10 @@ import { decimalToMinor, minorToDecimal } from '../../src/config/decimal.js';
 import { businessWindow } from '../../src/eod/business-date.js';
 import { verifyProof } from '../../src/eod/proof/index.js';
 import { verifyReportChain } from '../../src/eod/report/index.js';
+import { processRegistry } from '../../src/observability/metrics.js';
 import { startTestEngine, type TestEngine } from '../support/engine.js';
 import { until } from '../support/until.js';
+import { runCli } from '../cli/run-cli.js';
 import { depositsDuring, ExchangeFixture, unit } from './exchange-fixture.js';
 
 const cutover = { time: '00:00', zone: 'UTC' };
@@ -123,6 +125,8 @@ describe('the EOD close', () => {
     const stored = JSON.parse(new TextDecoder().decode((await store.getBlob(`${d1}.json`)) ?? new Uint8Array())) as ReportDoc;
     expect(stored.sha256).toBe(report.sha256);
     expect(new TextDecoder().decode((await store.getBlob(`${d1}.html`)) ?? new Uint8Array())).toMatch(/<html/);
+    // Each step's duration is in the engine's metrics (GET /metrics), by step and outcome.
+    expect(await processRegistry.getSingleMetricAsString('recon_eod_step_duration_seconds')).toMatch(/recon_eod_step_duration_seconds_count\{step="balance_snapshot",outcome="completed"\} [1-9]/);
     await until('eod.sealed', () => sealedEvents.length > 0);
     expect(sealedEvents).toEqual([{ date: d1, sha256: report.sha256 }]);
     // Each built step announced its completion on the EOD stream, with the date.
@@ -162,5 +166,16 @@ describe('the EOD close', () => {
     await t.pool.query(`UPDATE eod_reports SET report = jsonb_set(report, '{cut,engineSeq}', to_jsonb((report->'cut'->>'engineSeq')::int + 1)) WHERE business_date = $1`, [d2]);
     const edited = await Promise.all([d1, d2, d3].map(async (date) => (await t.admin('eod.report', { date })) as ReportDoc));
     expect(chainProblem(edited)).toMatch(new RegExp(`^${d2}: .*sha256`));
-  });
+    // What an auditor runs: `recon report verify` on the reports as the engine answers them.
+    const files = async (label: string, all: ReportDoc[]): Promise<string[]> => Promise.all(all.map(async (doc) => {
+      const file = path.join(dir, `${label}-${doc.date}.json`);
+      await writeFile(file, JSON.stringify(doc));
+      return file;
+    }));
+    const good = await runCli(['report', 'verify', ...(await files('as-sealed', docs)), '--json'], {});
+    expect(good.code).toBe(0);
+    const bad = await runCli(['report', 'verify', ...(await files('edited', edited)), '--json'], {});
+    expect(bad.code).toBe(1);
+    expect(bad.json<{ firstFailure: string }>().firstFailure).toMatch(new RegExp(`edited-${d2}\\.json \\(${d2}\\): .*sha256`));
+  }, 60_000);
 });
