@@ -48,20 +48,14 @@ const markets: Array<{ base: string; quote: string; priceHundredths: bigint }> =
  */
 export function planDayMoney(input: {
   date: string; pick: (n: number) => number; users: readonly string[]; balances: Map<string, bigint>;
-  /** How many of `users` (the first ones) the live demo opens accounts for. */
-  liveUsers: number;
   window: { startMs: number; endMs: number }; journal: Journal; nextJournal: () => string;
 }): DayMoney {
   const { pick, users, balances, window, journal, date } = input;
   const spanMs = window.endMs - window.startMs;
   const held = (u: string, c: string): bigint => balances.get(`${u}/${c}`) ?? 0n;
   const fills: DayFill[] = [];
-  // Trading is among the users the live demo does not open (it opens the first SIMULATOR_USERS):
-  // replaying a past day in one burst, the me_db reconciler raises transient breaks for keys with
-  // three or more changes that day (its history window is 60 s of source time), and each would
-  // freeze a live account. Three large traders earn a better fee tier.
-  const traders = users.slice(Math.min(input.liveUsers, users.length - 10));
-  const whales = traders.slice(-3);
+  // Three large traders (the first users) so the day has users who earn a better fee tier.
+  const whales = users.slice(0, 3);
   for (const [i, whale] of whales.entries()) {
     const at = window.startMs + 500 + i;
     for (const [currency, amountMinor] of [['USDT', 4_000_000n * unit], ['BTC', 80n * unit], ['ETH', 1_500n * unit]] as const) {
@@ -80,8 +74,8 @@ export function planDayMoney(input: {
     const priceMinor = (m.priceHundredths * unit * BigInt(9_500 + pick(1_001))) / 1_000_000n;
     if (priceMinor === 0n) continue;
     const big = pick(4) === 0;
-    const maker = big ? whales[pick(whales.length)]! : traders[pick(traders.length)]!;
-    const taker = big ? whales[pick(whales.length)]! : traders[pick(traders.length)]!;
+    const maker = big ? whales[pick(whales.length)]! : users[pick(users.length)]!;
+    const taker = big ? whales[pick(whales.length)]! : users[pick(users.length)]!;
     if (maker === taker) continue;
     const offered = held(maker, m.base) / BigInt(3 + pick(8));
     const affordable = (held(taker, m.quote) * unit) / priceMinor / 2n;

@@ -93,7 +93,7 @@ async function writeDay(deps: PreviousDayDeps, date: string, window: { startMs: 
     journal(`demo-prev-${++n}`, [{ userId, currency, amountMinor: -amountMinor }, { userId: 'house:custody', currency, amountMinor }], `demo-prev-wd-${n}`, at);
   }
   // Trades with their fills, an adjustment, a sanctions hit and a KYC re-verification (issue 9).
-  const money = planDayMoney({ date, pick, users, balances, window, journal, nextJournal: () => `demo-prev-${++n}`, liveUsers: settings.SIMULATOR_USERS });
+  const money = planDayMoney({ date, pick, users, balances, window, journal, nextJournal: () => `demo-prev-${++n}` });
   // Fault 1: a ledger write that lagged its engine event by five minutes (resolved before the cut).
   const lagged = users[1] as string;
   const lagAt = window.endMs - 20 * 60_000;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAndClosePreviousDay } from '../../src/demo/previous-day.js';
 import { lastClosedDate } from '../../src/eod/business-date.js';
+import type { BreakAlert } from '../../src/recon/breaks/break.js';
 import { verifyReportFiles } from '../../src/eod/report/index.js';
 import { silentLogger } from '../support/log.js';
 import { startTestEngine, type TestEngine } from '../support/engine.js';
@@ -29,6 +30,13 @@ afterAll(async () => {
 
 describe("the demo's previous day", () => {
   it('is written inside yesterday, closed and sealed, with its faults in the report, and the file verifies', async () => {
+    // Yesterday is replayed in one burst next to the live accounts: me_db must see lag, not breaks (ADR 0005, Later).
+    const balanceAlerts: BreakAlert[] = [];
+    const sub = t.client.subscribe(t.names.reconAlertSubject('me_db'), { callback: (_e, msg) => {
+      const alert = msg.json<BreakAlert>();
+      if (alert.kind === 'balance') balanceAlerts.push(alert);
+    } });
+    await t.client.flush();
     await writeAndClosePreviousDay({ nc: t.client, pool: t.pool, names: t.names, settings: t.settings, log: silentLogger() });
     const date = lastClosedDate(Date.now(), { time: '00:00', zone: 'UTC' });
     const status = (await t.admin('eod.status', { date })) as { status: string; steps: Array<{ name: string; status: string; error?: string }> };
@@ -51,5 +59,8 @@ describe("the demo's previous day", () => {
     expect(figures('kyc_reactivation')).toMatchObject({ events: 2, applied: 1, refused: 1, forReview: [{ userId: 'demo0007', outcome: 'refused' }] });
     expect((figures('volume_rollup').tierChanges as unknown[]).length).toBeGreaterThan(0);
     expect(figures('admin_adjustments')).toMatchObject({ adjustments: 1, byCurrency: [{ currency: 'USDT', net: '25' }] });
+    await new Promise((r) => setTimeout(r, t.settings.RECON_GRACE_MS + 1_500));
+    sub.unsubscribe();
+    expect(balanceAlerts.map((a) => `${a.userId}/${a.currency}`)).toEqual([]);
   });
 });

@@ -8,7 +8,8 @@
  * current value is a value the other side held a moment ago, the first side is merely
  * behind. It is only a break when both sides are known complete past the change the
  * lagging side missed plus the grace window, or past the first difference when the values
- * match no recent history. See docs/adr/0005-me-db-comparison.md.
+ * match no recent history. A backdated change (a replay, a backfill) is dated by the caller
+ * from its arrival instead. See docs/adr/0005-me-db-comparison.md.
  */
 
 export interface PositionKey {

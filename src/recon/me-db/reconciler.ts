@@ -132,6 +132,8 @@ export class MeDbReconciler implements Reconciler {
   private engineAppliedTsMs = 0;
   /** When the ledger was last read up to its horizon. */
   private ledgerCompleteMs = 0;
+  /** The furthest the engine side was ever judged complete (see `clocks`): a later event cannot date from before it. */
+  private engineClaimedCompleteMs = 0;
 
   constructor(private readonly deps: MeDbDeps) {
     this.nowMs = deps.nowMs ?? Date.now;
@@ -312,7 +314,7 @@ export class MeDbReconciler implements Reconciler {
       return;
     }
     if (sequence.verdict === 'fault') return this.sequenceFault(msg, sequence.kind, `${sequence.reason} (stream seq ${msg.seq})`);
-    this.applyEngineTotal(event.userId, event.currency, event.totalMinor, event.seq, event.tsMs);
+    this.applyEngineTotal(event.userId, event.currency, event.totalMinor, event.seq, dateOfChange(event.tsMs, this.engineClaimedCompleteMs, this.nowMs()));
     this.engineSeq = event.seq;
     this.appliedEvents.push(event);
     this.engineBacklog = msg.info.pending;
@@ -408,7 +410,7 @@ export class MeDbReconciler implements Reconciler {
     const { full, batch } = await readLedgerTransactions(this.deps.pool, this.ledger, this.deps.limits.ledgerBatchRowsMax);
     const nowMs = this.nowMs();
     const journals = new Map<string, Map<string, bigint>>();
-    for (const row of batch.rows) this.applyLedgerRow(row, nowMs, journals);
+    for (const row of batch.rows) this.applyLedgerRow({ ...row, createdAtMs: dateOfChange(row.createdAtMs, this.ledgerCompleteMs, nowMs) }, nowMs, journals);
     for (const [journal, sums] of journals) {
       for (const [currency, sum] of sums) {
         if (sum !== 0n) {
@@ -496,7 +498,9 @@ export class MeDbReconciler implements Reconciler {
    */
   private clocks(): SideClocks {
     const engineCaughtUp = this.engineBacklog === 0 && this.engineInbox.length === 0;
-    return { engineCompleteMs: engineCaughtUp ? this.nowMs() : this.engineAppliedTsMs, ledgerCompleteMs: this.ledgerCompleteMs };
+    const engineCompleteMs = engineCaughtUp ? this.nowMs() : this.engineAppliedTsMs;
+    this.engineClaimedCompleteMs = Math.max(this.engineClaimedCompleteMs, engineCompleteMs);
+    return { engineCompleteMs, ledgerCompleteMs: this.ledgerCompleteMs };
   }
 
   /** Compares the watched keys (or just `only`); resolves those that agree; returns those past their grace window. */
@@ -574,6 +578,14 @@ export class MeDbReconciler implements Reconciler {
     reportReconcilerError(this.errors, where, error);
   }
 }
+
+/**
+ * The time a change is dated from: its side's own clock (`ownMs`), unless that side was already
+ * judged complete past it (`completeMs`): then it is backdated (a replay, a backfill, a late
+ * commit) and dates from `receivedMs`, when the reconciler learnt of it. Otherwise a replayed
+ * day would look a day late on the other side (ADR 0005, Later).
+ */
+const dateOfChange = (ownMs: number, completeMs: number, receivedMs: number): number => (ownMs < completeMs ? receivedMs : ownMs);
 
 const breakKeyOf = (p: { userId: string; currency: string }): string => `${p.userId}/${p.currency}`;
 
