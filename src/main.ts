@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ServiceUnreachableError } from './config/service-unreachable.js';
 import { loadSettings, SettingsError, type Settings } from './config/settings.js';
 import { migrate } from './db/migrate.js';
-import { engineLogger, runEngine } from './engine/run.js';
+import { engineLogger, runEngine } from './run.js';
 import { createLogger } from './observability/logger.js';
 
 const usage = `usage: npm start [-- [start] [--simulate] [--pretty]]   run the engine (embedded NATS + Postgres + simulator when NATS_URL / DATABASE_URL are unset)

@@ -6,8 +6,8 @@ import type { EodService } from '../eod/close-service.js';
 import { AdminError } from './errors.js';
 import { parseRequest } from './requests.js';
 
-const dateRequest = z.object({ date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD') });
-const proofRequest = dateRequest.extend({ userId: userIdSchema, currency: currencySchema });
+export const dateRequest = z.object({ date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD') });
+export const proofRequest = dateRequest.extend({ userId: userIdSchema, currency: currencySchema });
 
 /** How long `admin.eod.run` waits for the close before answering `running` (docs/contract.md: up to 60 s). */
 export const eodRunWaitMs = 55_000;

@@ -9,18 +9,18 @@ import { parseRequest } from './requests.js';
 /** What the admin service needs of a running reconciler. */
 export type ReconView = Pick<Reconciler, 'status' | 'liveBreaks' | 'act' | 'rebaseline'>;
 
-const emptyRequest = z.object({});
+export const emptyRequest = z.object({});
 /** Free text for an operator's reason; Postgres text cannot hold NUL. */
 const reasonText = z.string().min(1).max(1_000).refine((text) => !text.includes('\u0000'), 'reason must not contain NUL');
-const breakActionRequest = z.object({
+export const breakActionRequest = z.object({
   boundary: z.string().min(1).max(32),
   breakId: z.string().uuid('breakId must be a UUID'),
   actorId: actorIdSchema,
   reason: reasonText.optional(),
 });
-const acceptRequest = breakActionRequest.extend({ reason: z.string().min(1, 'accepting a break needs a reason').pipe(reasonText) });
-const listRequest = z.object({ boundary: z.string().min(1).max(32).optional() });
-const rebaselineRequest = z.object({
+export const acceptRequest = breakActionRequest.extend({ reason: z.string().min(1, 'accepting a break needs a reason').pipe(reasonText) });
+export const breaksListRequest = z.object({ boundary: z.string().min(1).max(32).optional() });
+export const rebaselineRequest = z.object({
   boundary: z.string().min(1).max(32),
   actorId: actorIdSchema,
   reason: z.string().min(1, 'a re-baseline needs a reason').pipe(reasonText),
@@ -52,7 +52,7 @@ export function reconHandlers(reconcilers: ReadonlyMap<string, ReconView>, disab
       return { boundaries: [...[...reconcilers.values()].map((r) => r.status()), ...disabled()] };
     },
     async breaks(body: unknown) {
-      const req = parseRequest(listRequest, body);
+      const req = parseRequest(breaksListRequest, body);
       const views = req.boundary ? [find(req.boundary)] : [...reconcilers.values()];
       return { breaks: views.flatMap((v) => v.liveBreaks().map(wire)) };
     },

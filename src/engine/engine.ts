@@ -3,24 +3,19 @@ import { nuid, type NatsConnection } from '@nats-io/nats-core';
 import type { Service } from '@nats-io/services';
 import { connectNats } from '../nats/connect.js';
 import { AccountCommandClient } from '../actors/command-client.js';
-import { listParked } from '../actors/parking.js';
 import { accountHandlers } from '../admin/account-handlers.js';
 import { auditHandlers } from '../admin/audit-handlers.js';
 import { balanceHandlers } from '../admin/balance-handlers.js';
 import { startComplianceIntake } from '../compliance/compliance-intake.js';
 import { startFillIntake } from '../eod/money/fill-intake.js';
 import { startAdminService } from '../admin/admin-service.js';
-import { parkedListRequest, parseRequest } from '../admin/requests.js';
+import { adminHandlers } from '../admin/endpoints.js';
 import type { Settings } from '../config/settings.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { limits } from '../config/limits.js';
-import { natsNames } from '../nats/names.js';
+import { natsNames, type NatsNames } from '../nats/names.js';
 import { ensureAccountTopology } from '../nats/topology.js';
 import type { Logger } from '../observability/logger.js';
-import { startDemo, type Demo } from '../demo/demo.js';
-import type { AnvilHandle } from '../embedded/anvil.js';
-import type { BitgoSimulator } from '../adapters/bitgo/simulator/index.js';
-import type { BitgoWalletRef } from '../config/settings.js';
 import { startAccountLifecycle, type AccountLifecycle } from './account-lifecycle.js';
 import type { MeDbReconciler } from '../recon/me-db/reconciler.js';
 import { Singletons } from './singletons.js';
@@ -31,12 +26,6 @@ export interface EngineOptions {
   natsUrl: string;
   databaseUrl: string;
   log: Logger;
-  /** Run the exchange simulator and its demo faults against this engine. */
-  simulate?: boolean;
-  /** The embedded chain, for the demo's staking activity. */
-  demoChain?: { anvil: AnvilHandle; poolAddress: string };
-  /** The BitGo simulator, for the demo's custody activity. */
-  demoCustody?: { bitgo: BitgoSimulator; hotWallet: BitgoWalletRef };
   /** The NATS server is the embedded one (no login), not the one NATS_URL names. */
   embeddedNats?: boolean;
   /** The holder id in this instance's leases (default: INSTANCE_ID, else a fresh one per process). */
@@ -48,6 +37,10 @@ export interface EngineOptions {
 export interface Engine {
   nc: NatsConnection;
   pool: Pool;
+  /** The subject, stream and bucket names of this engine's namespace. */
+  names: NatsNames;
+  /** Sends account commands through the partitions (what the demo opens its accounts with). */
+  commands: AccountCommandClient;
   /** The me_db reconciler, on the leader (the EOD close seals it at the cutover); throws elsewhere. */
   readonly meDb: MeDbReconciler;
   /** This instance holds the leader lease and runs the reconcilers. */
@@ -71,9 +64,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   let admin: Service | null = null;
   let singletons: Singletons | null = null;
   const instanceId = options.instanceId ?? settings.INSTANCE_ID ?? nuid.next();
-  let demo: Demo | null = null;
   let observability: EngineObservability | null = null;
   const intakes: Array<{ stop(): Promise<void> }> = [];
+  let commands: AccountCommandClient | null = null;
   try {
     const js = jetstream(nc);
     const { jsm, accounts, leases } = await ensureAccountTopology(nc, names, settings.LEASE_TTL_MS, settings.ACCOUNT_EVENTS_MAX_AGE_DAYS * 24 * 60 * 60 * 1000);
@@ -81,9 +74,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       nc, js, jsm, accounts, leases, instanceId, pool, names, settings, log,
       onEscalate: (reason) => options.onFatal?.(reason),
     });
-    const commands = new AccountCommandClient({ nc, js, pool, names, partitions: settings.COMMAND_PARTITIONS, timeoutMs: settings.ADMIN_TIMEOUT_MS });
-    const accountsApi = accountHandlers({ js, accounts, pool, names, commands });
-    const balanceApi = balanceHandlers({ pool, accounts, js, names, log });
+    commands = new AccountCommandClient({ nc, js, pool, names, partitions: settings.COMMAND_PARTITIONS, timeoutMs: settings.ADMIN_TIMEOUT_MS });
     intakes.push(await startFillIntake({ js, jsm, pool, names, log }));
     intakes.push(await startComplianceIntake({ js, jsm, pool, names, log, settings, accounts, commands }));
     singletons = new Singletons({ nc, js, jsm, pool, names, log, settings, commands, leases, instanceId });
@@ -94,21 +85,13 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       nc,
       names,
       log,
-      endpoints: {
-        'account.create': accountsApi.create,
-        'account.get': accountsApi.get,
-        'account.transition': accountsApi.transition,
-        'account.history': accountsApi.history,
-        'audit.replay': accountsApi.replay,
-        'audit.verify': auditHandlers({ js, accounts, pool, names }).verify,
-        'balance.adjust': balanceApi.adjust,
-        ...leader.adminEndpoints(),
-        'parked.list': async (body) => ({ parked: await listParked(pool, parseRequest(parkedListRequest, body).limit) }),
-      },
+      endpoints: adminHandlers(
+        { accounts: accountHandlers({ js, accounts, pool, names, commands }), audit: auditHandlers({ js, accounts, pool, names }), balance: balanceHandlers({ pool, accounts, js, names, log }), pool },
+        leader.adminEndpoints(),
+      ),
       statsData: () => ({ accounts: supervisor.stats(), leader: leader.isLeader, recon: leader.statuses() }),
     });
     observability = engineObservability({ nc, jsm, pool, names, partitions: settings.COMMAND_PARTITIONS, supervisorStats: () => supervisor.stats(), singletons: leader });
-    if (options.simulate) demo = await startDemo({ nc, pool, names, commands, settings, log, ...(options.demoChain ? { chain: options.demoChain } : {}), ...(options.demoCustody ? { custody: options.demoCustody } : {}) });
   } catch (error) {
     for (const intake of intakes) await intake.stop().catch(() => undefined);
     await singletons?.stop().catch(() => undefined);
@@ -124,6 +107,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   return {
     nc,
     pool,
+    names,
+    commands,
     observability: observed,
     get meDb() {
       return leader.meDb;
@@ -132,7 +117,6 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     ownedPartitions: () => lifecycle?.leases.owned ?? [],
     stop() {
       stopping ??= (async () => {
-        await demo?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'demo stop failed'));
         await admin?.stop().catch(() => undefined);
         for (const intake of intakes) await intake.stop().catch(() => undefined);
         await singletons?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'singletons stop failed'));

@@ -5,7 +5,8 @@ import { parkCommand } from '../actors/parking.js';
 import { StrayCommands } from '../actors/stray-commands.js';
 import { AdminError, adminErrorCodes } from '../admin/errors.js';
 import { reconHandlers } from '../admin/recon-handlers.js';
-import { eodHandlers, eodRunWaitMs } from '../admin/eod-handlers.js';
+import { eodHandlers } from '../admin/eod-handlers.js';
+import { leaderEndpoints, leaderHandlers } from '../admin/endpoints.js';
 import { EodService } from '../eod/close-service.js';
 import type { AdminHandler } from '../admin/admin-service.js';
 import { boundaries } from '../recon/boundaries.js';
@@ -31,10 +32,6 @@ interface LeaderService {
   stop(): Promise<void>;
 }
 
-const forwardTimeoutMs = 10_000;
-/** `admin.eod.run` waits up to eodRunWaitMs on the leader: the forward waits longer. */
-const eodForwardTimeoutMs = eodRunWaitMs + 10_000;
-
 /**
  * The parts of the engine that must run on exactly one instance: the reconcilers (and,
  * later, the EOD close). The instance holding the leader lease runs them; every instance
@@ -50,16 +47,13 @@ export class Singletons {
   private eodService: EodService | null = null;
 
   constructor(private readonly deps: SingletonDeps) {
-    const api = reconHandlers(this.reconcilers, () => this.disabled());
-    const eod = eodHandlers(() => {
-      if (!this.eodService) throw new AdminError('INTERNAL', 'the EOD close is not running on this instance (leadership is changing); retry');
-      return this.eodService;
+    this.local = leaderHandlers({
+      recon: reconHandlers(this.reconcilers, () => this.disabled()),
+      eod: eodHandlers(() => {
+        if (!this.eodService) throw new AdminError('INTERNAL', 'the EOD close is not running on this instance (leadership is changing); retry');
+        return this.eodService;
+      }),
     });
-    this.local = {
-      'recon.status': api.status, 'recon.breaks': api.breaks, 'recon.break.acknowledge': api.acknowledge, 'recon.break.accept': api.accept,
-      'recon.rebaseline': api.rebaseline,
-      'eod.run': eod.run, 'eod.status': eod.status, 'eod.report': eod.report, 'eod.proof': eod.proof,
-    };
     this.lease = new LeaderLease({
       bucket: deps.leases,
       key: 'leader',
@@ -108,7 +102,7 @@ export class Singletons {
     await this.lease.stop();
   }
 
-  /** The admin endpoints: answered here on the leader, forwarded to it elsewhere. */
+  /** The leader-only admin endpoints (src/admin/endpoints.ts): answered here on the leader, forwarded to it elsewhere. */
   adminEndpoints(): Record<string, AdminHandler> {
     return Object.fromEntries(Object.entries(this.local).map(([endpoint, handler]) => [endpoint, async (body: unknown) => {
       if (this.lease.isLeader) return handler(body);
@@ -119,7 +113,7 @@ export class Singletons {
   private async forward(endpoint: string, body: unknown): Promise<unknown> {
     let reply: unknown;
     try {
-      const timeout = endpoint === 'eod.run' ? eodForwardTimeoutMs : forwardTimeoutMs;
+      const timeout = leaderEndpoints.find((e) => e.subject === endpoint)?.forwardTimeoutMs ?? 10_000;
       reply = (await this.deps.nc.request(this.leaderSubject(endpoint), JSON.stringify(body), { timeout })).json();
     } catch (error) {
       throw new AdminError('INTERNAL', `no leader answered ${endpoint}: ${(error as Error).message}`);

@@ -7,7 +7,7 @@ export function startCommand(program: Command): void {
     .description('run the engine (as npm start): the services NATS_URL and DATABASE_URL name, or the embedded default with the demo')
     .addHelpText('after', '\nExample:\n  $ NATS_URL=nats://127.0.0.1:4222 DATABASE_URL=postgres://postgres@127.0.0.1/recon recon start\n')
     .action(async (options: { simulate?: boolean; pretty?: boolean }) => {
-      const [{ cliSettings }, { engineLogger, runEngine }] = await Promise.all([import('../admin-client.js'), import('../../engine/run.js')]);
+      const [{ cliSettings }, { engineLogger, runEngine }] = await Promise.all([import('../admin-client.js'), import('../../run.js')]);
       const settings = cliSettings();
       await runEngine(settings, engineLogger(settings, options.pretty === true), options.simulate === true);
     });

@@ -1,7 +1,8 @@
 import { StakingPoolRpc } from '../../adapters/chain/staking-pool-rpc.js';
 import type { BoundaryDefinition, ConfigProblem } from '../boundary-definition.js';
 import { dbChainBoundary } from './checkpoint.js';
-import { dbChainDisabledReason, startDbChainReconciler } from './reconciler.js';
+import { dbChainDisabledReason } from './limits.js';
+import { startDbChainReconciler } from './reconciler.js';
 
 const probeTimeoutMs = 5_000;
 

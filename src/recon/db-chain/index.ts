@@ -1,5 +1,4 @@
 export { dbChainBoundary } from './checkpoint.js';
-export {
-  dbChainDisabledReason, dbChainLimitsFrom, defaultDbChainLimits, startDbChainReconciler,
-  type DbChainCut, type DbChainDeps, type DbChainLimits, type DbChainReconciler, type DbChainSeal,
-} from './reconciler.js';
+export { dbChainDisabledReason, dbChainLimitsFrom, defaultDbChainLimits, type DbChainLimits } from './limits.js';
+export type { DbChainCut, DbChainSeal } from './seal-record.js';
+export { startDbChainReconciler, type DbChainDeps, type DbChainReconciler } from './reconciler.js';

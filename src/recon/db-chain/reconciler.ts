@@ -1,11 +1,9 @@
-import { ChainMovedError, defaultStakingFollowerLimits, StakingFollower, type ChainCut, type FollowerPoll, type StakingFollowerLimits } from '../../adapters/chain/staking-follower.js';
+import { ChainMovedError, StakingFollower, type ChainCut, type FollowerPoll } from '../../adapters/chain/staking-follower.js';
 import { StakingPoolRpc } from '../../adapters/chain/staking-pool-rpc.js';
-import { minorToDecimal } from '../../config/decimal.js';
-import type { Settings } from '../../config/settings.js';
 import type { Reconciler } from '../reconciler.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { breakKinds } from '../breaks/break-kinds.js';
-import { moneyScale, type LiveBreak } from '../breaks/break.js';
+import type { LiveBreak } from '../breaks/break.js';
 import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
 import { durableWrites, type DurableWrites } from '../durable-writes.js';
 import { reportReconcilerError, type ErrorReportingContext } from '../error-reporting.js';
@@ -15,66 +13,15 @@ import { dbChainBoundary, loadFollowState, poolKeyOf, saveFollowState } from './
 import { compareSides, type Comparison } from './comparison.js';
 import { GraceClock } from '../grace-clock.js';
 import { LeafSetDigest } from '../leaf-set-digest.js';
-import { readStakingPositions, type DbPositions } from './positions.js';
+import { readStakingPositions } from './positions.js';
+import { dbChainDisabledReason, dbChainLimitsFrom, type DbChainLimits } from './limits.js';
+import { cutRecordOf, tokens, updateDigest, type DbChainSeal, type LastCut } from './seal-record.js';
 import type { ReconcilerDeps } from '../reconciler-deps.js';
-
-export interface DbChainLimits extends StakingFollowerLimits {
-  /** RECON_GRACE_MS: how long a difference (or an unreachable node) may last before it is a break. */
-  graceMs: number;
-  /** CHAIN_POLL_MS. */
-  pollMs: number;
-  rpcTimeoutMs: number;
-  /** Distinct addresses in staking_positions read per comparison. */
-  addressesMax: number;
-  /** How often live breaks get their last_seen_at and amounts saved. */
-  touchBreaksMs: number;
-  queueDepthMax: number;
-  /** The `currency` of db_chain alerts: the staked token. */
-  currency: string;
-}
-
-export const defaultDbChainLimits: Omit<DbChainLimits, 'graceMs' | 'pollMs' | 'confirmations'> = {
-  ...defaultStakingFollowerLimits,
-  rpcTimeoutMs: 10_000,
-  addressesMax: 1_000_000,
-  touchBreaksMs: 5_000,
-  queueDepthMax: 1_000,
-  currency: 'STAKE',
-};
 
 export interface DbChainDeps extends ReconcilerDeps {
   /** Overrides of the limits derived from settings (tests, tuning). */
   limits?: Partial<DbChainLimits>;
   nowMs?: () => number;
-}
-
-/** The consistent cut a comparison was made on, as sealed (amounts as strings: base units and whole tokens). */
-export interface DbChainCut {
-  chainId: string;
-  poolAddress: string;
-  confirmations: number;
-  headBlock: number;
-  blockNumber: number;
-  blockHash: string;
-  totalStakedBase: string;
-  totalStaked: string;
-  positionsTotalBase: string;
-  positionsTotal: string;
-  eventsNetTotalBase: string;
-  attributable: boolean;
-  addresses: number;
-  positionRows: number;
-  readAt: string;
-}
-
-export interface DbChainSeal {
-  boundary: string;
-  businessDate: string;
-  /** `stale`: the chain could not be read at seal time; the cut is the last good one. */
-  cut: DbChainCut & { stale: boolean; staleReason?: string };
-  digest: string;
-  openBreaks: LiveBreak[];
-  sealedAt: string;
 }
 
 export interface DbChainReconciler extends Reconciler {
@@ -93,25 +40,6 @@ const unreachableKind = breakKinds.unreachable;
 const errorKind = breakKinds.reconcilerError;
 const businessDatePattern = /^\d{4}-\d{2}-\d{2}$/;
 
-/** Why db_chain cannot run with these settings (reported as disabled), or null when it can. */
-export function dbChainDisabledReason(settings: Settings): string | null {
-  const missing = [!settings.ETH_RPC_URL && 'ETH_RPC_URL', !settings.STAKING_POOL_ADDRESS && 'STAKING_POOL_ADDRESS'].filter(Boolean);
-  return missing.length > 0 ? `not configured: set ${missing.join(' and ')}` : null;
-}
-
-export function dbChainLimitsFrom(settings: Settings, overrides: Partial<DbChainLimits> = {}): DbChainLimits {
-  const confirmations = overrides.confirmations ?? settings.CHAIN_CONFIRMATIONS;
-  return {
-    ...defaultDbChainLimits,
-    graceMs: settings.RECON_GRACE_MS,
-    pollMs: settings.CHAIN_POLL_MS,
-    confirmations,
-    // The rewind window must reach well past the confirmation depth.
-    windowBlocks: Math.max(defaultDbChainLimits.windowBlocks, confirmations * 4),
-    ...overrides,
-  };
-}
-
 /**
  * Starts the db_chain reconciler: Σ staking_positions against StakingPool.totalStaked() at
  * the confirmed block (ETH_RPC_URL, STAKING_POOL_ADDRESS, CHAIN_POLL_MS, CHAIN_CONFIRMATIONS).
@@ -124,15 +52,6 @@ export async function startDbChainReconciler(deps: DbChainDeps): Promise<DbChain
   const reconciler = new DbChainActor(deps, dbChainLimitsFrom(deps.settings, deps.limits));
   await reconciler.start();
   return reconciler;
-}
-
-interface LastCut {
-  cut: ChainCut;
-  headBlock: number;
-  db: DbPositions;
-  comparison: Comparison;
-  eventsNetTotalBase: bigint;
-  readAtMs: number;
 }
 
 /**
@@ -263,7 +182,7 @@ class DbChainActor implements DbChainReconciler {
       if (!last || !this.rpc) throw new Error('db_chain seal: the chain has not been read yet');
       const stale = last.readAtMs < startedMs;
       const cut: DbChainSeal['cut'] = {
-        ...this.cutRecord(last, this.rpc),
+        ...cutRecordOf(last, this.rpc, this.limits.confirmations),
         stale,
         ...(stale ? { staleReason: this.lastChainError ?? 'the follower is catching up' } : {}),
       };
@@ -304,7 +223,7 @@ class DbChainActor implements DbChainReconciler {
     }, liveAddresses);
     this.last = { cut: poll.cut, headBlock: poll.headNumber, db, comparison, eventsNetTotalBase: stakes.eventsNetTotal, readAtMs: nowMs };
     this.counters.comparisons++;
-    this.updateDigest(comparison);
+    updateDigest(this.digest, comparison);
     await this.judge(comparison, poll.cut, nowMs);
     await this.breaks.resolve(errorKind, 'db_chain');
     if (nowMs - this.lastTouchMs >= this.limits.touchBreaksMs) {
@@ -413,39 +332,6 @@ class DbChainActor implements DbChainReconciler {
     }
   }
 
-  /** Leaves: the total and every address with a stake on either side, each `db|chain` in base units. */
-  private updateDigest(comparison: Comparison): void {
-    const seen = new Set<string>(['total']);
-    this.digest.set('total', `${comparison.total.leftBase}|${comparison.total.rightBase}`);
-    for (const p of comparison.positions) {
-      const key = `address/${p.address}`;
-      if (p.leftBase === 0n && p.rightBase === 0n) continue;
-      seen.add(key);
-      this.digest.set(key, `${p.leftBase}|${p.rightBase}`);
-    }
-    for (const key of [...this.digest.keys()]) if (!seen.has(key)) this.digest.set(key, null);
-  }
-
-  private cutRecord(last: LastCut, rpc: StakingPoolRpc): DbChainCut {
-    return {
-      chainId: rpc.chainId.toString(),
-      poolAddress: rpc.poolAddress,
-      confirmations: this.limits.confirmations,
-      headBlock: last.headBlock,
-      blockNumber: last.cut.blockNumber,
-      blockHash: last.cut.blockHash,
-      totalStakedBase: last.cut.totalStakedBase.toString(),
-      totalStaked: tokens(last.cut.totalStakedBase),
-      positionsTotalBase: last.db.totalBase.toString(),
-      positionsTotal: tokens(last.db.totalBase),
-      eventsNetTotalBase: last.eventsNetTotalBase.toString(),
-      attributable: last.comparison.attributable,
-      addresses: last.db.byAddress.size,
-      positionRows: last.db.rows,
-      readAt: new Date(last.readAtMs).toISOString(),
-    };
-  }
-
   /** An error inside the reconciler (not the chain's) is itself paged, never silent. */
   private reportError(where: string, error: unknown): void {
     if (this.stopped) {
@@ -459,5 +345,4 @@ class DbChainActor implements DbChainReconciler {
 /** A database failure while connecting: reported as a reconciler error, not as the chain's. */
 class DatabaseError extends Error {}
 
-const tokens = (base: bigint): string => minorToDecimal(base, moneyScale);
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -1,7 +1,8 @@
 import { decimalsOfCoin } from '../../adapters/bitgo/coin-decimals.js';
 import type { BoundaryDefinition, ConfigProblem } from '../boundary-definition.js';
 import { dbCustodyBoundary } from './ledger-holdings.js';
-import { dbCustodyDisabledReason, startDbCustodyReconciler } from './reconciler.js';
+import { dbCustodyDisabledReason } from './limits.js';
+import { startDbCustodyReconciler } from './reconciler.js';
 
 /** Ledger ↔ BitGo custody (docs/bitgo-custody.md). */
 export const dbCustodyDefinition: BoundaryDefinition = {

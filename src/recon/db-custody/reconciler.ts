@@ -2,7 +2,6 @@ import { createBitgoCustodyClient, defaultBitgoClientLimits, type BitgoCustodyCl
 import { decimalsOfCoin } from '../../adapters/bitgo/coin-decimals.js';
 import { readLedgerBatch } from '../../adapters/ledger/ledger-follower.js';
 import { decimalToMinor, minorToDecimal } from '../../config/decimal.js';
-import type { Settings } from '../../config/settings.js';
 import { ensureCustodyStream, ensureReconStream } from '../../nats/topology.js';
 import type { Reconciler } from '../reconciler.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
@@ -10,7 +9,6 @@ import { breakKinds } from '../breaks/break-kinds.js';
 import { moneyScale, type LiveBreak } from '../breaks/break.js';
 import type { OutboxEffect } from '../breaks/outbox.js';
 import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
-import { CutDigest } from '../cut-digest.js';
 import { durableWrites, type DurableWrites } from '../durable-writes.js';
 import { GraceClock } from '../grace-clock.js';
 import { reportReconcilerError, type ErrorReportingContext } from '../error-reporting.js';
@@ -21,46 +19,10 @@ import { noInFlight } from './in-flight.js';
 import { outagesOf, type WalletState } from './wallet-state.js';
 import { applyLedgerRow, dbCustodyBoundary, loadHoldings, saveCheck, seedHoldings, type LedgerHoldings } from './ledger-holdings.js';
 import { readLedgerView } from './ledger-view.js';
-import { judgeCurrency, type BreakCause, type CurrencyJudgement } from './tolerance.js';
+import { judgeCurrency, type CurrencyJudgement } from './tolerance.js';
 import type { ReconcilerDeps } from '../reconciler-deps.js';
-
-export interface DbCustodyLimits {
-  /** BITGO_POLL_MS: between two successful polls. */
-  pollMs: number;
-  /** RECON_GRACE_MS: how long a difference (or an outage) may last before it is a break. */
-  graceMs: number;
-  /** After a failed poll the next waits pollMs·2^failures, at most this. */
-  backoffMaxMs: number;
-  /** One BitGo request; the SDK's own limit is 305 s. */
-  requestTimeoutMs: number;
-  /** Attempts per wallet read for 429 / 5xx / network errors, and the delays between them. */
-  retryAttemptsMax: number;
-  retryBaseDelayMs: number;
-  retryMaxDelayMs: number;
-  walletsInParallelMax: number;
-  ledgerBatchRowsMax: number;
-  /** Ledger batches the follower reads per round at most (the rest is counted from the tail). */
-  ledgerBatchesPerRoundMax: number;
-  /** Pending custody_in_flight rows older than this stop widening the tolerance. */
-  inFlightMaxAgeMs: number;
-}
-
-export function dbCustodyLimitsFrom(settings: Settings): DbCustodyLimits {
-  const pollMs = settings.BITGO_POLL_MS;
-  return {
-    pollMs,
-    graceMs: settings.RECON_GRACE_MS,
-    backoffMaxMs: Math.max(pollMs, Math.min(pollMs * 16, 10 * 60_000)),
-    requestTimeoutMs: defaultBitgoClientLimits.requestTimeoutMs,
-    retryAttemptsMax: defaultBitgoClientLimits.retry.attemptsMax,
-    retryBaseDelayMs: defaultBitgoClientLimits.retry.baseDelayMs,
-    retryMaxDelayMs: defaultBitgoClientLimits.retry.maxDelayMs,
-    walletsInParallelMax: 4,
-    ledgerBatchRowsMax: 5_000,
-    ledgerBatchesPerRoundMax: 20,
-    inFlightMaxAgeMs: 24 * 60 * 60_000,
-  };
-}
+import { dbCustodyDisabledReason, dbCustodyLimitsFrom, type DbCustodyLimits } from './limits.js';
+import { custodyCut, type DbCustodySeal } from './seal-record.js';
 
 export interface DbCustodyDeps extends ReconcilerDeps {
   /** Overrides of the limits derived from settings (tests use short ones). */
@@ -76,55 +38,6 @@ export interface DbCustodyReconciler extends Reconciler {
   stop(): Promise<void>;
   /** Polls and compares now (outside the schedule); resolves when the round is done. */
   checkNow(): Promise<void>;
-}
-
-export interface SealedWallet {
-  currency: string;
-  coin: string;
-  walletId: string;
-  /** Base units, as BitGo reported them. */
-  balance: string;
-  confirmedBalance: string;
-  spendableBalance: string;
-  /** The balance in whole units of the ledger currency. */
-  balanceWhole: string;
-  polledAt: string;
-  /** False when the latest poll of this wallet failed: its last good reading is sealed. */
-  fresh: boolean;
-}
-
-export interface SealedCurrency {
-  currency: string;
-  ledgerHeld: string;
-  custody: string | null;
-  delta: string | null;
-  tolerance: string | null;
-  state: CurrencyJudgement['verdict']['state'] | 'unknown';
-  cause?: BreakCause;
-}
-
-export interface DbCustodySeal {
-  boundary: string;
-  businessDate: string;
-  cut: {
-    /** The oldest reading in the cut (every wallet's own time is in `wallets`). */
-    custodyPolledAt: string | null;
-    /** The follower's watermark, and the snapshot whose visible rows the amounts are Σ of. */
-    ledger: { txId: string; id: string; snapshot: string | null };
-    wallets: SealedWallet[];
-    currencies: SealedCurrency[];
-  };
-  digest: string;
-  openBreaks: LiveBreak[];
-  sealedAt: string;
-}
-
-/** A reason the boundary cannot run, or null when BitGo is configured (for `admin.recon.status`). */
-export function dbCustodyDisabledReason(settings: Settings): string | null {
-  if (!settings.BITGO_ROOT_URI || !settings.BITGO_ACCESS_TOKEN || settings.BITGO_WALLETS.length === 0) {
-    return 'not configured: set BITGO_ROOT_URI, BITGO_ACCESS_TOKEN and BITGO_WALLETS';
-  }
-  return null;
 }
 
 /** Starts the db_custody reconciler: ledger holdings against BitGo wallet balances, per asset. */
@@ -289,7 +202,7 @@ class DbCustodyActor implements DbCustodyReconciler {
     const readings = await this.pollWallets();
     return this.queue.run(async () => {
       await this.applyRound(readings);
-      const { cut, digest } = this.cut();
+      const { cut, digest } = custodyCut({ wallets: this.wallets, currencies: this.currencies, holdings: this.holdings, lastLedgerHeld: this.lastLedgerHeld, lastJudgements: this.lastJudgements, lastLedgerSnapshot: this.lastLedgerSnapshot });
       const openBreaks = this.breaks.list();
       return writeSealOnce(this.writes, { boundary: dbCustodyBoundary, businessDate, cut, digest, openBreaks });
     });
@@ -473,37 +386,6 @@ class DbCustodyActor implements DbCustodyReconciler {
     }
   }
 
-
-  private cut(): { cut: DbCustodySeal['cut']; digest: string } {
-    const digest = new CutDigest();
-    const wallets: SealedWallet[] = [];
-    for (const w of this.wallets) {
-      if (!w.last) continue;
-      const r = w.last;
-      wallets.push({
-        currency: w.ref.currency, coin: r.coin, walletId: r.walletId,
-        balance: r.balanceBase.toString(), confirmedBalance: r.confirmedBase.toString(), spendableBalance: r.spendableBase.toString(),
-        balanceWhole: minorToDecimal(r.balanceMinor, moneyScale), polledAt: new Date(r.polledAtMs).toISOString(), fresh: w.fresh,
-      });
-      digest.replace(`wallet/${w.key}`, null, `${r.balanceBase}|${r.confirmedBase}|${r.spendableBase}|${r.polledAtMs}`);
-    }
-    const d = (v: bigint): string => minorToDecimal(v, moneyScale);
-    const currencies: SealedCurrency[] = this.currencies.map((currency) => {
-      const ledgerHeld = this.lastLedgerHeld.get(currency) ?? this.holdings.heldMinor.get(currency) ?? 0n;
-      const j = this.lastJudgements.get(currency) ?? null;
-      digest.replace(`currency/${currency}`, null, `${ledgerHeld}|${j ? j.custodyMinor : 'unknown'}`);
-      if (!j) return { currency, ledgerHeld: d(ledgerHeld), custody: null, delta: null, tolerance: null, state: 'unknown' };
-      return {
-        currency, ledgerHeld: d(j.ledgerMinor), custody: d(j.custodyMinor), delta: d(j.deltaMinor), tolerance: d(j.toleranceMinor),
-        state: j.verdict.state, ...(j.verdict.state === 'beyond' ? { cause: j.verdict.cause } : {}),
-      };
-    });
-    const ledger = { txId: this.holdings.watermark.txId.toString(), id: this.holdings.watermark.id.toString(), snapshot: this.lastLedgerSnapshot };
-    digest.replace('ledger', null, `${ledger.txId}|${ledger.id}|${ledger.snapshot ?? ''}`);
-    const times = wallets.map((w) => Date.parse(w.polledAt));
-    const custodyPolledAt = times.length === 0 ? null : new Date(Math.min(...times)).toISOString();
-    return { cut: { custodyPolledAt, ledger, wallets, currencies }, digest: digest.hex() };
-  }
 
   /**
    * A balance break pauses the asset's withdrawals; its resolution resumes them. Recorded in

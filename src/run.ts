@@ -1,21 +1,22 @@
-import { randomV2AccessToken, startBitgoSimulatorFor, type BitgoSimulator } from '../adapters/bitgo/simulator/index.js';
-import { redactUrl, ServiceUnreachableError } from '../config/service-unreachable.js';
-import { claimInstanceIdentity } from '../config/instance-identity.js';
-import { SettingsError, type Settings } from '../config/settings.js';
-import { migrate } from '../db/migrate.js';
-import { startEmbeddedStakingChain, type EmbeddedStakingChain } from '../embedded/anvil.js';
-import { resolveServices } from '../embedded/services.js';
-import { connectNats } from '../nats/connect.js';
-import { natsNames } from '../nats/names.js';
-import { logNotableBusEvents } from '../observability/bus-log.js';
-import { startingHealth } from '../observability/health.js';
-import { parseListen, startHttpServer, type HttpServer } from '../observability/http-server.js';
-import { liveViewDestination } from '../observability/live-view.js';
-import { createLogger, type Logger } from '../observability/logger.js';
-import { metricsText } from '../observability/metrics.js';
-import { validateBoundaries } from '../recon/boundaries.js';
-import { startEngine, type Engine } from './engine.js';
-import type { EngineObservability } from './observability.js';
+import { randomV2AccessToken, startBitgoSimulatorFor, type BitgoSimulator } from './adapters/bitgo/simulator/index.js';
+import { redactUrl, ServiceUnreachableError } from './config/service-unreachable.js';
+import { claimInstanceIdentity } from './config/instance-identity.js';
+import { SettingsError, type Settings } from './config/settings.js';
+import { migrate } from './db/migrate.js';
+import { startDemo, type Demo } from './demo/demo.js';
+import { startEmbeddedStakingChain, type EmbeddedStakingChain } from './embedded/anvil.js';
+import { resolveServices } from './embedded/services.js';
+import { connectNats } from './nats/connect.js';
+import { natsNames } from './nats/names.js';
+import { logNotableBusEvents } from './observability/bus-log.js';
+import { startingHealth } from './observability/health.js';
+import { parseListen, startHttpServer, type HttpServer } from './observability/http-server.js';
+import { liveViewDestination } from './observability/live-view.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { metricsText } from './observability/metrics.js';
+import { validateBoundaries } from './recon/boundaries.js';
+import { startEngine, type Engine } from './engine/engine.js';
+import type { EngineObservability } from './engine/observability.js';
 
 /**
  * Runs the engine until SIGINT/SIGTERM: `npm start` and `recon start` both come here. With
@@ -47,6 +48,7 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
     log.info({ event: 'engine.stopping' }, 'stopping');
     clearInterval(summaryTimer);
     await http?.close().catch(() => undefined);
+    await demo?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'demo stop failed'));
     await engine?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'engine stop failed'));
     await chain?.stop().catch(() => undefined);
     await bitgo?.stop().catch(() => undefined);
@@ -60,6 +62,7 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
   process.on('SIGTERM', () => void shutdown(0));
 
   let engine: Awaited<ReturnType<typeof startEngine>> | null = null;
+  let demo: Demo | null = null;
   let summaryTimer: NodeJS.Timeout | undefined;
   let chain: EmbeddedStakingChain | null = null;
   let bitgo: BitgoSimulator | null = null;
@@ -87,18 +90,17 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
   }
   engine = await startEngine({
     settings,
-    ...(bitgo && settings.BITGO_WALLETS[0] ? { demoCustody: { bitgo, hotWallet: settings.BITGO_WALLETS[0] } } : {}),
-    ...(chain ? { demoChain: { anvil: chain.anvil, poolAddress: chain.poolAddress } } : {}),
     natsUrl: services.natsUrl,
     embeddedNats: services.embedded.nats,
     databaseUrl: services.databaseUrl,
     log,
-    simulate,
     onFatal: (reason) => {
       log.fatal({ event: 'engine.fatal', reason }, 'supervisor escalated; exiting so the process manager restarts the engine');
       void shutdown(1);
     },
   });
+  // The demo runs beside the engine, as a client of it: the engine knows nothing of simulators.
+  if (simulate) demo = await startSimulation(engine, settings, log, chain, bitgo);
   logNotableBusEvents(engine.nc, natsNames(settings.NAMESPACE), log);
   summaryTimer = startSummary(engine, log);
   observed = engine.observability;
@@ -119,6 +121,21 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
   );
 }
 
+
+/** The demo against a started engine; if it cannot start, the engine is stopped too (as start-up failed). */
+async function startSimulation(engine: Engine, settings: Settings, log: Logger, chain: EmbeddedStakingChain | null, bitgo: BitgoSimulator | null): Promise<Demo> {
+  const hotWallet = settings.BITGO_WALLETS[0];
+  try {
+    return await startDemo({
+      nc: engine.nc, pool: engine.pool, names: engine.names, commands: engine.commands, settings, log,
+      ...(chain ? { chain: { anvil: chain.anvil, poolAddress: chain.poolAddress } } : {}),
+      ...(bitgo && hotWallet ? { custody: { bitgo, hotWallet } } : {}),
+    });
+  } catch (error) {
+    await engine.stop().catch(() => undefined);
+    throw error;
+  }
+}
 
 /** How often the one-line summary (events/s, live actors, open breaks) is logged. */
 export const summaryIntervalMs = 10_000;
