@@ -40,3 +40,11 @@ export function judgeSequence(seq: number, streamSeq: number, at: EngineFeedPosi
   }
   return { verdict: 'apply' };
 }
+
+/** The key of the engine-sequence meta-breaks: one per boundary. */
+export const sequenceKey = 'engine';
+
+/** What a sequence fault's meta-break says: the fault, and how to re-baseline once the engine is right again. */
+export const sequenceFaultDetail = (reason: string, adminPrefix: string): string =>
+  `${reason}. Check the engine; when its sequence is right again, re-baseline from its snapshot: ` +
+  `nats req ${adminPrefix}.recon.rebaseline '{"boundary":"me_db","actorId":"<you>","reason":"<why>"}'`;

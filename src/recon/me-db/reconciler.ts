@@ -4,12 +4,11 @@ import { parseBalanceEvent, userIdOfBalanceSubject, type BalanceEvent } from '..
 import { fetchSnapshot } from '../../adapters/matching-engine/snapshot-client.js';
 import type { AccountCommandClient } from '../../actors/command-client.js';
 import { parkCommand } from '../../actors/parking.js';
-import { minorToDecimal } from '../../config/decimal.js';
 import { rewindDurableConsumer } from '../../nats/durable-consumer.js';
 import { ensureBalanceStream, ensureReconStream } from '../../nats/topology.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { breakKinds } from '../breaks/break-kinds.js';
-import { moneyScale, type LiveBreak } from '../breaks/break.js';
+import type { LiveBreak } from '../breaks/break.js';
 import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
 import { CutDigest } from '../cut-digest.js';
 import { durableWrites, type DurableWrites } from '../durable-writes.js';
@@ -18,33 +17,23 @@ import { reconLimits } from '../limits.js';
 import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
 import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
-import { judgeSequence } from './engine-sequence.js';
+import type { MeDbCounters } from './counters.js';
+import { EngineInbox } from './engine-inbox.js';
+import { judgeSequence, sequenceFaultDetail, sequenceKey } from './engine-sequence.js';
+import { freezeEffects } from './freeze-effects.js';
+import {
+  balanceKind, breakKeyOf, compareWatched, dateOfChange, errorKind, judgeCurrencyTotals, judgeJournals, type CheckCounts,
+} from './judgement.js';
 import { committedPastWatermark, readLedgerTransactions } from './ledger-side.js';
+import type { MeDbLimits } from './limits.js';
 import { keyOf, PositionBook, type Position, type SideClocks } from './positions.js';
+import { leafValue, type MeDbSeal } from './seal-record.js';
 import type { ReconcilerDeps } from '../reconciler-deps.js';
-import type { OutboxEffect } from '../breaks/outbox.js';
 import type { Reconciler } from '../reconciler.js';
 
-export interface MeDbLimits {
-  graceMs: number;
-  tickMs: number;
-  checkpointMs: number;
-  ledgerPollMs: number;
-  ledgerBatchRowsMax: number;
-  engineInFlightMax: number;
-  engineAckWaitMs: number;
-  snapshotTimeoutMs: number;
-}
-
-export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
-  tickMs: 250,
-  checkpointMs: 1_000,
-  ledgerPollMs: 500,
-  ledgerBatchRowsMax: 5_000,
-  engineInFlightMax: 50_000,
-  engineAckWaitMs: 60_000,
-  snapshotTimeoutMs: 5_000,
-};
+export type { MeDbCounters } from './counters.js';
+export { defaultMeDbLimits, type MeDbLimits } from './limits.js';
+export type { MeDbSeal } from './seal-record.js';
 
 /** Settings reach it as `limits` (grace window and the rest), not whole. */
 export interface MeDbDeps extends Omit<ReconcilerDeps, 'settings'> {
@@ -53,31 +42,6 @@ export interface MeDbDeps extends Omit<ReconcilerDeps, 'settings'> {
   commands?: AccountCommandClient;
   nowMs?: () => number;
 }
-
-export interface MeDbSeal {
-  boundary: string;
-  businessDate: string;
-  cut: { engineSeq: number; ledgerTxId: string; ledgerId: string; positions: number };
-  digest: string;
-  openBreaks: LiveBreak[];
-  sealedAt: string;
-}
-
-export interface MeDbCounters {
-  engineEventsApplied: number;
-  engineEventsParked: number;
-  ledgerRowsRead: number;
-  /** Rows read by this incarnation: shows a restart did not re-read history. */
-  ledgerRowsReadSinceStart: number;
-  checks: number;
-}
-
-const balanceKind = breakKinds.balance;
-const journalKind = breakKinds.journalUnbalanced;
-const currencyKind = breakKinds.currencyNonzero;
-const errorKind = breakKinds.reconcilerError;
-/** The key of the engine-sequence meta-breaks: one per boundary. */
-const sequenceKey = 'engine';
 
 /**
  * The me_db reconciler actor: matching-engine balances (a JetStream stream) against the
@@ -113,7 +77,7 @@ export class MeDbReconciler implements Reconciler {
   private ledger: LedgerWatermark = ledgerStart;
   private rowsRead = 0n;
   private lastDeltaAtMs: number | null = null;
-  private checkCounts = { keysCompared: 0, keysEqual: 0, keysInFlight: 0 };
+  private checkCounts: CheckCounts = { keysCompared: 0, keysEqual: 0, keysInFlight: 0 };
   private readonly counters: MeDbCounters = { engineEventsApplied: 0, engineEventsParked: 0, ledgerRowsRead: 0, ledgerRowsReadSinceStart: 0, checks: 0 };
   private messages: ConsumerMessages | null = null;
   private timers: NodeJS.Timeout[] = [];
@@ -125,9 +89,7 @@ export class MeDbReconciler implements Reconciler {
   /** Engine events in the stream behind the last one applied (JetStream's count). */
   private engineBacklog = 0;
   /** Engine messages received, waiting for the next batch. */
-  private readonly engineInbox: JsMsg[] = [];
-  private engineDrainQueued = false;
-  private engineDraining: Promise<void> = Promise.resolve();
+  private readonly engineInbox = new EngineInbox<JsMsg>(this.queue, (msg) => this.onEngineMessage(msg), (error) => this.reportError('engine', error));
   /** The ts of the last engine event applied. */
   private engineAppliedTsMs = 0;
   /** When the ledger was last read up to its horizon. */
@@ -147,7 +109,7 @@ export class MeDbReconciler implements Reconciler {
       log: deps.log,
       writes: this.writes,
       ...(deps.commands ? { commands: deps.commands } : {}),
-      effectsOnRaised: (live) => this.freezeEffects(live),
+      effectsOnRaised: (live) => freezeEffects(deps.commands, live),
       onWriteFailed: (error) => this.reportError('outbox', error),
     });
     this.errors = {
@@ -268,39 +230,16 @@ export class MeDbReconciler implements Reconciler {
     this.deps.log.info({ event: 'recon.snapshot_loaded', asOfSeq: result.snapshot.asOfSeq, rows: result.snapshot.balances.length }, 'engine snapshot loaded');
   }
 
-  /**
-   * Engine messages are applied in batches: everything that arrived while the previous batch
-   * ran goes into one queue task, so a burst costs one trip through the queue, not one per
-   * event. The inbox is bounded: the pump waits when it is full.
-   */
+  /** Feeds the engine inbox; it is bounded: the pump waits when it is full. */
   private async pumpEngine(messages: ConsumerMessages): Promise<void> {
     for await (const msg of messages) {
       this.engineInbox.push(msg);
-      this.drainEngineInbox();
-      if (this.engineInbox.length >= reconLimits.meDbEngineInboxMax) await this.engineDraining;
+      if (this.engineInbox.size >= reconLimits.meDbEngineInboxMax) await this.engineInbox.drained;
       if (this.unacked.length >= this.deps.limits.engineInFlightMax / 2) {
         await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
       }
     }
-    await this.engineDraining;
-  }
-
-  private drainEngineInbox(): void {
-    if (this.engineDrainQueued) return;
-    this.engineDrainQueued = true;
-    this.engineDraining = this.queue
-      .run(async () => {
-        this.engineDrainQueued = false;
-        for (const msg of this.engineInbox.splice(0)) {
-          try {
-            await this.onEngineMessage(msg);
-          } catch (error) {
-            // Left unacked: it comes back after ack_wait (or at the next start, in order).
-            this.reportError('engine', error);
-          }
-        }
-      })
-      .catch((error: unknown) => this.reportError('engine', error));
+    await this.engineInbox.drained;
   }
 
   private async onEngineMessage(msg: JsMsg): Promise<void> {
@@ -330,11 +269,7 @@ export class MeDbReconciler implements Reconciler {
    */
   private async sequenceFault(msg: JsMsg, kind: string, reason: string): Promise<void> {
     await this.parkEngineEvent(msg, reason);
-    await this.breaks.raise({
-      kind, key: sequenceKey,
-      detail: `${reason}. Check the engine; when its sequence is right again, re-baseline from its snapshot: ` +
-        `nats req ${this.deps.names.adminPrefix}.recon.rebaseline '{"boundary":"me_db","actorId":"<you>","reason":"<why>"}'`,
-    }, this.nowMs());
+    await this.breaks.raise({ kind, key: sequenceKey, detail: sequenceFaultDetail(reason, this.deps.names.adminPrefix) }, this.nowMs());
   }
 
   /**
@@ -411,13 +346,7 @@ export class MeDbReconciler implements Reconciler {
     const nowMs = this.nowMs();
     const journals = new Map<string, Map<string, bigint>>();
     for (const row of batch.rows) this.applyLedgerRow({ ...row, createdAtMs: dateOfChange(row.createdAtMs, this.ledgerCompleteMs, nowMs) }, nowMs, journals);
-    for (const [journal, sums] of journals) {
-      for (const [currency, sum] of sums) {
-        if (sum !== 0n) {
-          await this.breaks.raise({ kind: journalKind, key: `${journal}/${currency}`, currency, leftMinor: sum, rightMinor: 0n, detail: `journal ${journal} sums to ${minorToDecimal(sum, moneyScale)} ${currency}, not 0` }, nowMs);
-        }
-      }
-    }
+    await judgeJournals(this.breaks, journals, nowMs);
     if (batch.rows.length > 0) {
       this.ledger = batch.next;
       this.lastDeltaAtMs = nowMs;
@@ -483,12 +412,7 @@ export class MeDbReconciler implements Reconciler {
         p.differentSinceMs ?? nowMs,
       );
     }
-    for (const currency of [...this.currenciesToCheck]) {
-      const total = this.currencyTotals.get(currency) ?? 0n;
-      if (total === 0n) await this.breaks.resolve(currencyKind, currency, { leftMinor: 0n, rightMinor: 0n });
-      else await this.breaks.raise({ kind: currencyKind, key: currency, currency, leftMinor: total, rightMinor: 0n, detail: `Σ of all ledger accounts in ${currency} is ${minorToDecimal(total, moneyScale)}, not 0` }, nowMs);
-      this.currenciesToCheck.delete(currency);
-    }
+    await judgeCurrencyTotals(this.breaks, this.currenciesToCheck, this.currencyTotals, nowMs);
     if (nowMs - this.lastCheckpointMs >= this.deps.limits.checkpointMs) await this.checkpoint();
   }
 
@@ -497,35 +421,14 @@ export class MeDbReconciler implements Reconciler {
    * waiting, else up to the last event applied; the ledger up to its last full read.
    */
   private clocks(): SideClocks {
-    const engineCaughtUp = this.engineBacklog === 0 && this.engineInbox.length === 0;
+    const engineCaughtUp = this.engineBacklog === 0 && this.engineInbox.size === 0;
     const engineCompleteMs = engineCaughtUp ? this.nowMs() : this.engineAppliedTsMs;
     this.engineClaimedCompleteMs = Math.max(this.engineClaimedCompleteMs, engineCompleteMs);
     return { engineCompleteMs, ledgerCompleteMs: this.ledgerCompleteMs };
   }
 
-  /** Compares the watched keys (or just `only`); resolves those that agree; returns those past their grace window. */
-  private async compareWatched(clocks: SideClocks, only?: readonly Position[]): Promise<Position[]> {
-    const keys = only ? only.map((p) => keyOf(p.userId, p.currency)) : [...this.watched];
-    const suspects: Position[] = [];
-    for (const key of keys) {
-      const p = this.book.get(key);
-      if (!p) {
-        this.watched.delete(key);
-        continue;
-      }
-      const verdict = this.book.evaluate(key, clocks);
-      this.checkCounts.keysCompared++;
-      if (verdict === 'equal') {
-        this.checkCounts.keysEqual++;
-        this.watched.delete(key);
-        await this.breaks.resolve(balanceKind, breakKeyOf(p), { leftMinor: p.engineTotalMinor, rightMinor: p.ledgerTotalMinor });
-      } else if (verdict === 'in_flight') {
-        this.checkCounts.keysInFlight++;
-      } else {
-        suspects.push(p);
-      }
-    }
-    return suspects;
+  private compareWatched(clocks: SideClocks, only?: readonly Position[]): Promise<Position[]> {
+    return compareWatched(this.book, this.watched, this.breaks, this.checkCounts, clocks, only);
   }
 
   /** Saves totals and watermarks, then acks the engine events they include. */
@@ -558,36 +461,9 @@ export class MeDbReconciler implements Reconciler {
     await this.breaks.resolve(errorKind, 'engine');
   }
 
-  /** A balance break freezes its account (FSM → suspended, authority system), once: the command id is the break's. */
-  private freezeEffects(live: LiveBreak): OutboxEffect[] {
-    const commands = this.deps.commands;
-    if (live.kind !== balanceKind || !live.userId || !commands) return [];
-    const command = {
-      commandId: `freeze:${live.id}`,
-      userId: live.userId,
-      kind: 'transition' as const,
-      target: 'suspended' as const,
-      authority: 'system' as const,
-      reasonCode: 'recon_break_me_db',
-      actorId: `recon:${meDbBoundary}:${live.id}`,
-    };
-    return [{ effect: 'command', subject: commands.subjectOf(live.userId), payload: command, msgId: command.commandId }];
-  }
-
   private reportError(where: string, error: unknown): void {
     reportReconcilerError(this.errors, where, error);
   }
 }
 
-/**
- * The time a change is dated from: its side's own clock (`ownMs`), unless that side was already
- * judged complete past it (`completeMs`): then it is backdated (a replay, a backfill, a late
- * commit) and dates from `receivedMs`, when the reconciler learnt of it. Otherwise a replayed
- * day would look a day late on the other side (ADR 0005, Later).
- */
-const dateOfChange = (ownMs: number, completeMs: number, receivedMs: number): number => (ownMs < completeMs ? receivedMs : ownMs);
-
-const breakKeyOf = (p: { userId: string; currency: string }): string => `${p.userId}/${p.currency}`;
-
-const leafValue = (engine: bigint, ledger: bigint): string => `${engine}|${ledger}`;
 const stringify = (w: LedgerWatermark) => ({ txId: w.txId.toString(), id: w.id.toString() });

@@ -1,0 +1,79 @@
+import { minorToDecimal } from '../../config/decimal.js';
+import type { BreakRegistry } from '../breaks/break-registry.js';
+import { breakKinds } from '../breaks/break-kinds.js';
+import { moneyScale } from '../breaks/break.js';
+import { keyOf, type Position, type PositionBook, type SideClocks } from './positions.js';
+
+export const balanceKind = breakKinds.balance;
+export const journalKind = breakKinds.journalUnbalanced;
+export const currencyKind = breakKinds.currencyNonzero;
+export const errorKind = breakKinds.reconcilerError;
+
+export const breakKeyOf = (p: { userId: string; currency: string }): string => `${p.userId}/${p.currency}`;
+
+/**
+ * The time a change is dated from: its side's own clock (`ownMs`), unless that side was already
+ * judged complete past it (`completeMs`): then it is backdated (a replay, a backfill, a late
+ * commit) and dates from `receivedMs`, when the reconciler learnt of it. Otherwise a replayed
+ * day would look a day late on the other side (ADR 0005, Later).
+ */
+export const dateOfChange = (ownMs: number, completeMs: number, receivedMs: number): number => (ownMs < completeMs ? receivedMs : ownMs);
+
+export interface CheckCounts {
+  keysCompared: number;
+  keysEqual: number;
+  keysInFlight: number;
+}
+
+/** Compares the watched keys (or just `only`); resolves those that agree; returns those past their grace window. */
+export async function compareWatched(
+  book: PositionBook,
+  watched: Set<string>,
+  breaks: BreakRegistry,
+  counts: CheckCounts,
+  clocks: SideClocks,
+  only?: readonly Position[],
+): Promise<Position[]> {
+  const keys = only ? only.map((p) => keyOf(p.userId, p.currency)) : [...watched];
+  const suspects: Position[] = [];
+  for (const key of keys) {
+    const p = book.get(key);
+    if (!p) {
+      watched.delete(key);
+      continue;
+    }
+    const verdict = book.evaluate(key, clocks);
+    counts.keysCompared++;
+    if (verdict === 'equal') {
+      counts.keysEqual++;
+      watched.delete(key);
+      await breaks.resolve(balanceKind, breakKeyOf(p), { leftMinor: p.engineTotalMinor, rightMinor: p.ledgerTotalMinor });
+    } else if (verdict === 'in_flight') {
+      counts.keysInFlight++;
+    } else {
+      suspects.push(p);
+    }
+  }
+  return suspects;
+}
+
+/** Every journal of a batch must sum to zero per currency; one that does not is a break. */
+export async function judgeJournals(breaks: BreakRegistry, journals: ReadonlyMap<string, ReadonlyMap<string, bigint>>, nowMs: number): Promise<void> {
+  for (const [journal, sums] of journals) {
+    for (const [currency, sum] of sums) {
+      if (sum !== 0n) {
+        await breaks.raise({ kind: journalKind, key: `${journal}/${currency}`, currency, leftMinor: sum, rightMinor: 0n, detail: `journal ${journal} sums to ${minorToDecimal(sum, moneyScale)} ${currency}, not 0` }, nowMs);
+      }
+    }
+  }
+}
+
+/** Σ of all ledger accounts in a currency must be zero: checked for the currencies that changed. */
+export async function judgeCurrencyTotals(breaks: BreakRegistry, toCheck: Set<string>, totals: ReadonlyMap<string, bigint>, nowMs: number): Promise<void> {
+  for (const currency of [...toCheck]) {
+    const total = totals.get(currency) ?? 0n;
+    if (total === 0n) await breaks.resolve(currencyKind, currency, { leftMinor: 0n, rightMinor: 0n });
+    else await breaks.raise({ kind: currencyKind, key: currency, currency, leftMinor: total, rightMinor: 0n, detail: `Σ of all ledger accounts in ${currency} is ${minorToDecimal(total, moneyScale)}, not 0` }, nowMs);
+    toCheck.delete(currency);
+  }
+}
