@@ -77,3 +77,11 @@ export async function judgeCurrencyTotals(breaks: BreakRegistry, toCheck: Set<st
     toCheck.delete(currency);
   }
 }
+
+/** The suspects still a break against the ledger as committed now (`committed`: what each key has past the read horizon). */
+export function stillBreaking(book: PositionBook, suspects: readonly Position[], committed: ReadonlyMap<string, bigint>, clocks: SideClocks): Position[] {
+  return suspects.filter((p) => {
+    const pending = committed.get(keyOf(p.userId, p.currency));
+    return pending === undefined || book.evaluate(keyOf(p.userId, p.currency), clocks, p.ledgerTotalMinor + pending) === 'break';
+  });
+}

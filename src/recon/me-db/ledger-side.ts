@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { readLedgerBatch, type LedgerBatch, type LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
+import { readLedgerBatch, type LedgerBatch, type LedgerRow, type LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
 import { signedDecimalToMinor } from '../../config/decimal.js';
 import type { Pool } from '../../db/pool.js';
 import { moneyScale } from '../breaks/break.js';
@@ -38,4 +38,12 @@ export async function committedPastWatermark(pool: Pool, keys: readonly Position
     [keys.map((k) => k.userId), keys.map((k) => k.currency), after.txId.toString(), after.id.toString()],
   );
   return new Map(z.array(committedRow).parse(result.rows).map((r) => [keyOf(r.user_id, r.currency), signedDecimalToMinor(r.total, moneyScale)]));
+}
+
+/** Adds a row to its journal's sums per currency; a journal is `txId:journalId`. */
+export function addToJournal(journals: Map<string, Map<string, bigint>>, row: LedgerRow): void {
+  const journalKey = `${row.txId}:${row.journalId}`;
+  const sums = journals.get(journalKey) ?? new Map<string, bigint>();
+  sums.set(row.currency, (sums.get(row.currency) ?? 0n) + row.amountMinor);
+  journals.set(journalKey, sums);
 }

@@ -19,12 +19,13 @@ import { SerialQueue } from '../serial-queue.js';
 import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
 import type { MeDbCounters } from './counters.js';
 import { EngineInbox } from './engine-inbox.js';
+import { rebaselineTotals } from './engine-snapshot.js';
 import { judgeSequence, sequenceFaultDetail, sequenceKey } from './engine-sequence.js';
 import { freezeEffects } from './freeze-effects.js';
 import {
-  balanceKind, breakKeyOf, compareWatched, dateOfChange, errorKind, judgeCurrencyTotals, judgeJournals, type CheckCounts,
+  balanceKind, breakKeyOf, compareWatched, dateOfChange, errorKind, judgeCurrencyTotals, judgeJournals, stillBreaking, type CheckCounts,
 } from './judgement.js';
-import { committedPastWatermark, readLedgerTransactions } from './ledger-side.js';
+import { addToJournal, committedPastWatermark, readLedgerTransactions } from './ledger-side.js';
 import type { MeDbLimits } from './limits.js';
 import { keyOf, PositionBook, type Position, type SideClocks } from './positions.js';
 import { leafValue, type MeDbSeal } from './seal-record.js';
@@ -283,16 +284,7 @@ export class MeDbReconciler implements Reconciler {
       if (!result.ok) throw new Error(`engine snapshot unavailable (${result.error.code}): ${result.error.message}`);
       const previousSeq = this.engineSeq;
       const nowMs = this.nowMs();
-      const inSnapshot = new Set<string>();
-      for (const row of result.snapshot.balances) {
-        this.applyEngineTotal(row.userId, row.currency, row.totalMinor, result.snapshot.asOfSeq, nowMs);
-        inSnapshot.add(keyOf(row.userId, row.currency));
-      }
-      // A balance the snapshot does not list is zero on the engine's side.
-      for (const p of [...this.book.values()]) {
-        const key = keyOf(p.userId, p.currency);
-        if (!inSnapshot.has(key) && p.engineTotalMinor !== 0n) this.applyEngineTotal(p.userId, p.currency, 0n, result.snapshot.asOfSeq, nowMs);
-      }
+      for (const t of rebaselineTotals(result.snapshot, this.book)) this.applyEngineTotal(t.userId, t.currency, t.totalMinor, result.snapshot.asOfSeq, nowMs);
       this.engineSeq = result.snapshot.asOfSeq;
       this.appliedThroughSeq = result.snapshot.asOfSeq;
       // Events the snapshot contains may still be ahead in the stream: redeliveries, not faults.
@@ -359,10 +351,7 @@ export class MeDbReconciler implements Reconciler {
     this.rowsRead++;
     this.counters.ledgerRowsRead++;
     this.counters.ledgerRowsReadSinceStart++;
-    const journalKey = `${row.txId}:${row.journalId}`;
-    const sums = journals.get(journalKey) ?? new Map<string, bigint>();
-    sums.set(row.currency, (sums.get(row.currency) ?? 0n) + row.amountMinor);
-    journals.set(journalKey, sums);
+    addToJournal(journals, row);
     this.currencyTotals.set(row.currency, (this.currencyTotals.get(row.currency) ?? 0n) + row.amountMinor);
     this.currenciesToCheck.add(row.currency);
     // House accounts live only in the ledger: no engine balance to compare with.
@@ -401,10 +390,7 @@ export class MeDbReconciler implements Reconciler {
       // past it are real. Judge the suspects against the ledger as committed now.
       const committed = await committedPastWatermark(this.deps.pool, suspects, this.ledger);
       const clocks = { ...this.clocks(), ledgerCompleteMs: this.nowMs() };
-      suspects = suspects.filter((p) => {
-        const pending = committed.get(keyOf(p.userId, p.currency));
-        return pending === undefined || this.book.evaluate(keyOf(p.userId, p.currency), clocks, p.ledgerTotalMinor + pending) === 'break';
-      });
+      suspects = stillBreaking(this.book, suspects, committed, clocks);
     }
     for (const p of suspects) {
       await this.breaks.raise(
