@@ -126,15 +126,16 @@ export function verifyProof(proof: unknown, options: { report?: unknown } = {}):
 
 /** `recon proof verify <file> [--report <file>]`: both files JSON. */
 export async function verifyProofFile(proofPath: string, options: { reportPath?: string } = {}): Promise<ProofVerdict> {
-  const proof = await readJson(proofPath);
+  const proof = await readJsonFile(proofPath);
   if (!proof.ok) return proof;
   if (options.reportPath === undefined) return verifyProof(proof.value);
-  const report = await readJson(options.reportPath);
+  const report = await readJsonFile(options.reportPath);
   if (!report.ok) return report;
   return verifyProof(proof.value, { report: report.value });
 }
 
-async function readJson(path: string): Promise<{ ok: true; value: unknown } | { ok: false; reason: string }> {
+/** Reads a JSON file, or says why it cannot (unreadable, not JSON), naming the path. */
+export async function readJsonFile(path: string): Promise<{ ok: true; value: unknown } | { ok: false; reason: string }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { verifyProof, type ProofVerdict } from '../proof/verify-proof.js';
+import { readJsonFile, verifyProof, type ProofVerdict } from '../proof/verify-proof.js';
 import { verifySealedReport, type ChainOptions } from './verify-report.js';
 
 /**
@@ -8,7 +7,7 @@ import { verifySealedReport, type ChainOptions } from './verify-report.js';
  * total. The proof verifier alone checks only the root and total, not who signed them.
  */
 export async function verifyProofWithReportFile(proofPath: string, reportPath: string, options: Pick<ChainOptions, 'trustedPublicKeys'> = {}): Promise<ProofVerdict> {
-  const [proof, report] = [await readJson(proofPath), await readJson(reportPath)];
+  const [proof, report] = [await readJsonFile(proofPath), await readJsonFile(reportPath)];
   if (!proof.ok) return proof;
   if (!report.ok) return report;
   const seal = verifySealedReport(report.value);
@@ -18,18 +17,4 @@ export async function verifyProofWithReportFile(proofPath: string, reportPath: s
     return { ok: false, reason: `${reportPath}: signed by ${publicKey}, which is not a trusted key` };
   }
   return verifyProof(proof.value, { report: report.value });
-}
-
-async function readJson(path: string): Promise<{ ok: true; value: unknown } | { ok: false; reason: string }> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    return { ok: false, reason: `${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})` };
-  }
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch {
-    return { ok: false, reason: `${path}: not JSON` };
-  }
 }
