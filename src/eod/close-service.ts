@@ -69,7 +69,7 @@ export class EodService {
       }
       return signer;
     };
-    const reportsStore = await new Objm(deps.js).create(deps.names.eodReportsStore, { description: 'sealed EOD reports: <date>.json and <date>.html' });
+    const reportsStore = await new Objm(deps.js).open(deps.names.eodReportsStore); // made in src/nats/topology.ts
     const close = new EodClose({
       pool: deps.pool, nc: deps.nc, js: deps.js, names: deps.names, log: deps.log, settings: deps.settings, signer: loadSigner,
       steps: eodStepRegistry(deps.stepOverrides), fence: deps.fence, reportsStore, renderHtml: deps.renderHtml ?? renderReportHtml,

@@ -1,5 +1,6 @@
 import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
+import { Objm } from '@nats-io/obj';
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import type { NatsNames } from './names.js';
 
@@ -107,6 +108,8 @@ export async function ensureAccountTopology(nc: NatsConnection, names: NatsNames
   const accounts = await new Kvm(nc).create(names.accountsBucket, { history: 5 });
   // Bucket-level TTL (NATS 2.9 has no per-key TTL): an unrenewed lease disappears.
   const leases = await new Kvm(nc).create(names.partitionLeaseBucket, { history: 1, ttl: leaseTtlMs });
+  // The close's sealed reports (<date>.json, <date>.html); opened by the EOD service on the leader.
+  await new Objm(nc).create(names.eodReportsStore, { description: 'sealed EOD reports: <date>.json and <date>.html' });
   return { jsm, accounts, leases };
 }
 
