@@ -48,7 +48,7 @@ export async function startDurableIntake(
   const consumer = await deps.js.consumers.get(spec.stream, spec.consumer);
   const messages = await consumer.consume({ max_messages: spec.inFlightMax });
   const park = (msg: JsMsg, reason: string): Promise<void> =>
-    parkCommand(deps.pool, { stream: spec.stream, streamSeq: msg.seq, subject: msg.subject, payload: new TextDecoder().decode(msg.data) }, reason, msg.info.deliveryCount);
+    parkCommand(deps.pool, { stream: spec.stream, streamSeq: msg.seq, subject: msg.subject, payload: new TextDecoder().decode(msg.data), bytes: msg.data }, reason, msg.info.deliveryCount);
   const loop = (async () => {
     for await (const msg of messages) {
       try {

@@ -43,7 +43,7 @@ export interface NatsNames {
   readonly eodSubjectAll: string;
   eodStepSubject(step: string, outcome: 'completed' | 'failed'): string;
   readonly eodSealedSubject: string;
-  /** The sealed reports by date (a KV bucket standing in for an object store: @nats-io/obj is not a dependency). */
+  /** The JetStream object store of sealed reports: `<date>.json` and `<date>.html`. */
   readonly eodReportsStore: string;
   /** Matching engine fills `me.fill.<userId>` (docs/contract.md), their stream and the intake's durable consumer. */
   readonly meFillStream: string;

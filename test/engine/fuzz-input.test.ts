@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '../../src/actors/partition.js';
 import { userIdSchema } from '../../src/actors/identifiers.js';
 import { parseBalanceEvent, userIdOfBalanceSubject } from '../../src/adapters/matching-engine/contract.js';
+import { parseFill } from '../../src/adapters/matching-engine/fill-contract.js';
+import { parseComplianceEvent } from '../../src/adapters/compliance/contract.js';
 import { startTestEngine, type TestEngine } from '../support/engine.js';
 import { until } from '../support/until.js';
 
@@ -98,6 +100,14 @@ describe('fuzzing every consumed subject and every admin endpoint', () => {
       await js.publish(subject, bytes);
       sent++;
     }), { numRuns: 200, seed: 8 });
+    // Fills and the providers' compliance events: malformed ones are parked, never applied.
+    const fillOrCompliance = fc.tuple(fc.constantFrom('fill', 'sanctions', 'kyc'), fc.oneof(token, fc.constantFrom(...accounts)));
+    await fc.assert(fc.asyncProperty(fillOrCompliance, payload, async ([kind, user], bytes) => {
+      const subject = kind === 'fill' ? t.names.meFillSubject(user) : kind === 'sanctions' ? t.names.sanctionsHitSubject(user) : t.names.kycReverifiedSubject(user);
+      fc.pre(kind === 'fill' ? !parseFill(bytes, { subjectUserId: user }).ok : !parseComplianceEvent(subject, bytes).ok);
+      await js.publish(subject, bytes);
+      sent++;
+    }), { numRuns: 150, seed: 10 });
     for (const subject of adminSubjects) {
       await fc.assert(fc.asyncProperty(payload, async (bytes) => {
         fc.pre(!couldApply(subject, bytes));
@@ -113,6 +123,8 @@ describe('fuzzing every consumed subject and every admin endpoint', () => {
       ...Array.from({ length: partitions }, (_, p) => [t.names.commandStream, t.names.commandConsumer(p)] as const),
       [t.names.commandStream, t.names.commandStrayConsumer] as const,
       [t.names.meBalanceStream, t.names.meDbConsumer] as const,
+      [t.names.meFillStream, t.names.fillIntakeConsumer] as const,
+      [t.names.complianceStream, t.names.complianceConsumer] as const,
     ];
     await until('every consumer drained', async () => {
       for (const [stream, name] of consumers) {
@@ -124,6 +136,12 @@ describe('fuzzing every consumed subject and every admin endpoint', () => {
     expect(await books()).toEqual(before);
     const parked = await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM parked_commands');
     expect(parked.rows[0]!.n).toBeGreaterThan(100);
+    // The malformed fills and compliance events were parked too, each with its exact bytes.
+    const intakes = await t.pool.query<{ n: number; exact: number }>(
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE payload_bytes IS NOT NULL)::int AS exact FROM parked_commands WHERE stream = ANY($1::text[])`,
+      [[t.names.meFillStream, t.names.complianceStream]]);
+    expect(intakes.rows[0]!.n).toBeGreaterThan(100);
+    expect(intakes.rows[0]!.exact).toBe(intakes.rows[0]!.n);
     const jump = await t.pool.query("SELECT 1 FROM recon_breaks WHERE kind = 'sequence_jump'");
     expect(jump.rowCount).toBe(1);
 
