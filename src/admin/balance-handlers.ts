@@ -1,12 +1,12 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { accountRecordSchema } from '../actors/account-record.js';
-import { sendAdjustBalance } from '../adapters/matching-engine/engine-commands.js';
 import { minorToDecimal, signedDecimalToMinor } from '../config/decimal.js';
 import type { Pool } from '../db/pool.js';
 import { withTransaction } from '../db/transaction.js';
 import type { AccountState } from '../fsm/index.js';
 import type { NatsNames } from '../nats/names.js';
+import { adjustBalanceEffect, publishEngineCommandNow, recordEngineCommands } from '../recon/engine-command-outbox.js';
 import type { Logger } from '../observability/logger.js';
 import { AdminError } from './errors.js';
 import { balanceAdjustRequest, parseRequest } from './requests.js';
@@ -35,6 +35,7 @@ export function balanceHandlers(deps: { pool: Pool; accounts: KV; js: JetStreamC
       const req = parseRequest(balanceAdjustRequest, body);
       const amountMinor = signedDecimalToMinor(req.amount, scale);
       const entryId = `admin_adjustment:${req.idempotencyKey}`;
+      const engineCredit = adjustBalanceEffect(deps.names, { commandId: entryId, userId: req.userId, currency: req.currency, amount: minorToDecimal(amountMinor, scale) }, new Date().toISOString());
       const entry = await deps.accounts.get(req.userId);
       const state = entry !== null && entry.operation === 'PUT' ? accountRecordSchema.parse(entry.json()).state : null;
       const outcome = await withTransaction(deps.pool, async (client) => {
@@ -70,10 +71,12 @@ export function balanceHandlers(deps: { pool: Pool; accounts: KV; js: JetStreamC
           `INSERT INTO admin_adjustments (idempotency_key, entry_id, user_id, currency, amount, reason, actor_id, account_state)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
           [req.idempotencyKey, entryId, req.userId, req.currency, amount, req.reason, req.actorId, state]);
+        // The engine's side, recorded with the journal: carried out below, or by the leader's drainer.
+        await recordEngineCommands(client, [engineCredit]);
         return { entryId, created: true };
       });
-      // After the commit; a repeat of the request re-sends it, and the message id keeps it once.
-      await sendAdjustBalance(deps.js, deps.names, { commandId: entryId, userId: req.userId, currency: req.currency, amount: minorToDecimal(amountMinor, scale) });
+      // A repeat of the request publishes again; the message id and the command id keep it once.
+      await publishEngineCommandNow(deps.pool, deps.js, engineCredit);
       if (outcome.created) deps.log.info({ event: 'admin.balance.adjusted', entryId, userId: req.userId, currency: req.currency, amount: req.amount, actorId: req.actorId }, 'balance adjusted');
       return { entryId: outcome.entryId };
     },

@@ -12,6 +12,8 @@ import type { AdminHandler } from '../admin/admin-service.js';
 import { boundaries } from '../recon/boundaries.js';
 import { disabledBoundary, type BoundaryStatus } from '../recon/boundary-status.js';
 import type { LiveBreak } from '../recon/breaks/break.js';
+import { durableWrites } from '../recon/durable-writes.js';
+import { startEngineCommandDrainer } from '../recon/engine-command-outbox.js';
 import { MeDbReconciler } from '../recon/me-db/reconciler.js';
 import type { Reconciler } from '../recon/reconciler.js';
 import { claimFence, type Fence } from '../supervisor/fence.js';
@@ -159,6 +161,8 @@ export class Singletons {
         started.push({ name: boundary.name, stop: () => reconciler.stop() });
         reconcilers.set(boundary.name, reconciler);
       }
+      const engineCommands = startEngineCommandDrainer({ pool, js, writes: durableWrites(pool, fence), log, onFenced: (error) => this.stepDown(error) });
+      started.push({ name: 'engine-commands', stop: () => engineCommands.stop() });
       const close = await EodService.start({ nc, js, jsm, pool, names, log, settings, fence: () => this.lease.fence });
       started.push({ name: 'eod-close', stop: () => close.stop() });
       eodService = close;

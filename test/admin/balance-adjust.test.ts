@@ -1,6 +1,9 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withTransaction } from '../../src/db/transaction.js';
+import { adjustBalanceEffect, recordEngineCommands } from '../../src/recon/engine-command-outbox.js';
 import { startTestEngine, type TestEngine } from '../support/engine.js';
+import { until } from '../support/until.js';
 
 let t: TestEngine;
 type ErrorReply = { error: { code: string; message: string } };
@@ -40,6 +43,22 @@ describe('admin.balance.adjust (docs/contract.md)', () => {
     const jsm = await jetstreamManager(t.client);
     const command = await jsm.streams.getMessage(t.names.meCommandStream, { last_by_subj: t.names.meAdjustBalanceSubject('alice') });
     expect(command!.json()).toMatchObject({ commandId: 'admin_adjustment:adj-1', userId: 'alice', currency: 'BTC', amount: '10.5' });
+    // Recorded with the journal, and done once published.
+    const outbox = await t.pool.query('SELECT boundary, done_at IS NOT NULL AS done FROM recon_outbox WHERE msg_id = $1', ['admin_adjustment:adj-1']);
+    expect(outbox.rows).toEqual([{ boundary: 'matching_engine', done: true }]);
+  });
+
+  it('an engine credit left pending by a crash between the commit and the publish is sent by the leader\'s drainer', async () => {
+    const credit = adjustBalanceEffect(t.names, { commandId: 'admin_adjustment:crashed', userId: 'alice', currency: 'ETH', amount: '1.25' }, new Date().toISOString());
+    await withTransaction(t.pool, (client) => recordEngineCommands(client, [credit]));
+    const jsm = await jetstreamManager(t.client);
+    const sent = await until('the pending credit to reach the matching engine', async () =>
+      jsm.streams.getMessage(t.names.meCommandStream, { last_by_subj: t.names.meAdjustBalanceSubject('alice') })
+        .then((m) => (m?.json<{ commandId: string }>().commandId === 'admin_adjustment:crashed' ? m : null), () => null));
+    expect(sent.json()).toMatchObject({ commandId: 'admin_adjustment:crashed', userId: 'alice', currency: 'ETH', amount: '1.25' });
+    const row = await until('the outbox row to be done', async () =>
+      (await t.pool.query('SELECT done_at FROM recon_outbox WHERE msg_id = $1 AND done_at IS NOT NULL', ['admin_adjustment:crashed'])).rows[0]);
+    expect(row.done_at).toBeInstanceOf(Date);
   });
 
   it('the same key twice answers the same entryId and posts once; other content under the key is CONFLICT', async () => {

@@ -14,6 +14,8 @@ import { feeAccrualStep } from '../../src/eod/steps/fee-accrual.js';
 import { stakingRewardsStep } from '../../src/eod/steps/staking-rewards.js';
 import type { EodStepContext } from '../../src/eod/steps/step.js';
 import { natsNames } from '../../src/nats/names.js';
+import { durableWrites } from '../../src/recon/durable-writes.js';
+import { engineCommandChannel, startEngineCommandDrainer } from '../../src/recon/engine-command-outbox.js';
 import { ensureAccountTopology, removeTopology } from '../../src/nats/topology.js';
 import { claimFence, type Fence } from '../../src/supervisor/fence.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -94,6 +96,11 @@ async function service(steps = [] as ReturnType<typeof feeAccrualStep>[]): Promi
   return EodService.start({ nc, js: jetstream(nc), jsm: (await ensureAccountTopology(nc, names)).jsm, pool, names, log: silentLogger(), settings, fence: () => fence, stepOverrides: steps });
 }
 
+async function pendingEngineCommands(): Promise<string[]> {
+  const r = await pool.query<{ msg_id: string }>('SELECT msg_id FROM recon_outbox WHERE boundary = $1 AND done_at IS NULL ORDER BY msg_id', [engineCommandChannel]);
+  return r.rows.map((row) => row.msg_id);
+}
+
 async function countJournals(type: string): Promise<number> {
   const r = await pool.query<{ n: number }>('SELECT count(DISTINCT journal_id)::int AS n FROM ledger_entries WHERE reference_type = $1', [type]);
   return r.rows[0]!.n;
@@ -135,8 +142,17 @@ describe('the close\'s money and compliance steps on a hand-computed day', () =>
     expect(second.steps.find((s) => s.name === 'staking_rewards')).toMatchObject({ status: 'completed', attempts: 1 });
     expect(await eod.run(date)).toMatchObject({ status: 'sealed' });
     expect([await countJournals('fee_accrual'), await countJournals('staking_reward'), await countJournals('admin_adjustment')]).toEqual([4, 3, 1]);
-    // Each reward reached the matching engine once, as an adjust_balance command (a re-run re-sends nothing new).
-    const commands = await (await jetstreamManager(nc)).streams.info(names.meCommandStream);
+    // Each reward's engine credit was recorded once with its journal (a re-run records nothing new)
+    // and waits for the leader's drainer: nothing was sent from inside the step's transaction.
+    const jsm = await jetstreamManager(nc);
+    expect((await jsm.streams.info(names.meCommandStream)).state.messages).toBe(0);
+    expect(await pendingEngineCommands()).toEqual([`staking_reward:${date}:s1`, `staking_reward:${date}:s2`, `staking_reward:${date}:s3`]);
+    const drainer = startEngineCommandDrainer({ pool, js: jetstream(nc), writes: durableWrites(pool, fence), log: silentLogger(), onFenced: (error) => { throw error; } });
+    await drainer.kick();
+    await drainer.stop();
+    expect(await pendingEngineCommands()).toEqual([]);
+    // Each reward reached the matching engine once, as an adjust_balance command.
+    const commands = await jsm.streams.info(names.meCommandStream);
     expect(commands.state.messages).toBe(3);
     const s1Credit = await (await jetstreamManager(nc)).streams.getMessage(names.meCommandStream, { last_by_subj: names.meAdjustBalanceSubject('s1') });
     expect(s1Credit!.json()).toMatchObject({ commandId: `staking_reward:${date}:s1`, currency: 'ETH', amount: '0.333333333333333334' });

@@ -26,6 +26,12 @@ export async function sendCancelOrders(js: JetStreamClient, names: NatsNames, co
   await js.publish(names.meCancelOrdersSubject(command.userId), JSON.stringify({ ...command, ts: new Date().toISOString() }), { msgID: command.commandId });
 }
 
+/** The subject and body of an adjust_balance command (sent now, or recorded in an outbox and sent later). */
+export function adjustBalanceMessage(names: NatsNames, command: Omit<AdjustBalanceCommand, 'ts'>, tsIso: string): { subject: string; body: AdjustBalanceCommand } {
+  return { subject: names.meAdjustBalanceSubject(command.userId), body: { ...command, ts: tsIso } };
+}
+
 export async function sendAdjustBalance(js: JetStreamClient, names: NatsNames, command: Omit<AdjustBalanceCommand, 'ts'>): Promise<void> {
-  await js.publish(names.meAdjustBalanceSubject(command.userId), JSON.stringify({ ...command, ts: new Date().toISOString() }), { msgID: command.commandId });
+  const { subject, body } = adjustBalanceMessage(names, command, new Date().toISOString());
+  await js.publish(subject, JSON.stringify(body), { msgID: command.commandId });
 }

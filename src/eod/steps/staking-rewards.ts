@@ -1,7 +1,6 @@
-import { jetstream } from '@nats-io/jetstream';
-import { sendAdjustBalance } from '../../adapters/matching-engine/engine-commands.js';
 import { decimalToMinor } from '../../config/decimal.js';
 import { natsNames } from '../../nats/names.js';
+import { adjustBalanceEffect, recordEngineCommands } from '../../recon/engine-command-outbox.js';
 import { splitPool } from '../money/rewards.js';
 import { moneyScale } from '../money/rounding.js';
 import { cutSides } from './cut-sides.js';
@@ -16,7 +15,7 @@ export const houseStakingRewards = 'house:staking_rewards';
  * over the stakers' positions at the cut by the largest-remainder rule (Σ paid = pool exactly),
  * one balanced journal per staker (reference `<date>:<userId>`, unique: a re-run pays nothing
  * twice), dated at the cutover, and the same credit to the matching engine
- * (`me.cmd.adjust_balance`, command id = the journal id) so me_db stays quiet.
+ * (`me.cmd.adjust_balance`, command id = the journal id, through the outbox) so me_db stays quiet.
  */
 export const stakingRewardsStep: EodStep = {
   name: 'staking_rewards',
@@ -66,14 +65,14 @@ export const stakingRewardsStep: EodStep = {
                   LATERAL (VALUES (u, f), ($4::text, -f)) AS legs(acct, a)
            ON CONFLICT DO NOTHING RETURNING reference_id`,
           [refs, shares.map((s) => s.userId), currency, houseStakingRewards, at, shares.map((s) => whole(s.rewardMinor))]);
-        // The engine's side: sent inside the completion transaction, last; a repeat is deduplicated by its id.
-        const js = jetstream(context.nc);
+        // The engine's side, recorded in the same transaction (ADR 0020's outbox): the leader's
+        // drainer sends each once the step commits, and never for a posting that rolled back.
         const names = natsNames(context.settings.NAMESPACE);
         const fresh = new Set(inserted.rows.map((r) => r.reference_id));
-        for (const s of shares) {
-          if (!fresh.has(`${date}:${s.userId}`)) continue;
-          await sendAdjustBalance(js, names, { commandId: `staking_reward:${date}:${s.userId}`, userId: s.userId, currency, amount: whole(s.rewardMinor) });
-        }
+        const credits = shares
+          .filter((s) => fresh.has(`${date}:${s.userId}`))
+          .map((s) => adjustBalanceEffect(names, { commandId: `staking_reward:${date}:${s.userId}`, userId: s.userId, currency, amount: whole(s.rewardMinor) }, at));
+        await recordEngineCommands(client, credits);
       },
     };
   },

@@ -1,0 +1,66 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { adjustBalanceMessage, type AdjustBalanceCommand } from '../adapters/matching-engine/engine-commands.js';
+import type { Pool, PoolClient } from '../db/pool.js';
+import type { NatsNames } from '../nats/names.js';
+import type { Logger } from '../observability/logger.js';
+import { FencedError } from '../supervisor/fence.js';
+import { OutboxDrainer, recordEffects, type OutboxEffect } from './breaks/outbox.js';
+import type { DurableWrites } from './durable-writes.js';
+import { reconLimits } from './limits.js';
+
+/**
+ * Commands to the matching engine that follow a posting this engine made (an admin adjustment,
+ * a staking reward) go through the same outbox as a break's effects (ADR 0020): recorded in
+ * the transaction that posts the journal, so a crash between the commit and the publish never
+ * leaves the ledger credited and the engine not (a me_db break nobody caused). The leader
+ * drains them like a boundary's rows; the command id is the Nats-Msg-Id and the matching
+ * engine's idempotency key, so a re-drive after a publish that did land changes nothing.
+ */
+export const engineCommandChannel = 'matching_engine';
+
+export function adjustBalanceEffect(names: NatsNames, command: Omit<AdjustBalanceCommand, 'ts'>, tsIso: string): OutboxEffect {
+  const { subject, body } = adjustBalanceMessage(names, command, tsIso);
+  return { effect: 'publish', subject, payload: body, msgId: command.commandId };
+}
+
+/** Inside the posting's transaction. */
+export function recordEngineCommands(client: PoolClient, effects: readonly OutboxEffect[]): Promise<void> {
+  return recordEffects(client, engineCommandChannel, null, effects);
+}
+
+/**
+ * After the posting committed, where a caller waits for it (an admin request): publish now and
+ * mark the row done, so the engine follows at once. If this fails or the process dies first,
+ * the row is still pending and the leader's drainer carries it out.
+ */
+export async function publishEngineCommandNow(pool: Pool, js: JetStreamClient, effect: OutboxEffect): Promise<void> {
+  await js.publish(effect.subject, JSON.stringify(effect.payload), { msgID: effect.msgId, timeout: reconLimits.outboxPublishTimeoutMs });
+  await pool.query('UPDATE recon_outbox SET done_at = now(), attempts = attempts + 1 WHERE msg_id = $1 AND done_at IS NULL', [effect.msgId]);
+}
+
+export interface EngineCommandDrainerDeps {
+  pool: Pool;
+  js: JetStreamClient;
+  writes: DurableWrites;
+  log: Logger;
+  /** A write refused by the fence: another instance leads now. */
+  onFenced(error: FencedError): void;
+}
+
+/** The leader's drainer of the engine-command rows: started on election, stopped before the lease goes. */
+export function startEngineCommandDrainer(deps: EngineCommandDrainerDeps): OutboxDrainer {
+  const drainer = new OutboxDrainer({
+    boundary: engineCommandChannel,
+    pool: deps.pool,
+    js: deps.js,
+    writes: deps.writes,
+    log: deps.log,
+    onBacklog: (pending) => deps.log.error({ event: 'engine_commands.backlog', pending, limit: reconLimits.outboxPendingMax }, 'matching-engine commands are waiting in the outbox; none is dropped'),
+    onWriteFailed: (error) => {
+      if (error instanceof FencedError) return deps.onFenced(error);
+      deps.log.warn({ event: 'engine_commands.drain_failed', err: error instanceof Error ? error.message : String(error) }, 'draining matching-engine commands failed; retried');
+    },
+  });
+  drainer.start();
+  return drainer;
+}
