@@ -74,6 +74,8 @@ export const settingsSchema = z.object({
   EOD_SIGNING_KEY_FILE: z.string().min(1).optional(),
   /** Where each sealed report is written as `<date>.json` and `<date>.html`. */
   EOD_REPORTS_DIR: z.string().min(1).default('./data/reports'),
+  /** Engine balance events and custody polls kept this many days before the last sealed cutover (older ones no close reads). */
+  EOD_HISTORY_RETENTION_DAYS: positiveInt.max(36_500).default(90),
   /** Tests and demos only: every built step waits this long before it computes (a slow step to kill the leader in). */
   EOD_STEP_DELAY_MS: nonNegativeInt.default(0),
   SANCTIONS_ACTION: z.enum(['suspended', 'restricted']).default('suspended'),

@@ -11,6 +11,7 @@ import { addDays, businessDateOf, businessWindow, isBusinessDate, type Cutover }
 import { ledgerRowsInWindow } from './cut-balances.js';
 import { assembleReport, stepOutputOf } from './report-assembly.js';
 import { writeReportFiles, type ReportHtmlRenderer, type SealedReportDocument } from './report-files.js';
+import { pruneCloseInputs } from './history-retention.js';
 import { saltSeedOf, type ReportSigner } from './report-signing.js';
 import { markCompleted, markFailed, markRunning, markSkipped, readStepRows, type StepRow, type StepStatus } from './run-store.js';
 import { EodStepFailure, type EodStep, type EodStepContext } from './steps/step.js';
@@ -211,6 +212,8 @@ export class EodClose {
     }
     log.info({ event: 'eod.run.sealed', date, sha256: seal.sha256 }, `sealed ${date}`);
     await this.publish(date, fence);
+    await pruneCloseInputs(this.deps.pool, fence, window.endMs, settings.EOD_HISTORY_RETENTION_DAYS, log)
+      .catch((error: unknown) => log.warn({ event: 'eod.retention.failed', date, err: (error as Error).message }, 'pruning old close inputs failed; tried again after the next seal'));
     return this.stateOf(date, false);
   }
 

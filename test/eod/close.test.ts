@@ -46,7 +46,8 @@ function chainProblem(docs: ReportDoc[]): string | null {
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'recon-eod-'));
-  t = await startTestEngine({ EOD_SCHEDULER: 'off', EOD_REPORTS_DIR: path.join(dir, 'reports'), RECON_GRACE_MS: '200' });
+  // A retention of one day, so sealing D2 and D3 prunes the engine history no later close reads.
+  t = await startTestEngine({ EOD_SCHEDULER: 'off', EOD_REPORTS_DIR: path.join(dir, 'reports'), RECON_GRACE_MS: '200', EOD_HISTORY_RETENTION_DAYS: '1' });
   fx = new ExchangeFixture(t.pool, t.client, t.names);
   await fx.apply([
     ...depositsDuring(users, ['BTC', 'ETH'], w1.startMs, w1.endMs, 1),
@@ -159,6 +160,12 @@ describe('the EOD close', () => {
     expect(docs[1]?.prevSha256).toBe(docs[0]?.sha256);
     expect(docs[2]?.prevSha256).toBe(docs[1]?.sha256);
     expect(chainProblem(docs)).toBeNull();
+    // Retention (one day): the engine history before D3's start, one day before its cutover, is gone; D3's is kept.
+    const history = await t.pool.query<{ before: number; kept: number }>(
+      'SELECT count(*) FILTER (WHERE ts < $1)::int AS before, count(*) FILTER (WHERE ts >= $1)::int AS kept FROM engine_balance_history',
+      [new Date(w3.startMs).toISOString()]);
+    expect(history.rows[0]).toMatchObject({ before: 0 });
+    expect(history.rows[0]!.kept).toBeGreaterThan(0);
     // cu001's +5 a second after D1's cutover is in D2's snapshot.
     const cu001 = await t.pool.query<{ business_date: string; total: string }>(
       "SELECT to_char(business_date, 'YYYY-MM-DD') AS business_date, total::text FROM user_balance_snapshots WHERE user_id = 'cu001' AND currency = 'BTC' ORDER BY 1");
