@@ -13,7 +13,8 @@ import { boundaries } from '../recon/boundaries.js';
 import { disabledBoundary, type BoundaryStatus } from '../recon/boundary-status.js';
 import type { LiveBreak } from '../recon/breaks/break.js';
 import { durableWrites } from '../recon/durable-writes.js';
-import { startEngineCommandDrainer } from '../recon/engine-command-outbox.js';
+import { engineCommandChannel } from '../recon/engine-command-outbox.js';
+import { startLeaderDrainer } from './outbox-drainers.js';
 import { MeDbReconciler } from '../recon/me-db/reconciler.js';
 import type { Reconciler } from '../recon/reconciler.js';
 import { claimFence, type Fence } from '../supervisor/fence.js';
@@ -161,8 +162,11 @@ export class Singletons {
         started.push({ name: boundary.name, stop: () => reconciler.stop() });
         reconcilers.set(boundary.name, reconciler);
       }
-      const engineCommands = startEngineCommandDrainer({ pool, js, writes: durableWrites(pool, fence), log, onFenced: (error) => this.stepDown(error) });
-      started.push({ name: 'engine-commands', stop: () => engineCommands.stop() });
+      const drainerDeps = { pool, js, writes: durableWrites(pool, fence), log, commands, onFenced: (error: Error) => this.stepDown(error) };
+      for (const channel of [engineCommandChannel, ...boundaries.filter((b) => !reconcilers.has(b.name)).map((b) => b.name)]) {
+        const drainer = startLeaderDrainer(channel, drainerDeps);
+        started.push({ name: `outbox-${channel}`, stop: () => drainer.stop() });
+      }
       const close = await EodService.start({ nc, js, jsm, pool, names, log, settings, fence: () => this.lease.fence });
       started.push({ name: 'eod-close', stop: () => close.stop() });
       eodService = close;

@@ -2,10 +2,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { adjustBalanceMessage, type AdjustBalanceCommand } from '../adapters/matching-engine/engine-commands.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { NatsNames } from '../nats/names.js';
-import type { Logger } from '../observability/logger.js';
-import { FencedError } from '../supervisor/fence.js';
-import { OutboxDrainer, recordEffects, type OutboxEffect } from './breaks/outbox.js';
-import type { DurableWrites } from './durable-writes.js';
+import { recordEffects, type OutboxEffect } from './breaks/outbox.js';
 import { reconLimits } from './limits.js';
 
 /**
@@ -36,31 +33,4 @@ export function recordEngineCommands(client: PoolClient, effects: readonly Outbo
 export async function publishEngineCommandNow(pool: Pool, js: JetStreamClient, effect: OutboxEffect): Promise<void> {
   await js.publish(effect.subject, JSON.stringify(effect.payload), { msgID: effect.msgId, timeout: reconLimits.outboxPublishTimeoutMs });
   await pool.query('UPDATE recon_outbox SET done_at = now(), attempts = attempts + 1 WHERE msg_id = $1 AND done_at IS NULL', [effect.msgId]);
-}
-
-export interface EngineCommandDrainerDeps {
-  pool: Pool;
-  js: JetStreamClient;
-  writes: DurableWrites;
-  log: Logger;
-  /** A write refused by the fence: another instance leads now. */
-  onFenced(error: FencedError): void;
-}
-
-/** The leader's drainer of the engine-command rows: started on election, stopped before the lease goes. */
-export function startEngineCommandDrainer(deps: EngineCommandDrainerDeps): OutboxDrainer {
-  const drainer = new OutboxDrainer({
-    boundary: engineCommandChannel,
-    pool: deps.pool,
-    js: deps.js,
-    writes: deps.writes,
-    log: deps.log,
-    onBacklog: (pending) => deps.log.error({ event: 'engine_commands.backlog', pending, limit: reconLimits.outboxPendingMax }, 'matching-engine commands are waiting in the outbox; none is dropped'),
-    onWriteFailed: (error) => {
-      if (error instanceof FencedError) return deps.onFenced(error);
-      deps.log.warn({ event: 'engine_commands.drain_failed', err: error instanceof Error ? error.message : String(error) }, 'draining matching-engine commands failed; retried');
-    },
-  });
-  drainer.start();
-  return drainer;
 }

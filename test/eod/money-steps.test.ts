@@ -15,7 +15,8 @@ import { stakingRewardsStep } from '../../src/eod/steps/staking-rewards.js';
 import type { EodStepContext } from '../../src/eod/steps/step.js';
 import { natsNames } from '../../src/nats/names.js';
 import { durableWrites } from '../../src/recon/durable-writes.js';
-import { engineCommandChannel, startEngineCommandDrainer } from '../../src/recon/engine-command-outbox.js';
+import { startLeaderDrainer } from '../../src/engine/outbox-drainers.js';
+import { engineCommandChannel } from '../../src/recon/engine-command-outbox.js';
 import { ensureAccountTopology, removeTopology } from '../../src/nats/topology.js';
 import { claimFence, type Fence } from '../../src/supervisor/fence.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -147,7 +148,7 @@ describe('the close\'s money and compliance steps on a hand-computed day', () =>
     const jsm = await jetstreamManager(nc);
     expect((await jsm.streams.info(names.meCommandStream)).state.messages).toBe(0);
     expect(await pendingEngineCommands()).toEqual([`staking_reward:${date}:s1`, `staking_reward:${date}:s2`, `staking_reward:${date}:s3`]);
-    const drainer = startEngineCommandDrainer({ pool, js: jetstream(nc), writes: durableWrites(pool, fence), log: silentLogger(), onFenced: (error) => { throw error; } });
+    const drainer = startLeaderDrainer(engineCommandChannel, { pool, js: jetstream(nc), writes: durableWrites(pool, fence), log: silentLogger(), onFenced: (error) => { throw error; } });
     await drainer.kick();
     await drainer.stop();
     expect(await pendingEngineCommands()).toEqual([]);
