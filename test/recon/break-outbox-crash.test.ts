@@ -1,4 +1,4 @@
-import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { deleteNamespaceStreams } from '../support/engine.js';
 import { EngineProcess, engineAnswers } from '../support/engine-process.js';
 import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import { streamMessages } from '../support/stream-messages.js';
 import { until } from '../support/until.js';
 
 let database: TestDatabase;
@@ -24,18 +25,7 @@ const admin = async (relative: string, body: unknown): Promise<Record<string, un
 
 /** Every message on `subject` in the RECON_EVENTS stream. */
 async function reconMessages(subject: string): Promise<BreakAlert[]> {
-  const consumer = await js.consumers.get(names.reconStream, { deliver_policy: DeliverPolicy.All });
-  const out: BreakAlert[] = [];
-  let pending = (await consumer.info(true)).num_pending;
-  while (pending > 0) {
-    const batch = await consumer.fetch({ max_messages: 500, expires: 2_000 });
-    for await (const msg of batch) {
-      if (msg.subject === subject) out.push(msg.json<BreakAlert>());
-      pending = msg.info.pending;
-    }
-  }
-  await consumer.delete().catch(() => undefined);
-  return out;
+  return (await streamMessages(js, names.reconStream, 500)).filter((msg) => msg.subject === subject).map((msg) => msg.json<BreakAlert>());
 }
 
 beforeAll(async () => {

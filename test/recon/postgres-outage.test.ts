@@ -11,6 +11,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { deleteNamespaceStreams } from '../support/engine.js';
 import { capturingLogger } from '../support/log.js';
 import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import { streamMessages } from '../support/stream-messages.js';
 import { until } from '../support/until.js';
 
 let database: TestDatabase;
@@ -76,15 +77,8 @@ describe('Postgres cut from under the reconciler', () => {
       (await pool.query("SELECT 1 FROM recon_breaks WHERE id = $1 AND kind = 'reconciler_error'", [meta.breakId]).catch(() => ({ rowCount: 0 }))).rowCount === 1, 20_000);
     await until('resolved once the reconciler works again', () => resolved.find((r) => r.breakId === meta.breakId), 20_000);
     // The stream holds it once (the outbox's repeat of the alert was deduplicated by its Nats-Msg-Id).
-    const consumer = await jetstream(client).consumers.get(names.reconStream, { deliver_policy: DeliverPolicy.All });
-    const onStream: BreakAlert[] = [];
-    let pending = (await consumer.info(true)).num_pending;
-    while (pending > 0) {
-      for await (const msg of await consumer.fetch({ max_messages: 500, expires: 2_000 })) {
-        if (msg.subject === names.reconAlertSubject('me_db')) onStream.push(msg.json<BreakAlert>());
-        pending = msg.info.pending;
-      }
-    }
+    const onStream = (await streamMessages(jetstream(client), names.reconStream))
+      .filter((msg) => msg.subject === names.reconAlertSubject('me_db')).map((msg) => msg.json<BreakAlert>());
     expect(onStream.filter((a) => a.breakId === meta.breakId)).toHaveLength(1);
     // Core subscribers too saw it once: recording it did not publish it again.
     expect(alerts.filter((a) => a.breakId === meta.breakId)).toHaveLength(1);

@@ -1,4 +1,4 @@
-import { DeliverPolicy, jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { deleteNamespaceStreams } from '../support/engine.js';
 import { EngineProcess, engineAnswers } from '../support/engine-process.js';
 import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import { streamMessages } from '../support/stream-messages.js';
 import { until } from '../support/until.js';
 
 const cycles = 6;
@@ -28,18 +29,9 @@ async function custodyBreaks(): Promise<Array<{ id: string; resolved: boolean }>
   return (await pool.query<{ id: string; resolved: boolean }>("SELECT id, resolved_at IS NOT NULL AS resolved FROM recon_breaks WHERE boundary = 'db_custody' AND kind = 'balance' ORDER BY first_seen_at")).rows;
 }
 
-async function streamMessages(stream: string): Promise<Array<{ subject: string; breakId: string }>> {
-  const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  const out: Array<{ subject: string; breakId: string }> = [];
-  let pending = (await consumer.info(true)).num_pending;
-  while (pending > 0) {
-    for await (const msg of await consumer.fetch({ max_messages: 500, expires: 2_000 })) {
-      out.push({ subject: msg.subject, breakId: msg.json<{ breakId: string }>().breakId });
-      pending = msg.info.pending;
-    }
-  }
-  await consumer.delete().catch(() => undefined);
-  return out;
+/** Every message of `stream` as its subject and the break it is about. */
+async function breakMessages(stream: string): Promise<Array<{ subject: string; breakId: string }>> {
+  return (await streamMessages(js, stream, 500)).map((msg) => ({ subject: msg.subject, breakId: msg.json<{ breakId: string }>().breakId }));
 }
 
 /** Kills the engine at a random moment within `withinMs` and restarts it. */
@@ -97,8 +89,8 @@ describe('SIGKILL loop across custody breaks', () => {
     await sleep(1_000);
 
     const breaks = await custodyBreaks();
-    const withdrawals = await streamMessages(names.custodyStream);
-    const recon = await streamMessages(names.reconStream);
+    const withdrawals = await breakMessages(names.custodyStream);
+    const recon = await breakMessages(names.reconStream);
     console.log(JSON.stringify({ event: 'custody_kill_loop', kills, breaks: breaks.length, withdrawals: withdrawals.length, recon: recon.length }));
     expect(kills).toBe(cycles * 2);
     expect(breaks).toHaveLength(cycles);

@@ -1,23 +1,16 @@
-import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Pool } from '../../src/db/pool.js';
 import type { NatsNames } from '../../src/nats/names.js';
 import type { BreakAlert } from '../../src/recon/breaks/break.js';
+import { streamMessages } from '../support/stream-messages.js';
 
 /** Every alert and resolution on the RECON_EVENTS stream. */
 export async function reconEvents(js: JetStreamClient, names: NatsNames): Promise<{ alerts: BreakAlert[]; resolved: BreakAlert[] }> {
-  const consumer = await js.consumers.get(names.reconStream, { deliver_policy: DeliverPolicy.All });
-  const alerts: BreakAlert[] = [];
-  const resolved: BreakAlert[] = [];
-  let pending = (await consumer.info(true)).num_pending;
-  while (pending > 0) {
-    for await (const msg of await consumer.fetch({ max_messages: 1_000, expires: 2_000 })) {
-      if (msg.subject.includes('recon.alert.')) alerts.push(msg.json<BreakAlert>());
-      else if (msg.subject.includes('recon.resolved.')) resolved.push(msg.json<BreakAlert>());
-      pending = msg.info.pending;
-    }
-  }
-  await consumer.delete().catch(() => undefined);
-  return { alerts, resolved };
+  const messages = await streamMessages(js, names.reconStream);
+  return {
+    alerts: messages.filter((m) => m.subject.includes('recon.alert.')).map((m) => m.json<BreakAlert>()),
+    resolved: messages.filter((m) => m.subject.includes('recon.resolved.')).map((m) => m.json<BreakAlert>()),
+  };
 }
 
 export interface BreakRow {
