@@ -1,29 +1,20 @@
 import { createHash } from 'node:crypto';
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { accountRecordSchema } from '../actors/account-record.js';
 import type { AccountCommandClient } from '../actors/command-client.js';
 import { parseComplianceEvent, type ComplianceEvent } from '../adapters/compliance/contract.js';
 import { sendCancelOrders } from '../adapters/matching-engine/engine-commands.js';
-import type { Settings } from '../config/settings.js';
 import type { AccountState } from '../fsm/index.js';
 import type { Pool } from '../db/pool.js';
 import { defaultDurableIntakeLimits, startDurableIntake } from '../nats/durable-intake.js';
-import type { NatsNames } from '../nats/names.js';
-import type { Logger } from '../observability/logger.js';
+import type { ServiceContext } from '../runtime/service-context.js';
 
 /** The reason code a re-KYC suspension carries; only such a suspension is lifted by a KYC re-verification (ADR 0023). */
 export const kycReverificationReason = 'kyc_reverification_required';
 
 export type ComplianceOutcome = 'applied' | 'already' | 'refused' | 'unknown_account' | 'error';
 
-export interface ComplianceDeps {
-  js: JetStreamClient;
-  jsm: JetStreamManager;
-  pool: Pool;
-  names: NatsNames;
-  log: Logger;
-  settings: Settings;
+export interface ComplianceDeps extends Omit<ServiceContext, 'nc'> {
   accounts: KV;
   commands: AccountCommandClient;
 }

@@ -1,11 +1,7 @@
 import path from 'node:path';
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
-import type { NatsConnection } from '@nats-io/nats-core';
 import type { Settings } from '../config/settings.js';
-import type { Pool } from '../db/pool.js';
-import type { NatsNames } from '../nats/names.js';
-import type { Logger } from '../observability/logger.js';
+import type { ServiceContext } from '../runtime/service-context.js';
 import type { Fence } from '../supervisor/fence.js';
 import { addDays, lastClosedDate } from './business-date.js';
 import { EodClose, type RunState } from './close-run.js';
@@ -16,14 +12,7 @@ import { loadReportSigner, type ReportSigner } from './report-signing.js';
 import { eodStepRegistry } from './steps/registry.js';
 import type { EodStep } from './steps/step.js';
 
-export interface EodServiceDeps {
-  nc: NatsConnection;
-  js: JetStreamClient;
-  jsm: JetStreamManager;
-  pool: Pool;
-  names: NatsNames;
-  log: Logger;
-  settings: Settings;
+export interface EodServiceDeps extends ServiceContext {
   fence(): Fence | null;
   /** Test-only: steps that replace the registry's of the same name. */
   stepOverrides?: readonly EodStep[];
