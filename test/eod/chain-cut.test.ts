@@ -1,21 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSettings } from '../../src/config/settings.js';
-import { createPool, type Pool } from '../../src/db/pool.js';
+import type { Pool } from '../../src/db/pool.js';
 import { addDays, businessWindow } from '../../src/eod/business-date.js';
-import { EodService } from '../../src/eod/close-service.js';
-import { natsNames } from '../../src/nats/names.js';
-import { ensureAccountTopology, removeTopology } from '../../src/nats/topology.js';
-import { claimFence, type Fence } from '../../src/supervisor/fence.js';
+import type { Fence } from '../../src/supervisor/fence.js';
 import { startPoolOnAnvil, token, type PoolOnAnvil } from '../adapters/chain/pool-on-anvil.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { silentLogger } from '../support/log.js';
-import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import { EodHarness } from '../support/eod-harness.js';
 
 /**
  * db_chain at the cut, on a real anvil: the last block with a timestamp before the cutover,
@@ -26,21 +14,14 @@ const date = addDays(new Date().toISOString().slice(0, 10), 2);
 const w = businessWindow(date, { time: '00:00', zone: 'UTC' });
 const T = Math.floor(w.endMs / 1000);
 const at = (sec: number) => new Date(sec * 1000).toISOString();
-const names = natsNames(testNamespace());
 const fence: Fence = { lease: 'eod-chain-test', token: 1, holder: 'test' };
-let db: TestDatabase;
+const eodHarness = new EodHarness(fence);
 let pool: Pool;
-let nc: NatsConnection;
-let dir: string;
 let chain: PoolOnAnvil;
 let cutBlock: { number: number; hash: string };
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'recon-eod-chain-'));
-  db = await createTestDatabase();
-  pool = createPool(db.url, 4);
-  nc = await connect({ servers: sharedNatsUrl() });
-  await claimFence(pool, fence);
+  ({ pool } = await eodHarness.open());
   chain = await startPoolOnAnvil();
   const [, a1, a2] = chain.accounts as [string, string, string];
   await chain.anvil.rpc('evm_setNextBlockTimestamp', [T - 100]);
@@ -64,22 +45,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await chain?.stop();
-  await removeTopology(nc, names);
-  await nc.close();
-  await pool.end();
-  await db.drop();
-  await rm(dir, { recursive: true, force: true });
+  await eodHarness.close();
 });
 
 describe('recon_db_chain at the cut', () => {
   it('reads totalStaked() at the last confirmed block before the cutover and compares positions as of the cut', async () => {
-    const settings = loadSettings({}, {
-      NAMESPACE: names.namespace, EOD_SCHEDULER: 'off', EOD_REPORTS_DIR: path.join(dir, 'reports'), LOG_LEVEL: 'silent',
-      ETH_RPC_URL: chain.anvil.url, STAKING_POOL_ADDRESS: chain.address, CHAIN_CONFIRMATIONS: '12',
-    });
-    const eod = await EodService.start({
-      nc, js: jetstream(nc), jsm: (await ensureAccountTopology(nc, names)).jsm, pool, names, log: silentLogger(), settings, fence: () => fence, nowMs: () => (T + 3_600) * 1000,
-    });
+    const eod = await eodHarness.service(
+      { ETH_RPC_URL: chain.anvil.url, STAKING_POOL_ADDRESS: chain.address, CHAIN_CONFIRMATIONS: '12' },
+      { nowMs: () => (T + 3_600) * 1000 });
     const state = await eod.run(date);
     await eod.stop();
     expect(state.status, JSON.stringify(state.steps.filter((s) => s.error))).toBe('sealed');

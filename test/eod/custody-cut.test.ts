@@ -1,38 +1,19 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSettings } from '../../src/config/settings.js';
-import { createPool, type Pool } from '../../src/db/pool.js';
+import type { Pool } from '../../src/db/pool.js';
 import { businessWindow } from '../../src/eod/business-date.js';
-import { EodService } from '../../src/eod/close-service.js';
-import { natsNames } from '../../src/nats/names.js';
-import { ensureAccountTopology, removeTopology } from '../../src/nats/topology.js';
-import { claimFence, type Fence } from '../../src/supervisor/fence.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { silentLogger } from '../support/log.js';
-import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import type { Fence } from '../../src/supervisor/fence.js';
+import { EodHarness } from '../support/eod-harness.js';
 
 /** db_custody at the cut: the first recorded poll at or after the cutover, the ledger before it, in-flight items at the cut. */
 const date = '2026-08-14';
 const w = businessWindow(date, { time: '00:00', zone: 'UTC' });
 const at = (ms: number) => new Date(ms).toISOString();
-const names = natsNames(testNamespace());
 const fence: Fence = { lease: 'eod-custody-test', token: 1, holder: 'test' };
-let db: TestDatabase;
+const eodHarness = new EodHarness(fence);
 let pool: Pool;
-let nc: NatsConnection;
-let dir: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'recon-eod-custody-'));
-  db = await createTestDatabase();
-  pool = createPool(db.url, 4);
-  nc = await connect({ servers: sharedNatsUrl() });
-  await claimFence(pool, fence);
+  ({ pool } = await eodHarness.open());
   // 10 SOL deposited during the day, 4 more a minute after the cutover.
   for (const [journal, amount, ms] of [['d1', '10', w.startMs + 60_000], ['d2', '4', w.endMs + 60_000]] as const) {
     await pool.query(
@@ -54,20 +35,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await removeTopology(nc, names);
-  await nc.close();
-  await pool.end();
-  await db.drop();
-  await rm(dir, { recursive: true, force: true });
+  await eodHarness.close();
 });
 
 describe('recon_db_custody at the cut', () => {
   it('compares the ledger before the cutover with the first poll after it, the in-flight withdrawal widening the tolerance', async () => {
-    const settings = loadSettings({}, {
-      NAMESPACE: names.namespace, EOD_SCHEDULER: 'off', EOD_REPORTS_DIR: path.join(dir, 'reports'), LOG_LEVEL: 'silent',
-      BITGO_ROOT_URI: 'http://127.0.0.1:9', BITGO_ACCESS_TOKEN: 'unused', BITGO_WALLETS: 'SOL=tsol:hot,SOL=tsol:cold',
-    });
-    const eod = await EodService.start({ nc, js: jetstream(nc), jsm: (await ensureAccountTopology(nc, names)).jsm, pool, names, log: silentLogger(), settings, fence: () => fence });
+    const eod = await eodHarness.service({ BITGO_ROOT_URI: 'http://127.0.0.1:9', BITGO_ACCESS_TOKEN: 'unused', BITGO_WALLETS: 'SOL=tsol:hot,SOL=tsol:cold' });
     const state = await eod.run(date);
     await eod.stop();
     expect(state.status, JSON.stringify(state.steps.filter((s) => s.error))).toBe('sealed');

@@ -1,27 +1,20 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../src/config/settings.js';
-import { createPool, type Pool } from '../../src/db/pool.js';
+import type { Pool } from '../../src/db/pool.js';
 import { withTransaction } from '../../src/db/transaction.js';
 import { businessWindow } from '../../src/eod/business-date.js';
 import { EodService } from '../../src/eod/close-service.js';
 import { feeAccrualStep } from '../../src/eod/steps/fee-accrual.js';
 import { stakingRewardsStep } from '../../src/eod/steps/staking-rewards.js';
 import type { EodStepContext } from '../../src/eod/steps/step.js';
-import { natsNames } from '../../src/nats/names.js';
 import { durableWrites } from '../../src/recon/durable-writes.js';
 import { startLeaderDrainer } from '../../src/engine/outbox-drainers.js';
 import { engineCommandChannel } from '../../src/recon/engine-command-outbox.js';
-import { ensureAccountTopology, removeTopology } from '../../src/nats/topology.js';
-import { claimFence, type Fence } from '../../src/supervisor/fence.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import type { Fence } from '../../src/supervisor/fence.js';
 import { silentLogger } from '../support/log.js';
-import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import { EodHarness } from '../support/eod-harness.js';
 
 /**
  * One hand-computed business day through the close: two users trading BTC-USDT three times
@@ -30,13 +23,12 @@ import { sharedNatsUrl, testNamespace } from '../support/nats.js';
  */
 const date = '2026-10-10';
 const window = businessWindow(date, { time: '00:00', zone: 'UTC' });
-const names = natsNames(testNamespace());
 const fence: Fence = { lease: 'eod-money', token: 1, holder: 'test' };
+const eodHarness = new EodHarness(fence);
+const names = eodHarness.names;
 const at = (minute: number): string => new Date(window.startMs + minute * 60_000).toISOString();
-let db: TestDatabase;
 let pool: Pool;
 let nc: NatsConnection;
-let dir: string;
 
 async function journal(id: string, type: string, minute: number, legs: Array<[string, string, string]>): Promise<void> {
   for (const [user, currency, amount] of legs) {
@@ -89,12 +81,8 @@ async function seedDay(): Promise<void> {
   await event('e0', 'sanctions_hit', 'z', 'EU', -60, 'applied', 'active', 'suspended', 'the day before: not listed');
 }
 
-async function service(steps = [] as ReturnType<typeof feeAccrualStep>[]): Promise<EodService> {
-  const settings = loadSettings({}, {
-    NAMESPACE: names.namespace, EOD_SCHEDULER: 'off', EOD_REPORTS_DIR: path.join(dir, 'reports'), LOG_LEVEL: 'silent',
-    STAKING_REWARDS_ENABLED: 'on', STAKING_REWARDS_CURRENCY: 'ETH', FEE_TIERS: '0:0.0010/0.0010,400:0.0008/0.0009',
-  });
-  return EodService.start({ nc, js: jetstream(nc), jsm: (await ensureAccountTopology(nc, names)).jsm, pool, names, log: silentLogger(), settings, fence: () => fence, stepOverrides: steps });
+function service(steps = [] as ReturnType<typeof feeAccrualStep>[]): Promise<EodService> {
+  return eodHarness.service({ STAKING_REWARDS_ENABLED: 'on', STAKING_REWARDS_CURRENCY: 'ETH', FEE_TIERS: '0:0.0010/0.0010,400:0.0008/0.0009' }, { steps });
 }
 
 async function pendingEngineCommands(): Promise<string[]> {
@@ -108,20 +96,12 @@ async function countJournals(type: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'recon-eod-money-'));
-  db = await createTestDatabase();
-  pool = createPool(db.url, 4);
-  nc = await connect({ servers: sharedNatsUrl() });
-  await claimFence(pool, fence);
+  ({ pool, nc } = await eodHarness.open());
   await seedDay();
 });
 
 afterAll(async () => {
-  await removeTopology(nc, names);
-  await nc.close();
-  await pool.end();
-  await db.drop();
-  await rm(dir, { recursive: true, force: true });
+  await eodHarness.close();
 });
 
 type StepFigures = Record<string, unknown>;

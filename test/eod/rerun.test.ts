@@ -1,33 +1,22 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSettings } from '../../src/config/settings.js';
-import { createPool, type Pool } from '../../src/db/pool.js';
+import type { Pool } from '../../src/db/pool.js';
 import { businessWindow } from '../../src/eod/business-date.js';
 import { EodService } from '../../src/eod/close-service.js';
 import { reconMeDbStep } from '../../src/eod/steps/recon-me-db.js';
 import type { EodStep } from '../../src/eod/steps/step.js';
-import { natsNames } from '../../src/nats/names.js';
-import { ensureAccountTopology, removeTopology } from '../../src/nats/topology.js';
 import { claimFence, type Fence } from '../../src/supervisor/fence.js';
 import { eodHandlers } from '../../src/admin/eod-handlers.js';
 import { until } from '../support/until.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { silentLogger } from '../support/log.js';
-import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import { EodHarness } from '../support/eod-harness.js';
 
 const date = '2026-10-10';
 const window = businessWindow(date, { time: '00:00', zone: 'UTC' });
-const names = natsNames(testNamespace());
-let db: TestDatabase;
 let pool: Pool;
 let nc: NatsConnection;
-let dir: string;
 const fence: Fence = { lease: 'eod-test', token: 1, holder: 'test' };
+const eodHarness = new EodHarness(fence);
+const names = eodHarness.names;
 
 /** What the me_db reconciler and the ledger service would have recorded for the day. */
 async function seedDay(): Promise<void> {
@@ -43,26 +32,17 @@ async function seedDay(): Promise<void> {
   }
 }
 
-async function service(overrides: Record<string, string>, steps: EodStep[]): Promise<EodService> {
-  const settings = loadSettings({}, { NAMESPACE: names.namespace, EOD_SCHEDULER: 'off', EOD_REPORTS_DIR: path.join(dir, 'reports'), LOG_LEVEL: 'silent', ...overrides });
-  return EodService.start({ nc, js: jetstream(nc), jsm: (await ensureAccountTopology(nc, names)).jsm, pool, names, log: silentLogger(), settings, fence: () => fence, stepOverrides: steps });
+function service(overrides: Record<string, string>, steps: EodStep[]): Promise<EodService> {
+  return eodHarness.service(overrides, { steps });
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'recon-eod-rerun-'));
-  db = await createTestDatabase();
-  pool = createPool(db.url, 4);
-  nc = await connect({ servers: sharedNatsUrl() });
-  await claimFence(pool, fence);
+  ({ pool, nc } = await eodHarness.open());
   await seedDay();
 });
 
 afterAll(async () => {
-  await removeTopology(nc, names);
-  await nc.close();
-  await pool.end();
-  await db.drop();
-  await rm(dir, { recursive: true, force: true });
+  await eodHarness.close();
 });
 
 describe('re-running a failed close', () => {
@@ -126,8 +106,7 @@ describe('re-running a failed close', () => {
         return result;
       },
     };
-    const settings = loadSettings({}, { NAMESPACE: names.namespace, EOD_SCHEDULER: 'off', EOD_REPORTS_DIR: path.join(dir, 'reports'), LOG_LEVEL: 'silent' });
-    const eod = await EodService.start({ nc, js: jetstream(nc), jsm: (await ensureAccountTopology(nc, names)).jsm, pool, names, log: silentLogger(), settings, fence: () => newer, stepOverrides: [racing] });
+    const eod = await eodHarness.service({}, { fence: newer, steps: [racing] });
     const first = await eod.run(next);
     expect(first.status).toBe('failed');
     expect(first.steps.find((s) => s.name === 'balance_snapshot')?.error).toMatch(/changed after the cut was taken \(2 rows dated inside the day then, 4 now\)/);
@@ -146,8 +125,7 @@ describe('re-running a failed close', () => {
     const newest: Fence = { lease: fence.lease, token: 4, holder: 'test' };
     await claimFence(pool, newest);
     await pool.query("INSERT INTO engine_balance_history (seq, user_id, currency, total, locked, available, ts) VALUES (101, 'r2', 'BTC', 5, 0, 5, $1)", [new Date(window.endMs + 3 * 86_400_000)]);
-    const settings = loadSettings({}, { NAMESPACE: names.namespace, EOD_SCHEDULER: 'off', EOD_STEP_DELAY_MS: '1500', EOD_REPORTS_DIR: path.join(dir, 'reports'), LOG_LEVEL: 'silent' });
-    const eod = await EodService.start({ nc, js: jetstream(nc), jsm: (await ensureAccountTopology(nc, names)).jsm, pool, names, log: silentLogger(), settings, fence: () => newest });
+    const eod = await eodHarness.service({ EOD_STEP_DELAY_MS: '1500' }, { fence: newest });
     const handlers = eodHandlers(() => eod, 300);
     expect(await handlers.run({ date: date3 })).toMatchObject({ date: date3, status: 'running' });
     expect(await handlers.status({ date: date3 })).toMatchObject({ status: 'running' });

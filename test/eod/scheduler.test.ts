@@ -1,44 +1,21 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSettings } from '../../src/config/settings.js';
-import { createPool, type Pool } from '../../src/db/pool.js';
+import type { Pool } from '../../src/db/pool.js';
 import { addDays, businessWindow, lastClosedDate } from '../../src/eod/business-date.js';
-import { EodService } from '../../src/eod/close-service.js';
-import { natsNames } from '../../src/nats/names.js';
-import { ensureAccountTopology, removeTopology } from '../../src/nats/topology.js';
-import { claimFence, type Fence } from '../../src/supervisor/fence.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { silentLogger } from '../support/log.js';
-import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import type { Fence } from '../../src/supervisor/fence.js';
 import { until } from '../support/until.js';
+import { EodHarness } from '../support/eod-harness.js';
 
 const cutover = { time: '08:00', zone: 'UTC' };
-const names = natsNames(testNamespace());
 const fence: Fence = { lease: 'eod-scheduler-test', token: 1, holder: 'test' };
-let db: TestDatabase;
+const eodHarness = new EodHarness(fence);
 let pool: Pool;
-let nc: NatsConnection;
-let dir: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'recon-eod-sched-'));
-  db = await createTestDatabase();
-  pool = createPool(db.url, 4);
-  nc = await connect({ servers: sharedNatsUrl() });
-  await claimFence(pool, fence);
+  ({ pool } = await eodHarness.open());
 });
 
 afterAll(async () => {
-  await removeTopology(nc, names);
-  await nc.close();
-  await pool.end();
-  await db.drop();
-  await rm(dir, { recursive: true, force: true });
+  await eodHarness.close();
 });
 
 describe('the scheduler', () => {
@@ -55,10 +32,7 @@ describe('the scheduler', () => {
       await pool.query("INSERT INTO engine_balance_history (seq, user_id, currency, total, locked, available, ts) VALUES ($1, $2, 'ETH', 2, 0, 2, $3)", [++seq, userId, at]);
     }
     await pool.query("INSERT INTO engine_balance_history (seq, user_id, currency, total, locked, available, ts) VALUES ($1, 's1', 'ETH', 2, 0, 2, now())", [++seq]);
-    const settings = loadSettings({}, {
-      NAMESPACE: names.namespace, EOD_SCHEDULER: 'on', EOD_CUTOVER_TIME: cutover.time, EOD_REPORTS_DIR: path.join(dir, 'reports'), LOG_LEVEL: 'silent',
-    });
-    const eod = await EodService.start({ nc, js: jetstream(nc), jsm: (await ensureAccountTopology(nc, names)).jsm, pool, names, log: silentLogger(), settings, fence: () => fence });
+    const eod = await eodHarness.service({ EOD_SCHEDULER: 'on', EOD_CUTOVER_TIME: cutover.time });
     const sealed = await until('three dates sealed', async () => {
       const r = await pool.query<{ d: string; prev: string | null; sha256: string }>(
         "SELECT to_char(business_date, 'YYYY-MM-DD') AS d, prev_sha256 AS prev, sha256 FROM eod_reports ORDER BY business_date");
