@@ -100,6 +100,8 @@ function readOptions(quick: boolean) {
     accounts: int('BENCH_TRANSITIONS_ACCOUNTS', 4_000, 2_000),
     partitions: int('BENCH_TRANSITIONS_PARTITIONS', 16, 16),
     latencySeconds: int('BENCH_TRANSITIONS_LATENCY_SECONDS', 10, 5),
+    // The goal is judged at half (50); another share shows where the latency knee is on a given box.
+    latencyRatePercent: int('BENCH_TRANSITIONS_LATENCY_RATE_PERCENT', 50, 50),
     profileDir: process.env.BENCH_PROFILE_DIR,
   };
 }
@@ -156,7 +158,7 @@ async function runSide(ctx: BenchContext, opts: Options, kind: 'engine' | 'raw',
     const natsOut = childAfter.natsMessagesOut - statsBefore.nats;
     const perSec = total / (ms / 1000);
 
-    const rate = latencyRate ?? Math.max(50, Math.round(perSec / 2));
+    const rate = latencyRate ?? Math.max(50, Math.round((perSec * opts.latencyRatePercent) / 100));
     const latency = await measureLatency(ctx, names, opts, rate, warm + total, db.pool, side.child);
     await side.child.stop();
     let profile: ProfileSummary | undefined;
@@ -348,14 +350,14 @@ function report(opts: Options, ours: SideResult, raw: SideResult): SuiteResult {
     },
   ];
   if (ours.latency) {
+    const atHalf = opts.latencyRatePercent === 50;
     figures.push({
-      measure: `p99 command latency at half the sustained rate (${fmtInt(ours.latency.rate)} commands/s, publish → reply)`,
+      measure: `p99 command latency at ${atHalf ? 'half' : `${opts.latencyRatePercent}% of`} the sustained rate (${fmtInt(ours.latency.rate)} commands/s, publish → reply)`,
       ours: `${fmtMs(ours.latency.p99Ms)} (p50 ${fmtMs(ours.latency.p50Ms)})`,
       baseline: raw.latency ? `raw pipeline at the same rate ${fmtMs(raw.latency.p99Ms)} (p50 ${fmtMs(raw.latency.p50Ms)})` : 'n/a',
       ratio: raw.latency ? raw.latency.p99Ms / ours.latency.p99Ms : null,
       ratioMeaning: 'raw ÷ ours',
-      goal: 'ours ≤ 50 ms',
-      met: ours.latency.p99Ms <= 50 && ours.latency.replied === ours.latency.sent,
+      ...(atHalf ? { goal: 'ours ≤ 50 ms', met: ours.latency.p99Ms <= 50 && ours.latency.replied === ours.latency.sent } : {}),
     });
   }
   figures.push({
