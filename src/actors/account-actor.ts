@@ -28,21 +28,14 @@ interface Loaded {
   revision: number;
 }
 
-/** Waits for every effect to finish, then fails with the first failure: no effect is left running behind a retry. */
-async function settledTogether(...effects: Array<Promise<unknown>>): Promise<void> {
-  const results = await Promise.allSettled(effects);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-}
-
 /**
  * One account. Owns its KV entry (compare-and-set by revision), its audit rows and its
  * events; handles one command at a time (its mailbox guarantees that).
  *
  * Order of effects for an accepted transition: KV (the state, carrying the new audit row)
- * → the Postgres audit row and the event (Nats-Msg-Id = transitionId), together → outcome.
- * A crash at any point leaves the command unacked; its redelivery finds the outcome (or the
- * KV ahead of Postgres), repairs what is missing and answers the same. Nothing is applied twice.
+ * → Postgres audit row → event (Nats-Msg-Id = transitionId) → outcome. A crash at any
+ * point leaves the command unacked; its redelivery finds the outcome (or the KV ahead of
+ * Postgres), repairs what is missing and answers the same. Nothing is applied twice.
  */
 export class AccountActor {
   private loaded: Loaded | null = null;
@@ -120,9 +113,9 @@ export class AccountActor {
       ? await this.deps.accounts.create(command.userId, encoded)
       : await this.deps.accounts.update(command.userId, encoded, state.revision);
     this.loaded = { record: next, revision };
-    // The audit row and the event are both derived from the KV write, so they go out together
-    // (ADR 0024); the outcome (and so the ack) waits for both.
-    await settledTogether(this.deps.audit.append(row, revision), this.publishEvent(row));
+
+    await this.deps.audit.append(row, revision);
+    await this.publishEvent(row);
     return { ok: true, userId: row.userId, from: row.from, to: row.to, revision, transitionId: row.transitionId };
   }
 
@@ -142,7 +135,8 @@ export class AccountActor {
       loaded = { record, revision: entry.revision };
       if (auditedSeq < record.seq) {
         // The process died after the KV write and before the audit insert.
-        await settledTogether(this.deps.audit.append(record.last, entry.revision), this.publishEvent(record.last));
+        await this.deps.audit.append(record.last, entry.revision);
+        await this.publishEvent(record.last);
         repaired = true;
       }
     }

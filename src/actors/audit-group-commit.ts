@@ -9,7 +9,7 @@ import { GroupCommit, type GroupCommitStats } from './group-commit.js';
  * The audit log as every account actor of one engine sees it: each actor asks for one command
  * at a time, and the asks of all actors that arrive together share one statement (ADR 0019).
  * Each actor still waits for its own answer before its next effect, so the order of effects
- * of one command holds (KV → audit row and event → ack; ADR 0003, ADR 0024).
+ * of one command (KV → audit row → event → ack, ADR 0003) is unchanged.
  */
 export class AuditLogGroupCommit {
   private readonly appends: GroupCommit<{ row: TransitionRow; kvRevision: number }, void>;
