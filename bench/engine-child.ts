@@ -2,7 +2,7 @@
  * The engine as the memory and transitions suites run it: a child process that starts the engine
  * exactly as `npm start` does with NATS_URL and DATABASE_URL set (migrate, then startEngine), and
  * answers on its IPC channel: `{ measure: true }` with its memory after a full GC (when started
- * with --expose-gc), `{ stats: true }` with its NATS messages sent and partitions owned.
+ * with --expose-gc), `{ stats: true }` with its NATS messages sent, partitions owned and CPU time used.
  * Bench-only: the engine itself has no such hook.
  */
 import { loadSettings } from '../src/config/settings.js';
@@ -11,7 +11,14 @@ import { startEngine } from '../src/engine/engine.js';
 import { createLogger } from '../src/observability/logger.js';
 
 export interface ChildMemory { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number }
-export interface ChildStats { natsMessagesOut: number; partitionsOwned: number }
+export interface ChildStats {
+  natsMessagesOut: number;
+  partitionsOwned: number;
+  /** CPU time the process has used (user + system), ms. */
+  cpuMs: number;
+  /** Time its event loop has spent running callbacks since start (not waiting for I/O), ms. */
+  loopActiveMs: number;
+}
 
 const settings = loadSettings();
 const log = createLogger('bench-engine', settings.LOG_LEVEL);
@@ -30,7 +37,8 @@ process.on('message', (message: unknown) => {
     const reply: ChildMemory = { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
     process.send?.(reply);
   } else if (ask?.stats === true) {
-    const reply: ChildStats = { natsMessagesOut: engine.nc.stats().outMsgs, partitionsOwned: engine.ownedPartitions().length };
+    const cpu = process.cpuUsage();
+    const reply: ChildStats = { natsMessagesOut: engine.nc.stats().outMsgs, partitionsOwned: engine.ownedPartitions().length, cpuMs: (cpu.user + cpu.system) / 1000, loopActiveMs: performance.eventLoopUtilization().active };
     process.send?.(reply);
   }
 });

@@ -1,7 +1,7 @@
 /**
  * The raw pipeline (bench/raw-pipeline.ts) in a process of its own, as the engine runs in its own
  * (bench/engine-child.ts): same client options, same pool size. Answers `{ stats: true }` on its
- * IPC channel with its NATS messages sent.
+ * IPC channel with its NATS messages sent and CPU time used.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
@@ -24,7 +24,8 @@ const pipeline = await startRawPipeline({
 });
 process.on('message', (message: unknown) => {
   if ((message as { stats?: boolean } | null)?.stats !== true) return;
-  const reply: ChildStats = { natsMessagesOut: nc.stats().outMsgs, partitionsOwned: partitions };
+  const cpu = process.cpuUsage();
+  const reply: ChildStats = { natsMessagesOut: nc.stats().outMsgs, partitionsOwned: partitions, cpuMs: (cpu.user + cpu.system) / 1000, loopActiveMs: performance.eventLoopUtilization().active };
   process.send?.(reply);
 });
 process.on('SIGTERM', () => void (async () => {

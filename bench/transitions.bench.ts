@@ -10,12 +10,16 @@
  * half the engine's sustained rate, each with a `replyTo`, timed from publish to reply (the
  * reply goes out after the ack, so after every effect). Round trips are counted from
  * pg_stat_database (transactions committed) and the side's own NATS connection (messages out).
+ * So that a latency figure can be read on a shared box, the latency phase also reports the side's
+ * CPU time per command, how busy its event loop was and how much CPU it got, how busy the whole
+ * machine was, the bench's own event-loop delay, how late the publisher ran, and each round's p99.
  * BENCH_PROFILE_DIR=<dir> runs both sides under `node --cpu-prof` and summarises the profiles.
  */
 import os from 'node:os';
 import path from 'node:path';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import type { Profiler } from 'node:inspector';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { AccountCommand } from '../src/actors/account-command.js';
@@ -46,8 +50,33 @@ interface SideResult {
   perSec: number;
   pgTransactionsPerTransition: number;
   natsMessagesOutPerTransition: number;
-  latency: { rate: number; sent: number; replied: number; p50Ms: number; p99Ms: number; maxMs: number } | null;
+  /** CPU time of the side's process per transition, throughput phase (ms). */
+  cpuMsPerTransition: number;
+  latency: LatencyResult | null;
   profile?: ProfileSummary;
+}
+
+interface LatencyResult {
+  rate: number;
+  sent: number;
+  replied: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** p99 of each round (round 0: every command creates a new account). */
+  roundP99Ms: number[];
+  /** CPU time of the side's process per command in this phase (ms). */
+  cpuMsPerCommand: number;
+  /** Share of the phase during which the side's event loop was not waiting for I/O (1: saturated, or starved of CPU). */
+  loopBusyShare: number;
+  /** CPU time the side's process got, as a share of the phase (of one core): below loopBusyShare, it waited for a CPU. */
+  cpuShare: number;
+  /** Share of the machine's CPU time that was busy during the phase (every process, ours and others'). */
+  machineBusyShare: number;
+  /** The bench process's own event-loop delay p99 during the phase: what timing a reply may add (ms). */
+  benchLoopDelayP99Ms: number;
+  /** How late the publisher sent, behind each command's due time, p99 (ms). */
+  publishLateP99Ms: number;
 }
 
 /** The engine or the raw pipeline, each in a process of its own (bench/engine-child.ts, bench/raw-pipeline-child.ts). */
@@ -71,6 +100,8 @@ function readOptions(quick: boolean) {
     accounts: int('BENCH_TRANSITIONS_ACCOUNTS', 4_000, 2_000),
     partitions: int('BENCH_TRANSITIONS_PARTITIONS', 16, 16),
     latencySeconds: int('BENCH_TRANSITIONS_LATENCY_SECONDS', 10, 5),
+    // The goal is judged at half (50); another share shows where the latency knee is on a given box.
+    latencyRatePercent: int('BENCH_TRANSITIONS_LATENCY_RATE_PERCENT', 50, 50),
     profileDir: process.env.BENCH_PROFILE_DIR,
   };
 }
@@ -114,7 +145,8 @@ async function runSide(ctx: BenchContext, opts: Options, kind: 'engine' | 'raw',
     await publishBacklog(ctx.nc, names, opts, warmAccounts, 'w');
     await waitForAll(ctx, db.pool, names, warm, `${kind} warm-up`);
 
-    const statsBefore = { pg: await transactionsCommitted(db.pool, db.name), nats: (await side.child.ask({ stats: true }, isStats)).natsMessagesOut };
+    const childBefore = await side.child.ask({ stats: true }, isStats);
+    const statsBefore = { pg: await transactionsCommitted(db.pool, db.name), nats: childBefore.natsMessagesOut, cpuMs: childBefore.cpuMs };
     const t0 = nowMs();
     await publishBacklog(ctx.nc, names, opts, opts.accounts, 'u');
     const total = opts.accounts * plan.length;
@@ -122,11 +154,12 @@ async function runSide(ctx: BenchContext, opts: Options, kind: 'engine' | 'raw',
     const ms = nowMs() - t0;
     await sleep(1_000); // pg_stat_database is flushed by backends at most every 500 ms
     const pgTx = (await transactionsCommitted(db.pool, db.name)) - statsBefore.pg;
-    const natsOut = (await side.child.ask({ stats: true }, isStats)).natsMessagesOut - statsBefore.nats;
+    const childAfter = await side.child.ask({ stats: true }, isStats);
+    const natsOut = childAfter.natsMessagesOut - statsBefore.nats;
     const perSec = total / (ms / 1000);
 
-    const rate = latencyRate ?? Math.max(50, Math.round(perSec / 2));
-    const latency = await measureLatency(ctx, names, opts, rate, warm + total, db.pool);
+    const rate = latencyRate ?? Math.max(50, Math.round((perSec * opts.latencyRatePercent) / 100));
+    const latency = await measureLatency(ctx, names, opts, rate, warm + total, db.pool, side.child);
     await side.child.stop();
     let profile: ProfileSummary | undefined;
     if (side.profilePath) {
@@ -138,6 +171,8 @@ async function runSide(ctx: BenchContext, opts: Options, kind: 'engine' | 'raw',
       // The bench's own polling (≈ 1 statement per 100 ms) is inside these counts; it is small.
       pgTransactionsPerTransition: pgTx / total,
       natsMessagesOutPerTransition: natsOut / total,
+      // Includes the second of idling before it (small).
+      cpuMsPerTransition: (childAfter.cpuMs - statsBefore.cpuMs) / total,
       latency,
       ...(profile ? { profile } : {}),
     };
@@ -223,11 +258,12 @@ async function transactionsCommitted(pool: Pool, database: string): Promise<numb
 }
 
 /** Commands at `rate`/s for the configured seconds, each with a replyTo; latency = reply received − publish sent. */
-async function measureLatency(ctx: BenchContext, names: NatsNames, opts: Options, rate: number, alreadyApplied: number, pool: Pool): Promise<SideResult['latency']> {
+async function measureLatency(ctx: BenchContext, names: NatsNames, opts: Options, rate: number, alreadyApplied: number, pool: Pool, child: BenchChild): Promise<LatencyResult> {
   const count = Math.max(plan.length, Math.round(rate * opts.latencySeconds));
   const accounts = Math.ceil(count / plan.length);
   const js = jetstream(ctx.nc);
   const inbox = `_INBOX.bench.${names.namespace}`;
+  const dueAt = new Float64Array(count);
   const sentAt = new Float64Array(count);
   const repliedAt = new Float64Array(count);
   let replied = 0;
@@ -241,10 +277,15 @@ async function measureLatency(ctx: BenchContext, names: NatsNames, opts: Options
     },
   });
   ctx.say(`transitions: latency at ${fmtInt(rate)} commands/s for ${opts.latencySeconds} s`);
+  const childBefore = await child.ask({ stats: true }, isStats);
+  const machineBefore = machineCpuTimes();
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   const t0 = nowMs();
   const publishes: Array<Promise<unknown>> = [];
   for (let i = 0; i < count; i++) {
     const dueMs = t0 + (i * 1000) / rate;
+    dueAt[i] = dueMs;
     const waitMs = dueMs - nowMs();
     if (waitMs > 1) await sleep(waitMs);
     // Round by round: one account's next command comes a whole round later.
@@ -255,12 +296,44 @@ async function measureLatency(ctx: BenchContext, names: NatsNames, opts: Options
   await Promise.all(publishes);
   await until('every reply', () => replied >= count, 60_000, 20).catch(() => undefined);
   subscription.unsubscribe();
+  loopDelay.disable();
+  const machineAfter = machineCpuTimes();
+  const childAfter = await child.ask({ stats: true }, isStats);
+  const phaseMs = nowMs() - t0;
   // Every reply is also an audit row: the latency phase applied what it sent.
   const rows = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM account_state_transitions')).rows[0]?.n ?? 0;
   if (rows !== alreadyApplied + count) ctx.say(`transitions: after the latency phase ${rows} audit rows, expected ${alreadyApplied + count}`);
   const latencies: number[] = [];
-  for (let i = 0; i < count; i++) if (repliedAt[i]! > 0) latencies.push(repliedAt[i]! - sentAt[i]!);
-  return { rate, sent: count, replied, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: Math.max(...latencies) };
+  const byRound: number[][] = plan.map(() => []);
+  const late: number[] = [];
+  for (let i = 0; i < count; i++) {
+    late.push(sentAt[i]! - dueAt[i]!);
+    if (repliedAt[i]! === 0) continue;
+    latencies.push(repliedAt[i]! - sentAt[i]!);
+    byRound[Math.floor(i / accounts)]?.push(repliedAt[i]! - sentAt[i]!);
+  }
+  return {
+    rate, sent: count, replied,
+    p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: Math.max(...latencies),
+    roundP99Ms: byRound.map((sample) => percentile(sample, 99)),
+    cpuMsPerCommand: (childAfter.cpuMs - childBefore.cpuMs) / count,
+    loopBusyShare: (childAfter.loopActiveMs - childBefore.loopActiveMs) / phaseMs,
+    cpuShare: (childAfter.cpuMs - childBefore.cpuMs) / phaseMs,
+    machineBusyShare: 1 - (machineAfter.idle - machineBefore.idle) / Math.max(1, machineAfter.total - machineBefore.total),
+    benchLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    publishLateP99Ms: percentile(late, 99),
+  };
+}
+
+/** CPU time of every core of the machine since boot (ms): idle, and in all. */
+function machineCpuTimes(): { idle: number; total: number } {
+  let idle = 0;
+  let total = 0;
+  for (const cpu of os.cpus()) {
+    idle += cpu.times.idle;
+    total += cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.idle + cpu.times.irq;
+  }
+  return { idle, total };
 }
 
 function report(opts: Options, ours: SideResult, raw: SideResult): SuiteResult {
@@ -277,14 +350,14 @@ function report(opts: Options, ours: SideResult, raw: SideResult): SuiteResult {
     },
   ];
   if (ours.latency) {
+    const atHalf = opts.latencyRatePercent === 50;
     figures.push({
-      measure: `p99 command latency at half the sustained rate (${fmtInt(ours.latency.rate)} commands/s, publish → reply)`,
+      measure: `p99 command latency at ${atHalf ? 'half' : `${opts.latencyRatePercent}% of`} the sustained rate (${fmtInt(ours.latency.rate)} commands/s, publish → reply)`,
       ours: `${fmtMs(ours.latency.p99Ms)} (p50 ${fmtMs(ours.latency.p50Ms)})`,
       baseline: raw.latency ? `raw pipeline at the same rate ${fmtMs(raw.latency.p99Ms)} (p50 ${fmtMs(raw.latency.p50Ms)})` : 'n/a',
       ratio: raw.latency ? raw.latency.p99Ms / ours.latency.p99Ms : null,
       ratioMeaning: 'raw ÷ ours',
-      goal: 'ours ≤ 50 ms',
-      met: ours.latency.p99Ms <= 50 && ours.latency.replied === ours.latency.sent,
+      ...(atHalf ? { goal: 'ours ≤ 50 ms', met: ours.latency.p99Ms <= 50 && ours.latency.replied === ours.latency.sent } : {}),
     });
   }
   figures.push({
@@ -293,6 +366,13 @@ function report(opts: Options, ours: SideResult, raw: SideResult): SuiteResult {
     baseline: `raw ${raw.pgTransactionsPerTransition.toFixed(3)}`,
     ratio: raw.pgTransactionsPerTransition / ours.pgTransactionsPerTransition,
     ratioMeaning: 'raw ÷ ours',
+  });
+  figures.push({
+    measure: 'CPU time of the side\'s process per transition: throughput phase; latency phase (paced)',
+    ours: `${ours.cpuMsPerTransition.toFixed(3)} ms; ${ours.latency ? ours.latency.cpuMsPerCommand.toFixed(3) : 'n/a'} ms`,
+    baseline: `raw ${raw.cpuMsPerTransition.toFixed(3)} ms; ${raw.latency ? raw.latency.cpuMsPerCommand.toFixed(3) : 'n/a'} ms`,
+    ratio: raw.cpuMsPerTransition / ours.cpuMsPerTransition,
+    ratioMeaning: 'raw ÷ ours, throughput phase',
   });
   figures.push({
     measure: 'NATS messages sent per transition (KV writes/reads, events, acks, replies)',
@@ -308,6 +388,11 @@ function report(opts: Options, ours: SideResult, raw: SideResult): SuiteResult {
     (ours.latency ? `Latency phase: ${fmtInt(ours.latency.sent)} commands at ${fmtInt(ours.latency.rate)}/s, ${fmtInt(ours.latency.replied)} replied, max ${fmtMs(ours.latency.maxMs)}` +
       (raw.latency ? `; raw ${fmtInt(raw.latency.replied)} replied, max ${fmtMs(raw.latency.maxMs)}` : '') + '.' : ''),
   );
+  const latencyLine = (name: string, l: LatencyResult): string =>
+    `${name}: p99 by round ${l.roundP99Ms.map((ms, round) => `${round}: ${fmtMs(ms)}`).join(', ')} (round 0 creates the accounts); ` +
+    `its event loop busy ${(l.loopBusyShare * 100).toFixed(0)}% of the phase while it ran on a CPU ${(l.cpuShare * 100).toFixed(0)}% of it; machine CPU busy ${(l.machineBusyShare * 100).toFixed(0)}% (every process on the box); the bench's own event-loop delay p99 ${fmtMs(l.benchLoopDelayP99Ms)}, ` +
+    `publishes late behind schedule p99 ${fmtMs(l.publishLateP99Ms)}.`;
+  if (ours.latency) details.push(`Latency phase, ${latencyLine('engine', ours.latency)}${raw.latency ? ` ${latencyLine('Raw pipeline', raw.latency)}` : ''}`);
   if (ours.profile) {
     details.push(`CPU profile of the engine process (node --cpu-prof, start-up, throughput and latency phases): idle ${(ours.profile.idleShare * 100).toFixed(0)}%, GC ${(ours.profile.gcShare * 100).toFixed(0)}%; most self time:\n\n` +
       ours.profile.top.map((t) => `- ${(t.share * 100).toFixed(1)}% ${t.fn}`).join('\n'));

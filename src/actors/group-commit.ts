@@ -1,10 +1,10 @@
 /**
  * Group commit: many callers each submit one item and wait for its result; the items that
- * arrive together (in the same turn of the event loop, or while earlier statements are still
- * running) go to Postgres as one statement. At low load a statement carries one item and waits
- * one `setImmediate`; under load it carries up to `rowsMax`, so round trips per item fall as
- * load rises. Each caller still gets its own result, only after the statement that carried its
- * item has committed: what a caller does next (an ack) happens after its effect is durable.
+ * arrive together (in the same synchronous stretch, or while earlier statements are still
+ * running) go to Postgres as one statement. At low load a statement carries one item and goes
+ * at once; under load it carries up to `rowsMax`, so round trips per item fall as load rises.
+ * Each caller still gets its own result, only after the statement that carried its item has
+ * committed: what a caller does next (an ack) happens after its effect is durable.
  *
  * A statement that fails is retried item by item, so one bad item fails only its own caller.
  */
@@ -58,8 +58,9 @@ export class GroupCommit<I, O> {
   private schedule(): void {
     if (this.scheduled || this.inFlight >= this.options.flushesInFlightMax || this.queue.length === 0) return;
     this.scheduled = true;
-    // One turn of the event loop: whatever else arrives with this item joins its statement.
-    setImmediate(() => {
+    // A microtask, not a turn of the event loop: whatever is submitted in the same synchronous
+    // stretch still joins, and an item never waits for the rest of a busy loop turn (ADR 0024).
+    queueMicrotask(() => {
       this.scheduled = false;
       this.flush();
     });
