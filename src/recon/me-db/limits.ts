@@ -7,6 +7,10 @@ export interface MeDbLimits {
   engineInFlightMax: number;
   engineAckWaitMs: number;
   snapshotTimeoutMs: number;
+  /** A first start (no checkpoint) seeds both sides as sets at their watermarks (ADR 0025); false: replays them from their starts. */
+  coldSeed: boolean;
+  /** Unbalanced journals the cold seed lists (each a break) at most; past it, one reconciler_error says more exist. */
+  seedJournalsMax: number;
 }
 
 export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
@@ -17,4 +21,6 @@ export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
   engineInFlightMax: 50_000,
   engineAckWaitMs: 60_000,
   snapshotTimeoutMs: 5_000,
+  coldSeed: true,
+  seedJournalsMax: 1_000,
 };

@@ -18,7 +18,9 @@ import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
 import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
 import type { MeDbCounters } from './counters.js';
+import { seededCurrencyTotals, seededJournalSums, seededPositions, takeColdSeed } from './cold-seed.js';
 import { EngineInbox } from './engine-inbox.js';
+import { recreateDurableConsumerAt, streamSeqAfter } from './engine-start.js';
 import { rebaselineTotals } from './engine-snapshot.js';
 import { judgeSequence, sequenceFaultDetail, sequenceKey } from './engine-sequence.js';
 import { freezeEffects } from './freeze-effects.js';
@@ -79,7 +81,7 @@ export class MeDbReconciler implements Reconciler {
   private rowsRead = 0n;
   private lastDeltaAtMs: number | null = null;
   private checkCounts: CheckCounts = { keysCompared: 0, keysEqual: 0, keysInFlight: 0 };
-  private readonly counters: MeDbCounters = { engineEventsApplied: 0, engineEventsParked: 0, ledgerRowsRead: 0, ledgerRowsReadSinceStart: 0, checks: 0 };
+  private readonly counters: MeDbCounters = { engineEventsApplied: 0, engineEventsParked: 0, ledgerRowsRead: 0, ledgerRowsReadSinceStart: 0, ledgerRowsSeeded: 0, checks: 0 };
   private messages: ConsumerMessages | null = null;
   private timers: NodeJS.Timeout[] = [];
   private listener: { close(): Promise<void> } | null = null;
@@ -123,16 +125,20 @@ export class MeDbReconciler implements Reconciler {
     const { deps } = this;
     await ensureBalanceStream(deps.jsm, deps.names);
     await ensureReconStream(deps.jsm, deps.names);
-    await this.restore();
-    const startSeq = await rewindDurableConsumer(deps.jsm, {
+    const restored = await this.restore();
+    const consumerSpec = {
       stream: deps.names.meBalanceStream,
       name: deps.names.meDbConsumer,
       filterSubject: deps.names.meBalanceSubjectAll,
       ackWaitMs: deps.limits.engineAckWaitMs,
       inFlightMax: deps.limits.engineInFlightMax,
-      firstStart: 'all',
-    });
-    if (startSeq === null && this.engineSeq === 0) await this.seedFromSnapshot();
+    };
+    if (!restored && deps.limits.coldSeed) {
+      await recreateDurableConsumerAt(deps.jsm, consumerSpec, await this.coldSeed());
+    } else {
+      const startSeq = await rewindDurableConsumer(deps.jsm, { ...consumerSpec, firstStart: 'all' });
+      if (startSeq === null && this.engineSeq === 0) await this.seedFromSnapshot();
+    }
     const consumer = await deps.js.consumers.get(deps.names.meBalanceStream, deps.names.meDbConsumer);
     // Until the first message says otherwise, the engine side is as far behind as the consumer's
     // backlog: after a restart, a ledger read faster than the stream must not judge a lagging engine.
@@ -194,10 +200,11 @@ export class MeDbReconciler implements Reconciler {
     });
   }
 
-  private async restore(): Promise<void> {
+  /** False on a first start: no checkpoint. */
+  private async restore(): Promise<boolean> {
     const saved = await loadCheckpoint(this.deps.pool);
     await this.breaks.load();
-    if (!saved) return;
+    if (!saved) return false;
     const nowMs = this.nowMs();
     this.book.markRestored(nowMs);
     for (const p of saved.positions) {
@@ -212,6 +219,52 @@ export class MeDbReconciler implements Reconciler {
     this.engineStreamSeq = saved.engineStreamSeq ?? 0;
     this.ledger = saved.ledger;
     this.rowsRead = saved.rowsRead;
+    return true;
+  }
+
+  /**
+   * A first start: both sides seeded as sets at their own watermarks (cold-seed.ts, ADR 0025),
+   * restored as a checkpoint would be (so a difference dates from now at the earliest, and is
+   * judged once both sides are complete past it). Returns where the balance stream is followed
+   * from: the first event past the snapshot, or its start when there is no snapshot.
+   */
+  private async coldSeed(): Promise<number | 'all'> {
+    const { deps } = this;
+    const seed = await takeColdSeed({ nc: deps.nc, names: deps.names, pool: deps.pool, snapshotTimeoutMs: deps.limits.snapshotTimeoutMs, journalsMax: deps.limits.seedJournalsMax, nowMs: this.nowMs });
+    const nowMs = this.nowMs();
+    this.book.markRestored(nowMs);
+    for (const [key, p] of seededPositions(seed)) {
+      this.book.restore(p.userId, p.currency, p.engineTotalMinor, p.engineSeq, p.ledgerTotalMinor, nowMs);
+      this.digest.replace(`${p.userId}/${p.currency}`, null, leafValue(p.engineTotalMinor, p.ledgerTotalMinor));
+      this.watched.add(key);
+      this.dirty.add(key);
+    }
+    for (const [currency, total] of seededCurrencyTotals(seed)) {
+      this.currencyTotals.set(currency, total);
+      this.currenciesToCheck.add(currency);
+    }
+    await judgeJournals(this.breaks, seededJournalSums(seed), nowMs);
+    if (seed.ledger.unbalancedJournalsTruncated) {
+      await this.breaks.raise({ kind: errorKind, key: 'seed-journals', detail: `more than ${deps.limits.seedJournalsMax} unbalanced journals in the ledger's history; the first are listed as breaks` }, nowMs);
+    }
+    this.ledger = seed.ledger.watermark;
+    this.rowsRead = seed.ledger.rows;
+    this.ledgerCompleteMs = seed.ledgerReadStartedMs;
+    this.counters.ledgerRowsSeeded = Number(seed.ledger.rows);
+    this.lastDeltaAtMs = nowMs;
+    const log = { event: 'recon.cold_seeded', boundary: meDbBoundary, ledgerRows: seed.ledger.rows.toString(), ledger: stringify(seed.ledger.watermark), positions: this.book.size };
+    if (!seed.engine) {
+      deps.log.warn({ ...log, code: seed.engineUnavailable?.code, err: seed.engineUnavailable?.message }, 'me_db seeded the ledger; engine snapshot unavailable, reading the balance stream from its start');
+      return 'all';
+    }
+    this.engineSeq = seed.engine.asOfSeq;
+    this.appliedThroughSeq = seed.engine.asOfSeq;
+    const startSeq = await streamSeqAfter(deps.jsm, deps.names.meBalanceStream, deps.names.meBalanceSubjectAll, seed.engine.asOfSeq);
+    // Below the start every event is in the snapshot: should the consumer ever be recreated from the
+    // stream's start, they are redeliveries (seen), not a sequence going back.
+    if (startSeq !== null) this.engineStreamSeq = startSeq - 1;
+    deps.log.info({ ...log, asOfSeq: seed.engine.asOfSeq, balances: seed.engine.balances.length, streamStartSeq: startSeq }, 'me_db seeded from the engine snapshot and the ledger');
+    return startSeq ?? 'all';
   }
 
   /** First start: the engine's balances as of a seq; events up to it are then skipped. */

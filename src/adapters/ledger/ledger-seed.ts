@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { signedDecimalToMinor } from '../../config/decimal.js';
+import type { Pool } from '../../db/pool.js';
+import { ledgerScale, ledgerStart, type LedgerWatermark } from './ledger-follower.js';
+
+/** Σ amount of one (account, currency) over every row below the seed's horizon. */
+export interface SeededTotal {
+  userId: string;
+  currency: string;
+  totalMinor: bigint;
+}
+
+/** A journal whose rows below the horizon do not sum to zero in a currency. */
+export interface UnbalancedJournal {
+  txId: bigint;
+  journalId: string;
+  currency: string;
+  sumMinor: bigint;
+}
+
+export interface LedgerSeed {
+  totals: SeededTotal[];
+  /**
+   * Where the follower goes on from: the last (tx_id, id) below the horizon, the position the
+   * follower itself would reach reading the same snapshot. Every row at or before it is in
+   * `totals`; every row after it is not, whenever it commits.
+   */
+  watermark: LedgerWatermark;
+  /** pg_snapshot_xmin of the seed's snapshot: every transaction below it had finished. */
+  horizonTxId: bigint;
+  rows: bigint;
+  unbalancedJournals: UnbalancedJournal[];
+  /** More unbalanced journals than `journalsMax` exist: only the first are listed. */
+  unbalancedJournalsTruncated: boolean;
+}
+
+const horizonRow = z.object({ horizon: z.string() });
+const totalRow = z.object({ user_id: z.string(), currency: z.string(), total: z.string(), rows: z.string() });
+const lastRow = z.object({ tx_id: z.string(), id: z.string() });
+const journalRow = z.object({ tx_id: z.string(), journal_id: z.string(), currency: z.string(), total: z.string() });
+
+/**
+ * The ledger as a set-based seed, at the watermark the follower would reach (ADR 0025).
+ *
+ * One REPEATABLE READ snapshot: its horizon H is pg_snapshot_xmin, as in readLedgerBatch. Every
+ * transaction below H has finished, so its committed rows are all visible in the snapshot and no
+ * row below H can appear later; rows at or above H (in flight, or committed past an older one
+ * still open) are left to the follower, which reads them once its own horizon passes them.
+ * The totals, the last position below H and the unbalanced journals are three statements of
+ * that one snapshot, so they describe the same rows.
+ */
+export async function readLedgerSeed(pool: Pool, options: { journalsMax: number }): Promise<LedgerSeed> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // The first statement takes the transaction's snapshot; pg_current_snapshot() is that snapshot.
+    const horizonText = horizonRow.parse((await client.query('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon')).rows[0]).horizon;
+    const totals = await client.query(
+      `SELECT user_id, currency, sum(amount)::text AS total, count(*)::text AS rows
+         FROM ledger_entries WHERE tx_id < $1::text::xid8
+        GROUP BY user_id, currency`,
+      [horizonText],
+    );
+    const last = await client.query(
+      'SELECT tx_id::text, id::text FROM ledger_entries WHERE tx_id < $1::text::xid8 ORDER BY tx_id DESC, id DESC LIMIT 1', [horizonText]);
+    const journals = await client.query(
+      `SELECT tx_id::text, journal_id, currency, sum(amount)::text AS total
+         FROM ledger_entries WHERE tx_id < $1::text::xid8
+        GROUP BY tx_id, journal_id, currency HAVING sum(amount) <> 0
+        ORDER BY tx_id, journal_id, currency LIMIT $2`,
+      [horizonText, options.journalsMax + 1],
+    );
+    await client.query('COMMIT');
+
+    let rows = 0n;
+    const seeded: SeededTotal[] = [];
+    for (const raw of totals.rows as unknown[]) {
+      const r = totalRow.parse(raw);
+      rows += BigInt(r.rows);
+      seeded.push({ userId: r.user_id, currency: r.currency, totalMinor: signedDecimalToMinor(r.total, ledgerScale) });
+    }
+    const lastPosition = last.rows[0] === undefined ? null : lastRow.parse(last.rows[0]);
+    const unbalanced = z.array(journalRow).parse(journals.rows).map((j) => ({
+      txId: BigInt(j.tx_id), journalId: j.journal_id, currency: j.currency, sumMinor: signedDecimalToMinor(j.total, ledgerScale),
+    }));
+    return {
+      totals: seeded,
+      watermark: lastPosition ? { txId: BigInt(lastPosition.tx_id), id: BigInt(lastPosition.id) } : ledgerStart,
+      horizonTxId: BigInt(horizonText),
+      rows,
+      unbalancedJournals: unbalanced.slice(0, options.journalsMax),
+      unbalancedJournalsTruncated: unbalanced.length > options.journalsMax,
+    };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,85 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import { readLedgerSeed, type LedgerSeed } from '../../adapters/ledger/ledger-seed.js';
+import type { BalanceRow } from '../../adapters/matching-engine/contract.js';
+import { fetchSnapshot, type SnapshotError } from '../../adapters/matching-engine/snapshot-client.js';
+import type { Pool } from '../../db/pool.js';
+import type { NatsNames } from '../../nats/names.js';
+import { keyOf } from './positions.js';
+
+/**
+ * A first start (no checkpoint) with history on both sides: instead of replaying the balance
+ * stream and every ledger row one by one, each side is read as a set at its own watermark (ADR
+ * 0025): the engine's snapshot at its asOfSeq, the ledger's Σ per (account, currency) at the
+ * horizon the follower would reach. Both are then followed from there as usual.
+ */
+export interface ColdSeed {
+  /** null: no snapshot (the engine did not answer); the balance stream is read from its start. */
+  engine: { asOfSeq: number; balances: BalanceRow[] } | null;
+  engineUnavailable: SnapshotError | null;
+  ledger: LedgerSeed;
+  /** When the ledger seed's snapshot was taken (at the latest): the ledger is complete up to then. */
+  ledgerReadStartedMs: number;
+}
+
+export interface SeededPosition {
+  userId: string;
+  currency: string;
+  engineTotalMinor: bigint;
+  engineSeq: number;
+  ledgerTotalMinor: bigint;
+}
+
+/** Both sides at once: the snapshot is NATS and the engine's work, the seed is Postgres's. */
+export async function takeColdSeed(deps: { nc: NatsConnection; names: NatsNames; pool: Pool; snapshotTimeoutMs: number; journalsMax: number; nowMs: () => number }): Promise<ColdSeed> {
+  const ledgerReadStartedMs = deps.nowMs();
+  const [snapshot, ledger] = await Promise.all([
+    fetchSnapshot(deps.nc, deps.names, { chunkSize: 1_000, timeoutMs: deps.snapshotTimeoutMs }),
+    readLedgerSeed(deps.pool, { journalsMax: deps.journalsMax }),
+  ]);
+  return {
+    engine: snapshot.ok ? { asOfSeq: snapshot.snapshot.asOfSeq, balances: snapshot.snapshot.balances } : null,
+    engineUnavailable: snapshot.ok ? null : snapshot.error,
+    ledger,
+    ledgerReadStartedMs,
+  };
+}
+
+/**
+ * The positions the seed gives, one per (user, currency) either side knows. House accounts
+ * live only in the ledger (they count in the currency totals, not here).
+ */
+export function seededPositions(seed: ColdSeed): Map<string, SeededPosition> {
+  const positions = new Map<string, SeededPosition>();
+  for (const row of seed.engine?.balances ?? []) {
+    positions.set(keyOf(row.userId, row.currency), {
+      userId: row.userId, currency: row.currency, engineTotalMinor: row.totalMinor, engineSeq: seed.engine?.asOfSeq ?? 0, ledgerTotalMinor: 0n,
+    });
+  }
+  for (const t of seed.ledger.totals) {
+    if (t.userId.startsWith('house:')) continue;
+    const key = keyOf(t.userId, t.currency);
+    const p = positions.get(key);
+    if (p) p.ledgerTotalMinor = t.totalMinor;
+    else positions.set(key, { userId: t.userId, currency: t.currency, engineTotalMinor: 0n, engineSeq: 0, ledgerTotalMinor: t.totalMinor });
+  }
+  return positions;
+}
+
+/** Σ per currency over every ledger account, house accounts included (it must be zero). */
+export function seededCurrencyTotals(seed: ColdSeed): Map<string, bigint> {
+  const totals = new Map<string, bigint>();
+  for (const t of seed.ledger.totals) totals.set(t.currency, (totals.get(t.currency) ?? 0n) + t.totalMinor);
+  return totals;
+}
+
+/** The seed's unbalanced journals in the shape judgeJournals takes (`txId:journalId` → currency → Σ). */
+export function seededJournalSums(seed: ColdSeed): Map<string, Map<string, bigint>> {
+  const journals = new Map<string, Map<string, bigint>>();
+  for (const j of seed.ledger.unbalancedJournals) {
+    const key = `${j.txId}:${j.journalId}`;
+    const sums = journals.get(key) ?? new Map<string, bigint>();
+    sums.set(j.currency, j.sumMinor);
+    journals.set(key, sums);
+  }
+  return journals;
+}
