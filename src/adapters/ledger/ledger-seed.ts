@@ -29,9 +29,6 @@ export interface LedgerSeed {
   /** pg_snapshot_xmin of the seed's snapshot: every transaction below it had finished. */
   horizonTxId: bigint;
   rows: bigint;
-  unbalancedJournals: UnbalancedJournal[];
-  /** More unbalanced journals than `journalsMax` exist: only the first are listed. */
-  unbalancedJournalsTruncated: boolean;
 }
 
 const horizonRow = z.object({ horizon: z.string() });
@@ -46,10 +43,10 @@ const journalRow = z.object({ tx_id: z.string(), journal_id: z.string(), currenc
  * transaction below H has finished, so its committed rows are all visible in the snapshot and no
  * row below H can appear later; rows at or above H (in flight, or committed past an older one
  * still open) are left to the follower, which reads them once its own horizon passes them.
- * The totals, the last position below H and the unbalanced journals are three statements of
- * that one snapshot, so they describe the same rows.
+ * The totals and the last position below H are two statements of that one snapshot, so they
+ * describe the same rows.
  */
-export async function readLedgerSeed(pool: Pool, options: { journalsMax: number }): Promise<LedgerSeed> {
+export async function readLedgerSeed(pool: Pool): Promise<LedgerSeed> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -63,13 +60,6 @@ export async function readLedgerSeed(pool: Pool, options: { journalsMax: number 
     );
     const last = await client.query(
       'SELECT tx_id::text, id::text FROM ledger_entries WHERE tx_id < $1::text::xid8 ORDER BY tx_id DESC, id DESC LIMIT 1', [horizonText]);
-    const journals = await client.query(
-      `SELECT tx_id::text, journal_id, currency, sum(amount)::text AS total
-         FROM ledger_entries WHERE tx_id < $1::text::xid8
-        GROUP BY tx_id, journal_id, currency HAVING sum(amount) <> 0
-        ORDER BY tx_id, journal_id, currency LIMIT $2`,
-      [horizonText, options.journalsMax + 1],
-    );
     await client.query('COMMIT');
 
     let rows = 0n;
@@ -80,16 +70,11 @@ export async function readLedgerSeed(pool: Pool, options: { journalsMax: number 
       seeded.push({ userId: r.user_id, currency: r.currency, totalMinor: signedDecimalToMinor(r.total, ledgerScale) });
     }
     const lastPosition = last.rows[0] === undefined ? null : lastRow.parse(last.rows[0]);
-    const unbalanced = z.array(journalRow).parse(journals.rows).map((j) => ({
-      txId: BigInt(j.tx_id), journalId: j.journal_id, currency: j.currency, sumMinor: signedDecimalToMinor(j.total, ledgerScale),
-    }));
     return {
       totals: seeded,
       watermark: lastPosition ? { txId: BigInt(lastPosition.tx_id), id: BigInt(lastPosition.id) } : ledgerStart,
       horizonTxId: BigInt(horizonText),
       rows,
-      unbalancedJournals: unbalanced.slice(0, options.journalsMax),
-      unbalancedJournalsTruncated: unbalanced.length > options.journalsMax,
     };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -97,4 +82,31 @@ export async function readLedgerSeed(pool: Pool, options: { journalsMax: number 
   } finally {
     client.release();
   }
+}
+
+export interface UnbalancedJournals {
+  journals: UnbalancedJournal[];
+  /** More exist than `journalsMax`: only the first are listed. */
+  truncated: boolean;
+}
+
+/**
+ * The journals below `horizonTxId` that do not sum to zero per currency: the journal check of
+ * a seeded history. The rows below a horizon are final (every transaction there has finished;
+ * the ledger is append-only), so this needs no shared snapshot with the seed and can run after
+ * it: it sees exactly the rows the seed summed. It costs a grouping by journal over all of
+ * them, more than the seed itself, hence apart from it (ADR 0025).
+ */
+export async function readUnbalancedJournals(pool: Pool, horizonTxId: bigint, journalsMax: number): Promise<UnbalancedJournals> {
+  const result = await pool.query(
+    `SELECT tx_id::text, journal_id, currency, sum(amount)::text AS total
+       FROM ledger_entries WHERE tx_id < $1::text::xid8
+      GROUP BY tx_id, journal_id, currency HAVING sum(amount) <> 0
+      ORDER BY tx_id, journal_id, currency LIMIT $2`,
+    [horizonTxId.toString(), journalsMax + 1],
+  );
+  const journals = z.array(journalRow).parse(result.rows).map((j) => ({
+    txId: BigInt(j.tx_id), journalId: j.journal_id, currency: j.currency, sumMinor: signedDecimalToMinor(j.total, ledgerScale),
+  }));
+  return { journals: journals.slice(0, journalsMax), truncated: journals.length > journalsMax };
 }

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { readLedgerSeed, type LedgerSeed } from '../../adapters/ledger/ledger-seed.js';
+import { readLedgerSeed, type LedgerSeed, type UnbalancedJournal } from '../../adapters/ledger/ledger-seed.js';
 import type { BalanceRow } from '../../adapters/matching-engine/contract.js';
 import { fetchSnapshot, type SnapshotError } from '../../adapters/matching-engine/snapshot-client.js';
 import type { Pool } from '../../db/pool.js';
@@ -30,11 +30,11 @@ export interface SeededPosition {
 }
 
 /** Both sides at once: the snapshot is NATS and the engine's work, the seed is Postgres's. */
-export async function takeColdSeed(deps: { nc: NatsConnection; names: NatsNames; pool: Pool; snapshotTimeoutMs: number; journalsMax: number; nowMs: () => number }): Promise<ColdSeed> {
+export async function takeColdSeed(deps: { nc: NatsConnection; names: NatsNames; pool: Pool; snapshotTimeoutMs: number; nowMs: () => number }): Promise<ColdSeed> {
   const ledgerReadStartedMs = deps.nowMs();
   const [snapshot, ledger] = await Promise.all([
     fetchSnapshot(deps.nc, deps.names, { chunkSize: 1_000, timeoutMs: deps.snapshotTimeoutMs }),
-    readLedgerSeed(deps.pool, { journalsMax: deps.journalsMax }),
+    readLedgerSeed(deps.pool),
   ]);
   return {
     engine: snapshot.ok ? { asOfSeq: snapshot.snapshot.asOfSeq, balances: snapshot.snapshot.balances } : null,
@@ -72,10 +72,10 @@ export function seededCurrencyTotals(seed: ColdSeed): Map<string, bigint> {
   return totals;
 }
 
-/** The seed's unbalanced journals in the shape judgeJournals takes (`txId:journalId` → currency → Σ). */
-export function seededJournalSums(seed: ColdSeed): Map<string, Map<string, bigint>> {
+/** Unbalanced journals in the shape judgeJournals takes (`txId:journalId` → currency → Σ). */
+export function journalSumsOf(unbalanced: readonly UnbalancedJournal[]): Map<string, Map<string, bigint>> {
   const journals = new Map<string, Map<string, bigint>>();
-  for (const j of seed.ledger.unbalancedJournals) {
+  for (const j of unbalanced) {
     const key = `${j.txId}:${j.journalId}`;
     const sums = journals.get(key) ?? new Map<string, bigint>();
     sums.set(j.currency, j.sumMinor);

@@ -2,6 +2,10 @@ export interface MeDbLimits {
   graceMs: number;
   tickMs: number;
   checkpointMs: number;
+  /** The checkpoint interval while either side has a backlog (bounded by engineInFlightMax / 2 unacked events too). */
+  checkpointBehindMs: number;
+  /** How often the watched keys are compared while either side has a backlog (else every tick). */
+  compareBehindMs: number;
   ledgerPollMs: number;
   ledgerBatchRowsMax: number;
   engineInFlightMax: number;
@@ -16,6 +20,8 @@ export interface MeDbLimits {
 export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
   tickMs: 250,
   checkpointMs: 1_000,
+  checkpointBehindMs: 10_000,
+  compareBehindMs: 1_000,
   ledgerPollMs: 500,
   ledgerBatchRowsMax: 5_000,
   engineInFlightMax: 50_000,

@@ -18,8 +18,11 @@ import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
 import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
 import type { MeDbCounters } from './counters.js';
-import { seededCurrencyTotals, seededJournalSums, seededPositions, takeColdSeed } from './cold-seed.js';
+import { journalSumsOf, seededCurrencyTotals, seededPositions, takeColdSeed } from './cold-seed.js';
+import { readUnbalancedJournals } from '../../adapters/ledger/ledger-seed.js';
+import { DigestChanges } from './digest-changes.js';
 import { EngineInbox } from './engine-inbox.js';
+import { LedgerPrefetch, sameWatermark, type LedgerRead } from './ledger-prefetch.js';
 import { recreateDurableConsumerAt, streamSeqAfter } from './engine-start.js';
 import { rebaselineTotals } from './engine-snapshot.js';
 import { judgeSequence, sequenceFaultDetail, sequenceKey } from './engine-sequence.js';
@@ -62,6 +65,7 @@ export class MeDbReconciler implements Reconciler {
   private readonly writes: DurableWrites;
   private readonly errors: ErrorReportingContext;
   private readonly digest = new CutDigest();
+  private readonly digestChanges = new DigestChanges();
   private readonly nowMs: () => number;
   private readonly watched = new Set<string>();
   private readonly dirty = new Set<string>();
@@ -78,6 +82,10 @@ export class MeDbReconciler implements Reconciler {
   /** The stream seq of the last engine message handled (applied, seen or parked). */
   private engineStreamSeq = 0;
   private ledger: LedgerWatermark = ledgerStart;
+  private readonly readLedgerAfter = (from: LedgerWatermark) => readLedgerTransactions(this.deps.pool, from, this.deps.limits.ledgerBatchRowsMax);
+  private readonly prefetch: LedgerPrefetch;
+  /** The last ledger read was full: more rows are waiting. */
+  private ledgerBehind = true;
   private rowsRead = 0n;
   private lastDeltaAtMs: number | null = null;
   private checkCounts: CheckCounts = { keysCompared: 0, keysEqual: 0, keysInFlight: 0 };
@@ -89,6 +97,7 @@ export class MeDbReconciler implements Reconciler {
   private stopped = false;
   private loops: Promise<void>[] = [];
   private lastCheckpointMs = 0;
+  private lastCompareMs = 0;
   /** Engine events in the stream behind the last one applied (JetStream's count). */
   private engineBacklog = 0;
   /** Engine messages received, waiting for the next batch. */
@@ -102,6 +111,7 @@ export class MeDbReconciler implements Reconciler {
 
   constructor(private readonly deps: MeDbDeps) {
     this.nowMs = deps.nowMs ?? Date.now;
+    this.prefetch = new LedgerPrefetch(this.readLedgerAfter, this.nowMs);
     this.book = new PositionBook({ graceMs: deps.limits.graceMs, historyMs: Math.max(60_000, deps.limits.graceMs * 4), historyPointsMax: 2_000 });
     this.writes = durableWrites(deps.pool, deps.fence);
     this.breaks = new BreakRegistry({
@@ -135,6 +145,8 @@ export class MeDbReconciler implements Reconciler {
     };
     if (!restored && deps.limits.coldSeed) {
       await recreateDurableConsumerAt(deps.jsm, consumerSpec, await this.coldSeed());
+      // The seeded keys compared once before start() returns: those equal are confirmed now.
+      await this.queue.run(() => this.judgeWatched(this.nowMs()));
     } else {
       const startSeq = await rewindDurableConsumer(deps.jsm, { ...consumerSpec, firstStart: 'all' });
       if (startSeq === null && this.engineSeq === 0) await this.seedFromSnapshot();
@@ -157,6 +169,7 @@ export class MeDbReconciler implements Reconciler {
     this.ledgerWake?.();
     await this.messages?.close();
     await Promise.all(this.loops);
+    await this.prefetch.close();
     await this.listener?.close();
     // A last checkpoint so the next start re-reads as little as possible.
     await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
@@ -230,7 +243,7 @@ export class MeDbReconciler implements Reconciler {
    */
   private async coldSeed(): Promise<number | 'all'> {
     const { deps } = this;
-    const seed = await takeColdSeed({ nc: deps.nc, names: deps.names, pool: deps.pool, snapshotTimeoutMs: deps.limits.snapshotTimeoutMs, journalsMax: deps.limits.seedJournalsMax, nowMs: this.nowMs });
+    const seed = await takeColdSeed({ nc: deps.nc, names: deps.names, pool: deps.pool, snapshotTimeoutMs: deps.limits.snapshotTimeoutMs, nowMs: this.nowMs });
     const nowMs = this.nowMs();
     this.book.markRestored(nowMs);
     for (const [key, p] of seededPositions(seed)) {
@@ -243,13 +256,11 @@ export class MeDbReconciler implements Reconciler {
       this.currencyTotals.set(currency, total);
       this.currenciesToCheck.add(currency);
     }
-    await judgeJournals(this.breaks, seededJournalSums(seed), nowMs);
-    if (seed.ledger.unbalancedJournalsTruncated) {
-      await this.breaks.raise({ kind: errorKind, key: 'seed-journals', detail: `more than ${deps.limits.seedJournalsMax} unbalanced journals in the ledger's history; the first are listed as breaks` }, nowMs);
-    }
+    this.loops.push(this.checkSeededJournals(seed.ledger.horizonTxId));
     this.ledger = seed.ledger.watermark;
     this.rowsRead = seed.ledger.rows;
     this.ledgerCompleteMs = seed.ledgerReadStartedMs;
+    this.ledgerBehind = false;
     this.counters.ledgerRowsSeeded = Number(seed.ledger.rows);
     this.lastDeltaAtMs = nowMs;
     const log = { event: 'recon.cold_seeded', boundary: meDbBoundary, ledgerRows: seed.ledger.rows.toString(), ledger: stringify(seed.ledger.watermark), positions: this.book.size };
@@ -282,6 +293,33 @@ export class MeDbReconciler implements Reconciler {
     this.engineSeq = result.snapshot.asOfSeq;
     this.appliedThroughSeq = result.snapshot.asOfSeq;
     this.deps.log.info({ event: 'recon.snapshot_loaded', asOfSeq: result.snapshot.asOfSeq, rows: result.snapshot.balances.length }, 'engine snapshot loaded');
+  }
+
+  /**
+   * The journal check of the seeded history (every journal sums to zero), which the follower
+   * would have made row by row: one grouping over the rows below the seed's horizon, after
+   * start() (ADR 0025). Retried until it has run; a stop before then leaves it undone (logged).
+   */
+  private async checkSeededJournals(horizonTxId: bigint): Promise<void> {
+    const { limits, log } = this.deps;
+    for (let retryMs = 250; !this.stopped; retryMs = Math.min(2_000, retryMs * 2)) {
+      try {
+        const { journals, truncated } = await readUnbalancedJournals(this.deps.pool, horizonTxId, limits.seedJournalsMax);
+        await this.queue.run(async () => {
+          const nowMs = this.nowMs();
+          await judgeJournals(this.breaks, journalSumsOf(journals), nowMs);
+          if (truncated) {
+            await this.breaks.raise({ kind: errorKind, key: 'seed-journals', detail: `more than ${limits.seedJournalsMax} unbalanced journals in the ledger's history; the first are listed as breaks` }, nowMs);
+          }
+        });
+        log.info({ event: 'recon.seed_journals_checked', boundary: meDbBoundary, unbalanced: journals.length, truncated }, 'journals of the seeded ledger history checked');
+        return;
+      } catch (error) {
+        this.reportError('seed-journals', error);
+        await new Promise((resolve) => setTimeout(resolve, retryMs));
+      }
+    }
+    log.warn({ event: 'recon.seed_journals_unchecked', boundary: meDbBoundary }, 'stopped before the journals of the seeded ledger history were checked');
   }
 
   /** Feeds the engine inbox; it is bounded: the pump waits when it is full. */
@@ -357,17 +395,17 @@ export class MeDbReconciler implements Reconciler {
   }
 
   private applyEngineTotal(userId: string, currency: string, totalMinor: bigint, seq: number, atMs: number): void {
-    const before = this.book.get(keyOf(userId, currency));
-    const oldLeaf = before ? leafValue(before.engineTotalMinor, before.ledgerTotalMinor) : null;
-    const key = this.book.applyEngine(userId, currency, totalMinor, seq, atMs);
-    this.changed(key, oldLeaf);
+    this.digestChanges.noteBefore(this.book, keyOf(userId, currency));
+    this.changed(this.book.applyEngine(userId, currency, totalMinor, seq, atMs));
   }
 
   private async followLedger(): Promise<void> {
     while (!this.stopped) {
       let full = false;
       try {
-        full = await this.queue.run(() => this.readLedger());
+        // Read outside the queue (the next batch is read ahead meanwhile); only applying is serialised.
+        const read = await this.prefetch.next(this.ledger);
+        full = await this.queue.run(async () => (sameWatermark(read.from, this.ledger) ? this.applyLedgerRead(read) : true));
       } catch (error) {
         this.reportError('ledger', error);
       }
@@ -384,10 +422,15 @@ export class MeDbReconciler implements Reconciler {
     }
   }
 
-  /** Reads one batch past the watermark; true when the batch was full (more is waiting). */
+  /** Reads one batch past the watermark and applies it; true when the batch was full (more is waiting). */
   private async readLedger(): Promise<boolean> {
     const startedMs = this.nowMs();
-    const { full, batch } = await readLedgerTransactions(this.deps.pool, this.ledger, this.deps.limits.ledgerBatchRowsMax);
+    const { full, batch } = await this.readLedgerAfter(this.ledger);
+    return this.applyLedgerRead({ from: this.ledger, full, batch, startedMs });
+  }
+
+  /** Applies a batch read past the current watermark. */
+  private async applyLedgerRead({ full, batch, startedMs }: LedgerRead): Promise<boolean> {
     const nowMs = this.nowMs();
     const journals = new Map<string, Map<string, bigint>>();
     for (const row of batch.rows) this.applyLedgerRow({ ...row, createdAtMs: dateOfChange(row.createdAtMs, this.ledgerCompleteMs, nowMs) }, nowMs, journals);
@@ -396,7 +439,8 @@ export class MeDbReconciler implements Reconciler {
       this.ledger = batch.next;
       this.lastDeltaAtMs = nowMs;
     }
-    if (!full) this.ledgerCompleteMs = startedMs;
+    this.ledgerBehind = full;
+    if (!full) this.ledgerCompleteMs = Math.max(this.ledgerCompleteMs, startedMs);
     return full;
   }
 
@@ -409,16 +453,12 @@ export class MeDbReconciler implements Reconciler {
     this.currenciesToCheck.add(row.currency);
     // House accounts live only in the ledger: no engine balance to compare with.
     if (row.userId.startsWith('house:')) return;
-    const before = this.book.get(keyOf(row.userId, row.currency));
-    const oldLeaf = before ? leafValue(before.engineTotalMinor, before.ledgerTotalMinor) : null;
-    const key = this.book.applyLedger(row.userId, row.currency, row.amountMinor, row.createdAtMs);
-    this.changed(key, oldLeaf);
+    this.digestChanges.noteBefore(this.book, keyOf(row.userId, row.currency));
+    this.changed(this.book.applyLedger(row.userId, row.currency, row.amountMinor, row.createdAtMs));
   }
 
-  private changed(key: string, oldLeaf: string | null): void {
-    const p = this.book.get(key);
-    if (!p) return;
-    this.digest.replace(`${p.userId}/${p.currency}`, oldLeaf, leafValue(p.engineTotalMinor, p.ledgerTotalMinor));
+  /** The digest catches up at the next checkpoint (digest-changes.ts). */
+  private changed(key: string): void {
     this.watched.add(key);
     this.dirty.add(key);
   }
@@ -431,6 +471,26 @@ export class MeDbReconciler implements Reconciler {
 
   private async tick(): Promise<void> {
     const nowMs = this.nowMs();
+    const catchingUp = this.catchingUp();
+    // Catching up, nothing can be judged complete past the changes being applied: comparing every
+    // watched key four times a second would only cost the catch-up time. Less often, not never.
+    if (!catchingUp || nowMs - this.lastCompareMs >= this.deps.limits.compareBehindMs) {
+      this.lastCompareMs = nowMs;
+      await this.judgeWatched(nowMs);
+    }
+    await judgeCurrencyTotals(this.breaks, this.currenciesToCheck, this.currencyTotals, nowMs);
+    // Catching up, checkpoints are further apart too (each is a transaction the queue waits for);
+    // the unacked limit still forces one (pumpEngine), so a restart redoes a bounded amount.
+    if (nowMs - this.lastCheckpointMs >= (catchingUp ? this.deps.limits.checkpointBehindMs : this.deps.limits.checkpointMs)) await this.checkpoint();
+  }
+
+  /** A backlog on either side: the last ledger read was full, or more engine events wait than one batch holds. */
+  private catchingUp(): boolean {
+    return this.ledgerBehind || this.engineBacklog >= reconLimits.meDbEngineInboxMax;
+  }
+
+  /** Compares the watched keys, and raises those still breaking once the ledger is read to its horizon. */
+  private async judgeWatched(nowMs: number): Promise<void> {
     let suspects = await this.compareWatched(this.clocks());
     if (suspects.length > 0) {
       // Before calling anything a break, make sure our own view of the ledger is current:
@@ -451,8 +511,6 @@ export class MeDbReconciler implements Reconciler {
         p.differentSinceMs ?? nowMs,
       );
     }
-    await judgeCurrencyTotals(this.breaks, this.currenciesToCheck, this.currencyTotals, nowMs);
-    if (nowMs - this.lastCheckpointMs >= this.deps.limits.checkpointMs) await this.checkpoint();
   }
 
   /**
@@ -472,6 +530,7 @@ export class MeDbReconciler implements Reconciler {
 
   /** Saves totals and watermarks, then acks the engine events they include. */
   private async checkpoint(): Promise<void> {
+    this.digestChanges.flushInto(this.digest, this.book);
     const dirtyPositions = [...this.dirty].map((key) => this.book.get(key)).filter((p): p is Position => p !== undefined);
     const acks = this.unacked.splice(0);
     const engineEvents = this.appliedEvents.splice(0);

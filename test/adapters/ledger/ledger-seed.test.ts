@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLedgerBatch, type LedgerWatermark } from '../../../src/adapters/ledger/ledger-follower.js';
-import { readLedgerSeed, type LedgerSeed } from '../../../src/adapters/ledger/ledger-seed.js';
+import { readLedgerSeed, readUnbalancedJournals, type LedgerSeed } from '../../../src/adapters/ledger/ledger-seed.js';
 import { createPool, type Pool } from '../../../src/db/pool.js';
 import { createTestDatabase } from '../../support/database.js';
 
@@ -90,7 +90,7 @@ describe('seeding the ledger side at a consistent watermark', () => {
     const committedBefore = committed;
     const seeds: LedgerSeed[] = [];
     for (let i = 0; i < 10; i++) {
-      seeds.push(await readLedgerSeed(pool, { journalsMax: 10 }));
+      seeds.push(await readLedgerSeed(pool));
       await new Promise((r) => setTimeout(r, 15));
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -104,7 +104,7 @@ describe('seeding the ledger side at a consistent watermark', () => {
       expect(followed).toBeGreaterThan(0); // the writers committed past every seed
       expect(Number(seed.rows)).toBeGreaterThanOrEqual(400);
       expect(new Map([...totals].filter(([, v]) => v !== 0n))).toEqual(new Map([...expected].filter(([, v]) => v !== 0n)));
-      expect(seed.unbalancedJournals).toEqual([]);
+      expect((await readUnbalancedJournals(pool, seed.horizonTxId, 10)).journals).toEqual([]);
     }
   });
 
@@ -118,7 +118,7 @@ describe('seeding the ledger side at a consistent watermark', () => {
       const longTx = BigInt((await long.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]?.x ?? '0');
       // Committed after the long transaction began: a later xid, above the horizon it holds back.
       await commitJournal('after-long', 'uafter', 'ETH', 3n * minorOfUnit);
-      const seed = await readLedgerSeed(pool, { journalsMax: 10 });
+      const seed = await readLedgerSeed(pool);
       expect(seed.horizonTxId <= longTx).toBe(true);
       expect(seed.watermark.txId < longTx).toBe(true);
       const seeded = new Map(seed.totals.map((t) => [keyOf(t.userId, t.currency), t.totalMinor]));
@@ -136,15 +136,19 @@ describe('seeding the ledger side at a consistent watermark', () => {
     }
   });
 
-  it('lists the journals of the seeded history that do not sum to zero', async () => {
+  it('lists the journals below a seed\'s horizon that do not sum to zero, whenever asked (the rows there are final)', async () => {
     await pool.query(
       `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
        VALUES ('lopsided', 'ubad', 'ETH', 5, 'test', 'x'), ('lopsided', 'house:custody', 'ETH', -4, 'test', 'x')`);
-    const seed = await readLedgerSeed(pool, { journalsMax: 10 });
-    expect(seed.unbalancedJournals).toEqual([expect.objectContaining({ journalId: 'lopsided', currency: 'ETH', sumMinor: minorOfUnit })]);
-    expect(seed.unbalancedJournalsTruncated).toBe(false);
-    const capped = await readLedgerSeed(pool, { journalsMax: 0 });
-    expect(capped.unbalancedJournals).toEqual([]);
-    expect(capped.unbalancedJournalsTruncated).toBe(true);
+    const seed = await readLedgerSeed(pool);
+    // Another lopsided journal after the seed: above its horizon, so not in its check.
+    await pool.query(
+      `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
+       VALUES ('later', 'ubad', 'BTC', 1, 'test', 'y')`);
+    const checked = await readUnbalancedJournals(pool, seed.horizonTxId, 10);
+    expect(checked.journals).toEqual([expect.objectContaining({ journalId: 'lopsided', currency: 'ETH', sumMinor: minorOfUnit })]);
+    expect(checked.truncated).toBe(false);
+    const capped = await readUnbalancedJournals(pool, seed.horizonTxId, 0);
+    expect(capped).toEqual({ journals: [], truncated: true });
   });
 });
