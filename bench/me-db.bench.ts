@@ -36,6 +36,7 @@ const optionSpec = {
   'seal-runs': { help: 'business days (so seals with the day pending) per size, median reported (3)' },
   phases: { help: 'which phases, comma-separated: throughput,latency,seal (all)' },
   'profile-catchup': { help: 'write a V8 CPU profile of the catch-up from a checkpoint (phase 1) to this path' },
+  'profile-cold': { help: 'write a V8 CPU profile of the cold start (phase 1) to this path' },
 } as const;
 
 type OptionName = keyof typeof optionSpec;
@@ -76,6 +77,7 @@ function readOptions(quick: boolean) {
     sealRuns: Math.max(1, int('seal-runs', 3)),
     phases,
     profileCatchup: raw('profile-catchup') === undefined ? undefined : String(raw('profile-catchup')),
+    profileCold: raw('profile-cold') === undefined ? undefined : String(raw('profile-cold')),
   };
 }
 
@@ -104,7 +106,7 @@ export const meDbSuite: BenchSuite = {
       }
     };
     const throughput = opts.phases.has('throughput')
-      ? await phase('throughput', () => runThroughput(ctx, { backlogEvents: opts.backlogEvents, users: 5_000, currencies: benchCurrencies.slice(0, 5), graceMs: opts.catchupGraceMs, ...(opts.profileCatchup ? { profilePath: opts.profileCatchup } : {}) }))
+      ? await phase('throughput', () => runThroughput(ctx, { backlogEvents: opts.backlogEvents, users: 5_000, currencies: benchCurrencies.slice(0, 5), graceMs: opts.catchupGraceMs, ...(opts.profileCatchup ? { profilePath: opts.profileCatchup } : {}), ...(opts.profileCold ? { coldProfilePath: opts.profileCold } : {}) }))
       : null;
     const latency = opts.phases.has('latency')
       ? await phase('latency', () => runLatency(ctx, { faults: opts.faults, intervalMs: opts.faultIntervalMs, graceMs: opts.graceMs, rateEventsPerSec: opts.rate, users: Math.max(500, opts.faults), currencies: ['BTC', 'ETH', 'USDT'] }))

@@ -40,6 +40,8 @@ export interface ThroughputOptions {
   graceMs: number;
   /** When set, a V8 CPU profile of this process during the catch-up is written there. */
   profilePath?: string;
+  /** … and of the cold start. */
+  coldProfilePath?: string;
 }
 
 /** One timed reconciler run over the backlog. */
@@ -183,7 +185,7 @@ export async function runThroughput(ctx: Ctx, opts: ThroughputOptions): Promise<
   const catchUp = await timedRun('catch-up', opts.profilePath);
   say('throughput: a cold start (no checkpoint, the engine answering snapshots)');
   await forgetCheckpoint(pool);
-  const coldStart = await timedRun('cold start');
+  const coldStart = await timedRun('cold start', opts.coldProfilePath);
   for (const [label, run] of [['catch-up', catchUp], ['cold start', coldStart]] as const) {
     if (run.stateDifferences > 0) throw new Error(`throughput: the ${label} ended with ${run.stateDifferences} keys unlike the full scan`);
   }

@@ -38,6 +38,10 @@ async function ledgerEnd(): Promise<{ txId: string; id: string }> {
   return { txId: r.rows[0]?.tx_id ?? '0', id: r.rows[0]?.id ?? '0' };
 }
 
+async function ledgerRowCount(): Promise<number> {
+  return Number((await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM ledger_entries')).rows[0]?.n);
+}
+
 async function untilCaughtUp(reconciler: MeDbReconciler, lastSeq: number): Promise<void> {
   const end = await ledgerEnd();
   await until('the reconciler at the end of both sides', () => {
@@ -85,8 +89,8 @@ beforeAll(async () => {
   sub = nc.subscribe(names.reconAlertSubject('me_db'), { callback: (_e, msg) => void alerts.push(msg.json<BreakAlert>()) });
   // A backlog the reconciler has never seen.
   sim = await startExchangeSimulator({ nc, pool, names, seed: 23, rateEventsPerSec: 3_000, users: 200, currencies: ['BTC', 'ETH', 'USDT'], log: silentLogger() });
-  await until('a backlog', () => sim.lastSeq() >= 8_000, 60_000);
-});
+  await until('a backlog', () => sim.lastSeq() >= 8_000, 90_000);
+}, 180_000);
 
 afterAll(async () => {
   sub?.unsubscribe();
@@ -110,6 +114,8 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
     const lastSeq = sim.lastSeq();
     await untilCaughtUp(reconciler, lastSeq);
     const status = reconciler.status();
+    // Every row once: summed by the seed or read after it.
+    expect((status.counters?.ledgerRowsSeeded ?? 0) + (status.counters?.ledgerRowsReadSinceStart ?? 0)).toBe(await ledgerRowCount());
     expect(status.counters?.engineEventsApplied).toBeLessThanOrEqual(lastSeq - Number(atStart.watermarks?.engineSeq ?? 0));
     expect(status.counters?.engineEventsApplied).toBeGreaterThan(0);
     expect(status.counters?.ledgerRowsRead).toBeGreaterThan(0);

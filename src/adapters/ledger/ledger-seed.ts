@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { signedDecimalToMinor } from '../../config/decimal.js';
+import type { QueryResult } from 'pg';
 import type { Pool } from '../../db/pool.js';
 import { ledgerScale, ledgerStart, type LedgerWatermark } from './ledger-follower.js';
 
@@ -32,7 +33,6 @@ export interface LedgerSeed {
 }
 
 const horizonRow = z.object({ horizon: z.string() });
-const totalRow = z.object({ user_id: z.string(), currency: z.string(), total: z.string(), rows: z.string() });
 const lastRow = z.object({ tx_id: z.string(), id: z.string() });
 const journalRow = z.object({ tx_id: z.string(), journal_id: z.string(), currency: z.string(), total: z.string() });
 
@@ -49,25 +49,32 @@ const journalRow = z.object({ tx_id: z.string(), journal_id: z.string(), currenc
 export async function readLedgerSeed(pool: Pool): Promise<LedgerSeed> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    // The first statement takes the transaction's snapshot; pg_current_snapshot() is that snapshot.
-    const horizonText = horizonRow.parse((await client.query('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon')).rows[0]).horizon;
-    const totals = await client.query(
-      `SELECT user_id, currency, sum(amount)::text AS total, count(*)::text AS rows
-         FROM ledger_entries WHERE tx_id < $1::text::xid8
-        GROUP BY user_id, currency`,
-      [horizonText],
-    );
-    const last = await client.query(
-      'SELECT tx_id::text, id::text FROM ledger_entries WHERE tx_id < $1::text::xid8 ORDER BY tx_id DESC, id DESC LIMIT 1', [horizonText]);
-    await client.query('COMMIT');
-
+    // One round trip. The first statement takes the transaction's snapshot; pg_current_snapshot()
+    // is that snapshot in every statement after it, so each sees the same horizon (an InitPlan,
+    // evaluated once).
+    const results = (await client.query(
+      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+       SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon;
+       SELECT user_id, currency, sum(amount)::text AS total, count(*)::text AS rows
+         FROM ledger_entries WHERE tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))
+        GROUP BY user_id, currency;
+       SELECT tx_id::text, id::text FROM ledger_entries WHERE tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))
+        ORDER BY tx_id DESC, id DESC LIMIT 1;
+       COMMIT`,
+    )) as unknown as QueryResult[];
+    const [, horizon, totals, last] = results;
+    if (!horizon || !totals || !last || results.length !== 5) throw new Error(`ledger seed: ${results.length} results, expected 5`);
+    const horizonText = horizonRow.parse(horizon.rows[0]).horizon;
     let rows = 0n;
     const seeded: SeededTotal[] = [];
-    for (const raw of totals.rows as unknown[]) {
-      const r = totalRow.parse(raw);
-      rows += BigInt(r.rows);
-      seeded.push({ userId: r.user_id, currency: r.currency, totalMinor: signedDecimalToMinor(r.total, ledgerScale) });
+    // One row per (account, currency): checked by hand, a schema parse per row would cost more than the scan.
+    for (const r of totals.rows as Array<Record<string, unknown>>) {
+      const { user_id: userId, currency, total, rows: count } = r;
+      if (typeof userId !== 'string' || typeof currency !== 'string' || typeof total !== 'string' || typeof count !== 'string') {
+        throw new Error(`ledger seed: unexpected row ${JSON.stringify(r)}`);
+      }
+      rows += BigInt(count);
+      seeded.push({ userId, currency, totalMinor: signedDecimalToMinor(total, ledgerScale) });
     }
     const lastPosition = last.rows[0] === undefined ? null : lastRow.parse(last.rows[0]);
     return {

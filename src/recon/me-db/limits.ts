@@ -21,7 +21,7 @@ export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
   tickMs: 250,
   checkpointMs: 1_000,
   checkpointBehindMs: 10_000,
-  compareBehindMs: 1_000,
+  compareBehindMs: 5_000,
   ledgerPollMs: 500,
   ledgerBatchRowsMax: 5_000,
   engineInFlightMax: 50_000,

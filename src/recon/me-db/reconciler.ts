@@ -16,7 +16,7 @@ import { reportReconcilerError, type ErrorReportingContext } from '../error-repo
 import { reconLimits } from '../limits.js';
 import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
-import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, meDbBoundary, saveCheckpoint, type CheckpointWrite, type SavedPosition } from './checkpoint.js';
 import type { MeDbCounters } from './counters.js';
 import { journalSumsOf, seededCurrencyTotals, seededPositions, takeColdSeed } from './cold-seed.js';
 import { readUnbalancedJournals } from '../../adapters/ledger/ledger-seed.js';
@@ -97,6 +97,8 @@ export class MeDbReconciler implements Reconciler {
   private stopped = false;
   private loops: Promise<void>[] = [];
   private lastCheckpointMs = 0;
+  /** The checkpoint being written outside the queue, if any. */
+  private checkpointWrite: Promise<void> | null = null;
   private lastCompareMs = 0;
   /** Engine events in the stream behind the last one applied (JetStream's count). */
   private engineBacklog = 0;
@@ -243,12 +245,17 @@ export class MeDbReconciler implements Reconciler {
    */
   private async coldSeed(): Promise<number | 'all'> {
     const { deps } = this;
-    const seed = await takeColdSeed({ nc: deps.nc, names: deps.names, pool: deps.pool, snapshotTimeoutMs: deps.limits.snapshotTimeoutMs, nowMs: this.nowMs });
+    const startedMs = performance.now();
+    const seed = await takeColdSeed({
+      nc: deps.nc, names: deps.names, pool: deps.pool, snapshotTimeoutMs: deps.limits.snapshotTimeoutMs, nowMs: this.nowMs,
+      locate: (asOfSeq) => streamSeqAfter(deps.jsm, deps.names.meBalanceStream, deps.names.meBalanceSubjectAll, asOfSeq),
+    });
+    const readMs = performance.now() - startedMs;
     const nowMs = this.nowMs();
     this.book.markRestored(nowMs);
     for (const [key, p] of seededPositions(seed)) {
+      this.digestChanges.noteBefore(this.book, key); // new to the digest: added at the first checkpoint
       this.book.restore(p.userId, p.currency, p.engineTotalMinor, p.engineSeq, p.ledgerTotalMinor, nowMs);
-      this.digest.replace(`${p.userId}/${p.currency}`, null, leafValue(p.engineTotalMinor, p.ledgerTotalMinor));
       this.watched.add(key);
       this.dirty.add(key);
     }
@@ -263,18 +270,21 @@ export class MeDbReconciler implements Reconciler {
     this.ledgerBehind = false;
     this.counters.ledgerRowsSeeded = Number(seed.ledger.rows);
     this.lastDeltaAtMs = nowMs;
-    const log = { event: 'recon.cold_seeded', boundary: meDbBoundary, ledgerRows: seed.ledger.rows.toString(), ledger: stringify(seed.ledger.watermark), positions: this.book.size };
+    const log = {
+      event: 'recon.cold_seeded', boundary: meDbBoundary, ledgerRows: seed.ledger.rows.toString(), ledger: stringify(seed.ledger.watermark), positions: this.book.size,
+      readMs: Math.round(readMs), snapshotMs: Math.round(seed.engineReadMs), ledgerSeedMs: Math.round(seed.ledgerReadMs), applyMs: Math.round(performance.now() - startedMs - readMs),
+    };
     if (!seed.engine) {
       deps.log.warn({ ...log, code: seed.engineUnavailable?.code, err: seed.engineUnavailable?.message }, 'me_db seeded the ledger; engine snapshot unavailable, reading the balance stream from its start');
       return 'all';
     }
     this.engineSeq = seed.engine.asOfSeq;
     this.appliedThroughSeq = seed.engine.asOfSeq;
-    const startSeq = await streamSeqAfter(deps.jsm, deps.names.meBalanceStream, deps.names.meBalanceSubjectAll, seed.engine.asOfSeq);
+    const startSeq = seed.engine.streamStartSeq;
     // Below the start every event is in the snapshot: should the consumer ever be recreated from the
     // stream's start, they are redeliveries (seen), not a sequence going back.
     if (startSeq !== null) this.engineStreamSeq = startSeq - 1;
-    deps.log.info({ ...log, asOfSeq: seed.engine.asOfSeq, balances: seed.engine.balances.length, streamStartSeq: startSeq }, 'me_db seeded from the engine snapshot and the ledger');
+    deps.log.info({ ...log, asOfSeq: seed.engine.asOfSeq, balances: seed.engine.balances.length, streamStartSeq: startSeq, totalMs: Math.round(performance.now() - startedMs) }, 'me_db seeded from the engine snapshot and the ledger');
     return startSeq ?? 'all';
   }
 
@@ -328,7 +338,8 @@ export class MeDbReconciler implements Reconciler {
       this.engineInbox.push(msg);
       if (this.engineInbox.size >= reconLimits.meDbEngineInboxMax) await this.engineInbox.drained;
       if (this.unacked.length >= this.deps.limits.engineInFlightMax / 2) {
-        await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
+        // Written while the queue goes on; JetStream's max_ack_pending holds the stream back if it lags.
+        await this.queue.run(async () => this.checkpointInBackground()).catch((e: unknown) => this.reportError('checkpoint', e));
       }
     }
     await this.engineInbox.drained;
@@ -481,7 +492,8 @@ export class MeDbReconciler implements Reconciler {
     await judgeCurrencyTotals(this.breaks, this.currenciesToCheck, this.currencyTotals, nowMs);
     // Catching up, checkpoints are further apart too (each is a transaction the queue waits for);
     // the unacked limit still forces one (pumpEngine), so a restart redoes a bounded amount.
-    if (nowMs - this.lastCheckpointMs >= (catchingUp ? this.deps.limits.checkpointBehindMs : this.deps.limits.checkpointMs)) await this.checkpoint();
+    if (catchingUp && nowMs - this.lastCheckpointMs >= this.deps.limits.checkpointBehindMs) this.checkpointInBackground();
+    else if (!catchingUp && nowMs - this.lastCheckpointMs >= this.deps.limits.checkpointMs) await this.checkpoint();
   }
 
   /** A backlog on either side: the last ledger read was full, or more engine events wait than one batch holds. */
@@ -528,33 +540,78 @@ export class MeDbReconciler implements Reconciler {
     return compareWatched(this.book, this.watched, this.breaks, this.checkCounts, clocks, only);
   }
 
-  /** Saves totals and watermarks, then acks the engine events they include. */
+  /** Saves totals and watermarks, then acks the engine events they include; durable when it resolves. */
   private async checkpoint(): Promise<void> {
+    await this.checkpointWrite;
+    await this.writeCheckpoint(this.captureCheckpoint());
+    await this.afterCheckpoint();
+  }
+
+  /**
+   * Catching up: the checkpoint's state is taken now (a consistent cut, in the queue) and written
+   * while the queue goes on applying; its acks follow the commit. One write at a time: skipped
+   * while one is under way (the next tick or the unacked limit comes back to it).
+   */
+  private checkpointInBackground(): void {
+    if (this.checkpointWrite) return;
+    // Only the write is awaited by a later checkpoint (which runs in the queue); what follows it is queued.
+    const write: Promise<void> = this.writeCheckpoint(this.captureCheckpoint()).then(
+      () => {
+        this.checkpointWrite = null;
+        void this.queue.run(() => this.afterCheckpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
+      },
+      (e: unknown) => {
+        this.checkpointWrite = null;
+        this.reportError('checkpoint', e);
+      },
+    );
+    this.checkpointWrite = write;
+  }
+
+  /** The state to save, copied: the positions go on changing while it is written. */
+  private captureCheckpoint(): CapturedCheckpoint {
     this.digestChanges.flushInto(this.digest, this.book);
-    const dirtyPositions = [...this.dirty].map((key) => this.book.get(key)).filter((p): p is Position => p !== undefined);
-    const acks = this.unacked.splice(0);
-    const engineEvents = this.appliedEvents.splice(0);
-    try {
-      await saveCheckpoint(this.writes, {
-        engineEvents,
+    const keys = [...this.dirty];
+    this.dirty.clear();
+    const dirtyPositions: SavedPosition[] = [];
+    for (const key of keys) {
+      const p = this.book.get(key);
+      if (p) dirtyPositions.push({ userId: p.userId, currency: p.currency, engineTotalMinor: p.engineTotalMinor, engineSeq: p.engineSeq, ledgerTotalMinor: p.ledgerTotalMinor });
+    }
+    const check = { ...this.checkCounts, breaksOpen: this.breaks.openCount };
+    this.checkCounts = { keysCompared: 0, keysEqual: 0, keysInFlight: 0 };
+    return {
+      keys,
+      acks: this.unacked.splice(0),
+      write: {
+        engineEvents: this.appliedEvents.splice(0),
         engineSeq: this.engineSeq,
         engineStreamSeq: this.engineStreamSeq,
         ledger: this.ledger,
         rowsRead: this.rowsRead,
         dirtyPositions,
-        currencyTotals: this.currencyTotals,
-        check: { ...this.checkCounts, breaksOpen: this.breaks.openCount },
-      });
+        currencyTotals: new Map(this.currencyTotals),
+        check,
+      },
+    };
+  }
+
+  private async writeCheckpoint(captured: CapturedCheckpoint): Promise<void> {
+    try {
+      await saveCheckpoint(this.writes, captured.write);
     } catch (error) {
-      this.unacked.unshift(...acks);
-      this.appliedEvents.unshift(...engineEvents);
+      // Not saved: its positions are dirty again (their current values go in the next one), its events wait.
+      for (const key of captured.keys) this.dirty.add(key);
+      this.unacked.unshift(...captured.acks);
+      this.appliedEvents.unshift(...(captured.write.engineEvents ?? []));
       throw error;
     }
-    this.dirty.clear();
-    for (const msg of acks) msg.ack();
-    this.checkCounts = { keysCompared: 0, keysEqual: 0, keysInFlight: 0 };
+    for (const msg of captured.acks) msg.ack();
     this.counters.checks++;
     this.lastCheckpointMs = this.nowMs();
+  }
+
+  private async afterCheckpoint(): Promise<void> {
     await this.breaks.touchAll();
     await this.breaks.resolve(errorKind, 'engine');
   }
@@ -562,6 +619,13 @@ export class MeDbReconciler implements Reconciler {
   private reportError(where: string, error: unknown): void {
     reportReconcilerError(this.errors, where, error);
   }
+}
+
+interface CapturedCheckpoint {
+  /** The dirty keys it covers, and the engine messages it acks once saved. */
+  keys: string[];
+  acks: JsMsg[];
+  write: CheckpointWrite;
 }
 
 const stringify = (w: LedgerWatermark) => ({ txId: w.txId.toString(), id: w.id.toString() });

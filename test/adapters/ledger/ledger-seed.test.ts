@@ -102,7 +102,8 @@ describe('seeding the ledger side at a consistent watermark', () => {
     for (const seed of seeds) {
       const { totals, followed } = await seedThenFollow(seed);
       expect(followed).toBeGreaterThan(0); // the writers committed past every seed
-      expect(Number(seed.rows)).toBeGreaterThanOrEqual(400);
+      // (How many rows a seed sums depends on the horizon, which is cluster-wide: a transaction
+      // open in another database holds it back. Exactness does not.)
       expect(new Map([...totals].filter(([, v]) => v !== 0n))).toEqual(new Map([...expected].filter(([, v]) => v !== 0n)));
       expect((await readUnbalancedJournals(pool, seed.horizonTxId, 10)).journals).toEqual([]);
     }
@@ -136,19 +137,21 @@ describe('seeding the ledger side at a consistent watermark', () => {
     }
   });
 
-  it('lists the journals below a seed\'s horizon that do not sum to zero, whenever asked (the rows there are final)', async () => {
+  it('lists the journals below a horizon that do not sum to zero, whenever asked (the rows there are final)', async () => {
     await pool.query(
       `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
        VALUES ('lopsided', 'ubad', 'ETH', 5, 'test', 'x'), ('lopsided', 'house:custody', 'ETH', -4, 'test', 'x')`);
-    const seed = await readLedgerSeed(pool);
-    // Another lopsided journal after the seed: above its horizon, so not in its check.
+    // A horizon past that journal (a transaction id taken after it committed; the real horizon is
+    // cluster-wide and may lag behind other databases' transactions).
+    const horizon = BigInt((await pool.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]?.x ?? '0');
+    // Another lopsided journal after it: above the horizon, so not in its check.
     await pool.query(
       `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
        VALUES ('later', 'ubad', 'BTC', 1, 'test', 'y')`);
-    const checked = await readUnbalancedJournals(pool, seed.horizonTxId, 10);
+    const checked = await readUnbalancedJournals(pool, horizon, 10);
     expect(checked.journals).toEqual([expect.objectContaining({ journalId: 'lopsided', currency: 'ETH', sumMinor: minorOfUnit })]);
     expect(checked.truncated).toBe(false);
-    const capped = await readUnbalancedJournals(pool, seed.horizonTxId, 0);
+    const capped = await readUnbalancedJournals(pool, horizon, 0);
     expect(capped).toEqual({ journals: [], truncated: true });
   });
 });
