@@ -23,7 +23,7 @@ export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
   checkpointBehindMs: 10_000,
   compareBehindMs: 5_000,
   ledgerPollMs: 500,
-  ledgerBatchRowsMax: 5_000,
+  ledgerBatchRowsMax: 20_000,
   engineInFlightMax: 50_000,
   engineAckWaitMs: 60_000,
   snapshotTimeoutMs: 5_000,
