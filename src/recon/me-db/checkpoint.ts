@@ -49,12 +49,15 @@ export async function loadCheckpoint(pool: Pool): Promise<SavedState | null> {
   };
 }
 
+/** A position as a checkpoint saves it (values copied when the checkpoint was taken). */
+export type SavedPosition = Pick<Position, 'userId' | 'currency' | 'engineTotalMinor' | 'engineSeq' | 'ledgerTotalMinor'>;
+
 export interface CheckpointWrite {
   engineSeq: number;
   engineStreamSeq: number;
   ledger: LedgerWatermark;
   rowsRead: bigint;
-  dirtyPositions: Position[];
+  dirtyPositions: SavedPosition[];
   currencyTotals: Map<string, bigint>;
   check: { keysCompared: number; keysEqual: number; keysInFlight: number; breaksOpen: number };
   /** Engine events applied since the last checkpoint, kept as history for the close's cut. */
@@ -95,20 +98,17 @@ export async function saveCheckpoint(writes: DurableWrites, write: CheckpointWri
   });
 }
 
-async function upsertPositions(client: PoolClient, positions: Position[]): Promise<void> {
+async function upsertPositions(client: PoolClient, positions: SavedPosition[]): Promise<void> {
   if (positions.length === 0) return;
+  // One JSON parameter: serialised natively, where pg's array encoding is per element in JS.
   await client.query(
     `INSERT INTO recon_me_db_positions (user_id, currency, engine_total, engine_seq, ledger_total)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::bigint[], $5::numeric[])
+     SELECT u, c, e::numeric, s::bigint, l::numeric FROM json_to_recordset($1::json) AS t(u text, c text, e text, s text, l text)
      ON CONFLICT (user_id, currency) DO UPDATE SET engine_total = EXCLUDED.engine_total,
        engine_seq = EXCLUDED.engine_seq, ledger_total = EXCLUDED.ledger_total`,
-    [
-      positions.map((p) => p.userId),
-      positions.map((p) => p.currency),
-      positions.map((p) => minorToDecimal(p.engineTotalMinor, moneyScale)),
-      positions.map((p) => String(p.engineSeq)),
-      positions.map((p) => minorToDecimal(p.ledgerTotalMinor, moneyScale)),
-    ],
+    [JSON.stringify(positions.map((p) => ({
+      u: p.userId, c: p.currency, e: minorToDecimal(p.engineTotalMinor, moneyScale), s: String(p.engineSeq), l: minorToDecimal(p.ledgerTotalMinor, moneyScale),
+    })))],
   );
 }
 
@@ -117,16 +117,12 @@ async function insertEngineHistory(client: PoolClient, events: readonly BalanceE
   if (events.length === 0) return;
   await client.query(
     `INSERT INTO engine_balance_history (seq, user_id, currency, total, locked, available, ts)
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::numeric[], $7::timestamptz[])
+     SELECT s::bigint, u, c, t::numeric, l::numeric, a::numeric, 'epoch'::timestamptz + ms * interval '1 millisecond'
+       FROM json_to_recordset($1::json) AS r(s text, u text, c text, t text, l text, a text, ms bigint)
      ON CONFLICT (seq) DO NOTHING`,
-    [
-      events.map((e) => String(e.seq)),
-      events.map((e) => e.userId),
-      events.map((e) => e.currency),
-      events.map((e) => minorToDecimal(e.totalMinor, moneyScale)),
-      events.map((e) => minorToDecimal(e.lockedMinor, moneyScale)),
-      events.map((e) => minorToDecimal(e.availableMinor, moneyScale)),
-      events.map((e) => new Date(e.tsMs).toISOString()),
-    ],
+    [JSON.stringify(events.map((e) => ({
+      s: String(e.seq), u: e.userId, c: e.currency, t: minorToDecimal(e.totalMinor, moneyScale),
+      l: minorToDecimal(e.lockedMinor, moneyScale), a: minorToDecimal(e.availableMinor, moneyScale), ms: e.tsMs,
+    })))],
   );
 }

@@ -1,5 +1,8 @@
 import type { SerialQueue } from '../serial-queue.js';
 
+/** Events handled between two turns of the event loop. */
+const engineInboxYieldEvery = 256;
+
 /**
  * Engine messages are applied in batches: everything that arrived while the previous batch
  * ran goes into one queue task, so a burst costs one trip through the queue, not one per
@@ -37,6 +40,7 @@ export class EngineInbox<T> {
     this.draining = this.queue
       .run(async () => {
         this.drainQueued = false;
+        let handled = 0;
         for (const item of this.items.splice(0)) {
           try {
             await this.handle(item);
@@ -44,6 +48,9 @@ export class EngineInbox<T> {
             // Left unacked: it comes back after ack_wait (or at the next start, in order).
             this.onError(error);
           }
+          // Handlers settle as microtasks, which hold off I/O: let it in now and then, so a ledger
+          // read finishing meanwhile is parsed (and the next one sent) without waiting for the batch.
+          if (++handled % engineInboxYieldEvery === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         }
       })
       .catch((error: unknown) => this.onError(error));

@@ -2,19 +2,31 @@ export interface MeDbLimits {
   graceMs: number;
   tickMs: number;
   checkpointMs: number;
+  /** The checkpoint interval while either side has a backlog (bounded by engineInFlightMax / 2 unacked events too). */
+  checkpointBehindMs: number;
+  /** How often the watched keys are compared while either side has a backlog (else every tick). */
+  compareBehindMs: number;
   ledgerPollMs: number;
   ledgerBatchRowsMax: number;
   engineInFlightMax: number;
   engineAckWaitMs: number;
   snapshotTimeoutMs: number;
+  /** A first start (no checkpoint) seeds both sides as sets at their watermarks (ADR 0025); false: replays them from their starts. */
+  coldSeed: boolean;
+  /** Unbalanced journals the cold seed lists (each a break) at most; past it, one reconciler_error says more exist. */
+  seedJournalsMax: number;
 }
 
 export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
   tickMs: 250,
   checkpointMs: 1_000,
+  checkpointBehindMs: 10_000,
+  compareBehindMs: 5_000,
   ledgerPollMs: 500,
-  ledgerBatchRowsMax: 5_000,
+  ledgerBatchRowsMax: 20_000,
   engineInFlightMax: 50_000,
   engineAckWaitMs: 60_000,
   snapshotTimeoutMs: 5_000,
+  coldSeed: true,
+  seedJournalsMax: 1_000,
 };

@@ -16,9 +16,14 @@ import { reportReconcilerError, type ErrorReportingContext } from '../error-repo
 import { reconLimits } from '../limits.js';
 import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
-import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, meDbBoundary, saveCheckpoint, type CheckpointWrite, type SavedPosition } from './checkpoint.js';
 import type { MeDbCounters } from './counters.js';
+import { journalSumsOf, seededCurrencyTotals, seededPositions, takeColdSeed } from './cold-seed.js';
+import { readUnbalancedJournals } from '../../adapters/ledger/ledger-seed.js';
+import { DigestChanges } from './digest-changes.js';
 import { EngineInbox } from './engine-inbox.js';
+import { LedgerPrefetch, sameWatermark, type LedgerRead } from './ledger-prefetch.js';
+import { recreateDurableConsumerAt, streamSeqAfter } from './engine-start.js';
 import { rebaselineTotals } from './engine-snapshot.js';
 import { judgeSequence, sequenceFaultDetail, sequenceKey } from './engine-sequence.js';
 import { freezeEffects } from './freeze-effects.js';
@@ -60,6 +65,7 @@ export class MeDbReconciler implements Reconciler {
   private readonly writes: DurableWrites;
   private readonly errors: ErrorReportingContext;
   private readonly digest = new CutDigest();
+  private readonly digestChanges = new DigestChanges();
   private readonly nowMs: () => number;
   private readonly watched = new Set<string>();
   private readonly dirty = new Set<string>();
@@ -76,10 +82,14 @@ export class MeDbReconciler implements Reconciler {
   /** The stream seq of the last engine message handled (applied, seen or parked). */
   private engineStreamSeq = 0;
   private ledger: LedgerWatermark = ledgerStart;
+  private readonly readLedgerAfter = (from: LedgerWatermark) => readLedgerTransactions(this.deps.pool, from, this.deps.limits.ledgerBatchRowsMax);
+  private readonly prefetch: LedgerPrefetch;
+  /** The last ledger read was full: more rows are waiting. */
+  private ledgerBehind = true;
   private rowsRead = 0n;
   private lastDeltaAtMs: number | null = null;
   private checkCounts: CheckCounts = { keysCompared: 0, keysEqual: 0, keysInFlight: 0 };
-  private readonly counters: MeDbCounters = { engineEventsApplied: 0, engineEventsParked: 0, ledgerRowsRead: 0, ledgerRowsReadSinceStart: 0, checks: 0 };
+  private readonly counters: MeDbCounters = { engineEventsApplied: 0, engineEventsParked: 0, ledgerRowsRead: 0, ledgerRowsReadSinceStart: 0, ledgerRowsSeeded: 0, checks: 0 };
   private messages: ConsumerMessages | null = null;
   private timers: NodeJS.Timeout[] = [];
   private listener: { close(): Promise<void> } | null = null;
@@ -87,6 +97,9 @@ export class MeDbReconciler implements Reconciler {
   private stopped = false;
   private loops: Promise<void>[] = [];
   private lastCheckpointMs = 0;
+  /** The checkpoint being written outside the queue, if any. */
+  private checkpointWrite: Promise<void> | null = null;
+  private lastCompareMs = 0;
   /** Engine events in the stream behind the last one applied (JetStream's count). */
   private engineBacklog = 0;
   /** Engine messages received, waiting for the next batch. */
@@ -100,6 +113,7 @@ export class MeDbReconciler implements Reconciler {
 
   constructor(private readonly deps: MeDbDeps) {
     this.nowMs = deps.nowMs ?? Date.now;
+    this.prefetch = new LedgerPrefetch(this.readLedgerAfter, this.nowMs);
     this.book = new PositionBook({ graceMs: deps.limits.graceMs, historyMs: Math.max(60_000, deps.limits.graceMs * 4), historyPointsMax: 2_000 });
     this.writes = durableWrites(deps.pool, deps.fence);
     this.breaks = new BreakRegistry({
@@ -123,16 +137,22 @@ export class MeDbReconciler implements Reconciler {
     const { deps } = this;
     await ensureBalanceStream(deps.jsm, deps.names);
     await ensureReconStream(deps.jsm, deps.names);
-    await this.restore();
-    const startSeq = await rewindDurableConsumer(deps.jsm, {
+    const restored = await this.restore();
+    const consumerSpec = {
       stream: deps.names.meBalanceStream,
       name: deps.names.meDbConsumer,
       filterSubject: deps.names.meBalanceSubjectAll,
       ackWaitMs: deps.limits.engineAckWaitMs,
       inFlightMax: deps.limits.engineInFlightMax,
-      firstStart: 'all',
-    });
-    if (startSeq === null && this.engineSeq === 0) await this.seedFromSnapshot();
+    };
+    if (!restored && deps.limits.coldSeed) {
+      await recreateDurableConsumerAt(deps.jsm, consumerSpec, await this.coldSeed());
+      // The seeded keys compared once before start() returns: those equal are confirmed now.
+      await this.queue.run(() => this.judgeWatched(this.nowMs()));
+    } else {
+      const startSeq = await rewindDurableConsumer(deps.jsm, { ...consumerSpec, firstStart: 'all' });
+      if (startSeq === null && this.engineSeq === 0) await this.seedFromSnapshot();
+    }
     const consumer = await deps.js.consumers.get(deps.names.meBalanceStream, deps.names.meDbConsumer);
     // Until the first message says otherwise, the engine side is as far behind as the consumer's
     // backlog: after a restart, a ledger read faster than the stream must not judge a lagging engine.
@@ -151,6 +171,7 @@ export class MeDbReconciler implements Reconciler {
     this.ledgerWake?.();
     await this.messages?.close();
     await Promise.all(this.loops);
+    await this.prefetch.close();
     await this.listener?.close();
     // A last checkpoint so the next start re-reads as little as possible.
     await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
@@ -194,10 +215,11 @@ export class MeDbReconciler implements Reconciler {
     });
   }
 
-  private async restore(): Promise<void> {
+  /** False on a first start: no checkpoint. */
+  private async restore(): Promise<boolean> {
     const saved = await loadCheckpoint(this.deps.pool);
     await this.breaks.load();
-    if (!saved) return;
+    if (!saved) return false;
     const nowMs = this.nowMs();
     this.book.markRestored(nowMs);
     for (const p of saved.positions) {
@@ -212,6 +234,58 @@ export class MeDbReconciler implements Reconciler {
     this.engineStreamSeq = saved.engineStreamSeq ?? 0;
     this.ledger = saved.ledger;
     this.rowsRead = saved.rowsRead;
+    return true;
+  }
+
+  /**
+   * A first start: both sides seeded as sets at their own watermarks (cold-seed.ts, ADR 0025),
+   * restored as a checkpoint would be (so a difference dates from now at the earliest, and is
+   * judged once both sides are complete past it). Returns where the balance stream is followed
+   * from: the first event past the snapshot, or its start when there is no snapshot.
+   */
+  private async coldSeed(): Promise<number | 'all'> {
+    const { deps } = this;
+    const startedMs = performance.now();
+    const seed = await takeColdSeed({
+      nc: deps.nc, names: deps.names, pool: deps.pool, snapshotTimeoutMs: deps.limits.snapshotTimeoutMs, nowMs: this.nowMs,
+      locate: (asOfSeq) => streamSeqAfter(deps.jsm, deps.names.meBalanceStream, deps.names.meBalanceSubjectAll, asOfSeq),
+    });
+    const readMs = performance.now() - startedMs;
+    const nowMs = this.nowMs();
+    this.book.markRestored(nowMs);
+    for (const [key, p] of seededPositions(seed)) {
+      this.digestChanges.noteBefore(this.book, key); // new to the digest: added at the first checkpoint
+      this.book.restore(p.userId, p.currency, p.engineTotalMinor, p.engineSeq, p.ledgerTotalMinor, nowMs);
+      this.watched.add(key);
+      this.dirty.add(key);
+    }
+    for (const [currency, total] of seededCurrencyTotals(seed)) {
+      this.currencyTotals.set(currency, total);
+      this.currenciesToCheck.add(currency);
+    }
+    this.loops.push(this.checkSeededJournals(seed.ledger.horizonTxId));
+    this.ledger = seed.ledger.watermark;
+    this.rowsRead = seed.ledger.rows;
+    this.ledgerCompleteMs = seed.ledgerReadStartedMs;
+    this.ledgerBehind = false;
+    this.counters.ledgerRowsSeeded = Number(seed.ledger.rows);
+    this.lastDeltaAtMs = nowMs;
+    const log = {
+      event: 'recon.cold_seeded', boundary: meDbBoundary, ledgerRows: seed.ledger.rows.toString(), ledger: stringify(seed.ledger.watermark), positions: this.book.size,
+      readMs: Math.round(readMs), snapshotMs: Math.round(seed.engineReadMs), ledgerSeedMs: Math.round(seed.ledgerReadMs), applyMs: Math.round(performance.now() - startedMs - readMs),
+    };
+    if (!seed.engine) {
+      deps.log.warn({ ...log, code: seed.engineUnavailable?.code, err: seed.engineUnavailable?.message }, 'me_db seeded the ledger; engine snapshot unavailable, reading the balance stream from its start');
+      return 'all';
+    }
+    this.engineSeq = seed.engine.asOfSeq;
+    this.appliedThroughSeq = seed.engine.asOfSeq;
+    const startSeq = seed.engine.streamStartSeq;
+    // Below the start every event is in the snapshot: should the consumer ever be recreated from the
+    // stream's start, they are redeliveries (seen), not a sequence going back.
+    if (startSeq !== null) this.engineStreamSeq = startSeq - 1;
+    deps.log.info({ ...log, asOfSeq: seed.engine.asOfSeq, balances: seed.engine.balances.length, streamStartSeq: startSeq, totalMs: Math.round(performance.now() - startedMs) }, 'me_db seeded from the engine snapshot and the ledger');
+    return startSeq ?? 'all';
   }
 
   /** First start: the engine's balances as of a seq; events up to it are then skipped. */
@@ -231,13 +305,41 @@ export class MeDbReconciler implements Reconciler {
     this.deps.log.info({ event: 'recon.snapshot_loaded', asOfSeq: result.snapshot.asOfSeq, rows: result.snapshot.balances.length }, 'engine snapshot loaded');
   }
 
+  /**
+   * The journal check of the seeded history (every journal sums to zero), which the follower
+   * would have made row by row: one grouping over the rows below the seed's horizon, after
+   * start() (ADR 0025). Retried until it has run; a stop before then leaves it undone (logged).
+   */
+  private async checkSeededJournals(horizonTxId: bigint): Promise<void> {
+    const { limits, log } = this.deps;
+    for (let retryMs = 250; !this.stopped; retryMs = Math.min(2_000, retryMs * 2)) {
+      try {
+        const { journals, truncated } = await readUnbalancedJournals(this.deps.pool, horizonTxId, limits.seedJournalsMax);
+        await this.queue.run(async () => {
+          const nowMs = this.nowMs();
+          await judgeJournals(this.breaks, journalSumsOf(journals), nowMs);
+          if (truncated) {
+            await this.breaks.raise({ kind: errorKind, key: 'seed-journals', detail: `more than ${limits.seedJournalsMax} unbalanced journals in the ledger's history; the first are listed as breaks` }, nowMs);
+          }
+        });
+        log.info({ event: 'recon.seed_journals_checked', boundary: meDbBoundary, unbalanced: journals.length, truncated }, 'journals of the seeded ledger history checked');
+        return;
+      } catch (error) {
+        this.reportError('seed-journals', error);
+        await new Promise((resolve) => setTimeout(resolve, retryMs));
+      }
+    }
+    log.warn({ event: 'recon.seed_journals_unchecked', boundary: meDbBoundary }, 'stopped before the journals of the seeded ledger history were checked');
+  }
+
   /** Feeds the engine inbox; it is bounded: the pump waits when it is full. */
   private async pumpEngine(messages: ConsumerMessages): Promise<void> {
     for await (const msg of messages) {
       this.engineInbox.push(msg);
       if (this.engineInbox.size >= reconLimits.meDbEngineInboxMax) await this.engineInbox.drained;
       if (this.unacked.length >= this.deps.limits.engineInFlightMax / 2) {
-        await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
+        // Written while the queue goes on; JetStream's max_ack_pending holds the stream back if it lags.
+        await this.queue.run(async () => this.checkpointInBackground()).catch((e: unknown) => this.reportError('checkpoint', e));
       }
     }
     await this.engineInbox.drained;
@@ -304,17 +406,17 @@ export class MeDbReconciler implements Reconciler {
   }
 
   private applyEngineTotal(userId: string, currency: string, totalMinor: bigint, seq: number, atMs: number): void {
-    const before = this.book.get(keyOf(userId, currency));
-    const oldLeaf = before ? leafValue(before.engineTotalMinor, before.ledgerTotalMinor) : null;
-    const key = this.book.applyEngine(userId, currency, totalMinor, seq, atMs);
-    this.changed(key, oldLeaf);
+    this.digestChanges.noteBefore(this.book, keyOf(userId, currency));
+    this.changed(this.book.applyEngine(userId, currency, totalMinor, seq, atMs));
   }
 
   private async followLedger(): Promise<void> {
     while (!this.stopped) {
       let full = false;
       try {
-        full = await this.queue.run(() => this.readLedger());
+        // Read outside the queue (the next batch is read ahead meanwhile); only applying is serialised.
+        const read = await this.prefetch.next(this.ledger);
+        full = await this.queue.run(async () => (sameWatermark(read.from, this.ledger) ? this.applyLedgerRead(read) : true));
       } catch (error) {
         this.reportError('ledger', error);
       }
@@ -331,10 +433,15 @@ export class MeDbReconciler implements Reconciler {
     }
   }
 
-  /** Reads one batch past the watermark; true when the batch was full (more is waiting). */
+  /** Reads one batch past the watermark and applies it; true when the batch was full (more is waiting). */
   private async readLedger(): Promise<boolean> {
     const startedMs = this.nowMs();
-    const { full, batch } = await readLedgerTransactions(this.deps.pool, this.ledger, this.deps.limits.ledgerBatchRowsMax);
+    const { full, batch } = await this.readLedgerAfter(this.ledger);
+    return this.applyLedgerRead({ from: this.ledger, full, batch, startedMs });
+  }
+
+  /** Applies a batch read past the current watermark. */
+  private async applyLedgerRead({ full, batch, startedMs }: LedgerRead): Promise<boolean> {
     const nowMs = this.nowMs();
     const journals = new Map<string, Map<string, bigint>>();
     for (const row of batch.rows) this.applyLedgerRow({ ...row, createdAtMs: dateOfChange(row.createdAtMs, this.ledgerCompleteMs, nowMs) }, nowMs, journals);
@@ -343,7 +450,8 @@ export class MeDbReconciler implements Reconciler {
       this.ledger = batch.next;
       this.lastDeltaAtMs = nowMs;
     }
-    if (!full) this.ledgerCompleteMs = startedMs;
+    this.ledgerBehind = full;
+    if (!full) this.ledgerCompleteMs = Math.max(this.ledgerCompleteMs, startedMs);
     return full;
   }
 
@@ -356,16 +464,12 @@ export class MeDbReconciler implements Reconciler {
     this.currenciesToCheck.add(row.currency);
     // House accounts live only in the ledger: no engine balance to compare with.
     if (row.userId.startsWith('house:')) return;
-    const before = this.book.get(keyOf(row.userId, row.currency));
-    const oldLeaf = before ? leafValue(before.engineTotalMinor, before.ledgerTotalMinor) : null;
-    const key = this.book.applyLedger(row.userId, row.currency, row.amountMinor, row.createdAtMs);
-    this.changed(key, oldLeaf);
+    this.digestChanges.noteBefore(this.book, keyOf(row.userId, row.currency));
+    this.changed(this.book.applyLedger(row.userId, row.currency, row.amountMinor, row.createdAtMs));
   }
 
-  private changed(key: string, oldLeaf: string | null): void {
-    const p = this.book.get(key);
-    if (!p) return;
-    this.digest.replace(`${p.userId}/${p.currency}`, oldLeaf, leafValue(p.engineTotalMinor, p.ledgerTotalMinor));
+  /** The digest catches up at the next checkpoint (digest-changes.ts). */
+  private changed(key: string): void {
     this.watched.add(key);
     this.dirty.add(key);
   }
@@ -378,6 +482,27 @@ export class MeDbReconciler implements Reconciler {
 
   private async tick(): Promise<void> {
     const nowMs = this.nowMs();
+    const catchingUp = this.catchingUp();
+    // Catching up, nothing can be judged complete past the changes being applied: comparing every
+    // watched key four times a second would only cost the catch-up time. Less often, not never.
+    if (!catchingUp || nowMs - this.lastCompareMs >= this.deps.limits.compareBehindMs) {
+      this.lastCompareMs = nowMs;
+      await this.judgeWatched(nowMs);
+    }
+    await judgeCurrencyTotals(this.breaks, this.currenciesToCheck, this.currencyTotals, nowMs);
+    // Catching up, checkpoints are further apart too (each is a transaction the queue waits for);
+    // the unacked limit still forces one (pumpEngine), so a restart redoes a bounded amount.
+    if (catchingUp && nowMs - this.lastCheckpointMs >= this.deps.limits.checkpointBehindMs) this.checkpointInBackground();
+    else if (!catchingUp && nowMs - this.lastCheckpointMs >= this.deps.limits.checkpointMs) await this.checkpoint();
+  }
+
+  /** A backlog on either side: the last ledger read was full, or more engine events wait than one batch holds. */
+  private catchingUp(): boolean {
+    return this.ledgerBehind || this.engineBacklog >= reconLimits.meDbEngineInboxMax;
+  }
+
+  /** Compares the watched keys, and raises those still breaking once the ledger is read to its horizon. */
+  private async judgeWatched(nowMs: number): Promise<void> {
     let suspects = await this.compareWatched(this.clocks());
     if (suspects.length > 0) {
       // Before calling anything a break, make sure our own view of the ledger is current:
@@ -398,8 +523,6 @@ export class MeDbReconciler implements Reconciler {
         p.differentSinceMs ?? nowMs,
       );
     }
-    await judgeCurrencyTotals(this.breaks, this.currenciesToCheck, this.currencyTotals, nowMs);
-    if (nowMs - this.lastCheckpointMs >= this.deps.limits.checkpointMs) await this.checkpoint();
   }
 
   /**
@@ -417,32 +540,78 @@ export class MeDbReconciler implements Reconciler {
     return compareWatched(this.book, this.watched, this.breaks, this.checkCounts, clocks, only);
   }
 
-  /** Saves totals and watermarks, then acks the engine events they include. */
+  /** Saves totals and watermarks, then acks the engine events they include; durable when it resolves. */
   private async checkpoint(): Promise<void> {
-    const dirtyPositions = [...this.dirty].map((key) => this.book.get(key)).filter((p): p is Position => p !== undefined);
-    const acks = this.unacked.splice(0);
-    const engineEvents = this.appliedEvents.splice(0);
-    try {
-      await saveCheckpoint(this.writes, {
-        engineEvents,
+    await this.checkpointWrite;
+    await this.writeCheckpoint(this.captureCheckpoint());
+    await this.afterCheckpoint();
+  }
+
+  /**
+   * Catching up: the checkpoint's state is taken now (a consistent cut, in the queue) and written
+   * while the queue goes on applying; its acks follow the commit. One write at a time: skipped
+   * while one is under way (the next tick or the unacked limit comes back to it).
+   */
+  private checkpointInBackground(): void {
+    if (this.checkpointWrite) return;
+    // Only the write is awaited by a later checkpoint (which runs in the queue); what follows it is queued.
+    const write: Promise<void> = this.writeCheckpoint(this.captureCheckpoint()).then(
+      () => {
+        this.checkpointWrite = null;
+        void this.queue.run(() => this.afterCheckpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
+      },
+      (e: unknown) => {
+        this.checkpointWrite = null;
+        this.reportError('checkpoint', e);
+      },
+    );
+    this.checkpointWrite = write;
+  }
+
+  /** The state to save, copied: the positions go on changing while it is written. */
+  private captureCheckpoint(): CapturedCheckpoint {
+    this.digestChanges.flushInto(this.digest, this.book);
+    const keys = [...this.dirty];
+    this.dirty.clear();
+    const dirtyPositions: SavedPosition[] = [];
+    for (const key of keys) {
+      const p = this.book.get(key);
+      if (p) dirtyPositions.push({ userId: p.userId, currency: p.currency, engineTotalMinor: p.engineTotalMinor, engineSeq: p.engineSeq, ledgerTotalMinor: p.ledgerTotalMinor });
+    }
+    const check = { ...this.checkCounts, breaksOpen: this.breaks.openCount };
+    this.checkCounts = { keysCompared: 0, keysEqual: 0, keysInFlight: 0 };
+    return {
+      keys,
+      acks: this.unacked.splice(0),
+      write: {
+        engineEvents: this.appliedEvents.splice(0),
         engineSeq: this.engineSeq,
         engineStreamSeq: this.engineStreamSeq,
         ledger: this.ledger,
         rowsRead: this.rowsRead,
         dirtyPositions,
-        currencyTotals: this.currencyTotals,
-        check: { ...this.checkCounts, breaksOpen: this.breaks.openCount },
-      });
+        currencyTotals: new Map(this.currencyTotals),
+        check,
+      },
+    };
+  }
+
+  private async writeCheckpoint(captured: CapturedCheckpoint): Promise<void> {
+    try {
+      await saveCheckpoint(this.writes, captured.write);
     } catch (error) {
-      this.unacked.unshift(...acks);
-      this.appliedEvents.unshift(...engineEvents);
+      // Not saved: its positions are dirty again (their current values go in the next one), its events wait.
+      for (const key of captured.keys) this.dirty.add(key);
+      this.unacked.unshift(...captured.acks);
+      this.appliedEvents.unshift(...(captured.write.engineEvents ?? []));
       throw error;
     }
-    this.dirty.clear();
-    for (const msg of acks) msg.ack();
-    this.checkCounts = { keysCompared: 0, keysEqual: 0, keysInFlight: 0 };
+    for (const msg of captured.acks) msg.ack();
     this.counters.checks++;
     this.lastCheckpointMs = this.nowMs();
+  }
+
+  private async afterCheckpoint(): Promise<void> {
     await this.breaks.touchAll();
     await this.breaks.resolve(errorKind, 'engine');
   }
@@ -450,6 +619,13 @@ export class MeDbReconciler implements Reconciler {
   private reportError(where: string, error: unknown): void {
     reportReconcilerError(this.errors, where, error);
   }
+}
+
+interface CapturedCheckpoint {
+  /** The dirty keys it covers, and the engine messages it acks once saved. */
+  keys: string[];
+  acks: JsMsg[];
+  write: CheckpointWrite;
 }
 
 const stringify = (w: LedgerWatermark) => ({ txId: w.txId.toString(), id: w.id.toString() });
