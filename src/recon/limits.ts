@@ -17,4 +17,18 @@ export const reconLimits = {
   dbCustodyQueueDepthMax: 1_000,
   /** Rows per statement when a checkpoint writes positions. */
   checkpointRowsPerStatementMax: 1_000,
+  /**
+   * me_db positions held in memory, by default (setting RECON_ME_DB_POSITIONS_MAX): the least
+   * recently used clean, agreeing one is evicted past it and loaded again when touched. Over it
+   * with nothing evictable (all differ) is a reconciler_error; nothing is dropped (ADR 0026).
+   */
+  meDbPositionsInMemoryMaxDefault: 200_000,
+  /** History points kept per side of a differing me_db position (an agreeing one keeps one). */
+  meDbHistoryPointsPerSideMax: 256,
+  /** A difference's history reaches back this far at least (or 4 grace windows, if longer). */
+  meDbHistoryMsMin: 60_000,
+  /** Saved positions read per page when a restart restores them (the digest needs every one). */
+  meDbRestorePageRowsMax: 10_000,
+  /** Users per query when a batch loads its evicted positions back. */
+  meDbLoadUsersPerQueryMax: 10_000,
 } as const;

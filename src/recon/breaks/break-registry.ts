@@ -65,6 +65,7 @@ interface UnrecordedMeta {
 export class BreakRegistry {
   private readonly live = new Map<string, LiveBreak>();
   private readonly unrecordedMeta = new Map<string, UnrecordedMeta>();
+  private recording: Promise<void> | null = null;
   private readonly outbox: OutboxDrainer;
 
   constructor(private readonly deps: BreakRegistryDeps) {
@@ -176,8 +177,20 @@ export class BreakRegistry {
     await this.retryUnrecorded();
   }
 
-  /** Records the meta-alerts paged while Postgres was away (their alert row is recorded as done: not published twice). */
+  /**
+   * Records the meta-alerts paged while Postgres was away (their alert row is recorded as done:
+   * not published twice). One round at a time: the drainer and a caller must not record one twice.
+   */
   async retryUnrecorded(): Promise<void> {
+    while (this.recording) await this.recording;
+    if (this.unrecordedMeta.size === 0) return;
+    this.recording = this.recordUnrecorded().finally(() => {
+      this.recording = null;
+    });
+    await this.recording;
+  }
+
+  private async recordUnrecorded(): Promise<void> {
     for (const [fingerprint, meta] of [...this.unrecordedMeta]) {
       const alert = this.alertEffect(meta.live);
       await this.record(meta.live, [alert], meta.published ? new Set([alert.msgId]) : undefined);

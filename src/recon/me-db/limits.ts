@@ -1,3 +1,5 @@
+import { reconLimits } from '../limits.js';
+
 export interface MeDbLimits {
   graceMs: number;
   tickMs: number;
@@ -7,6 +9,8 @@ export interface MeDbLimits {
   engineInFlightMax: number;
   engineAckWaitMs: number;
   snapshotTimeoutMs: number;
+  /** RECON_ME_DB_POSITIONS_MAX: positions held in memory (the rest only in recon_me_db_positions). */
+  positionsInMemoryMax: number;
 }
 
 export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
@@ -17,4 +21,5 @@ export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
   engineInFlightMax: 50_000,
   engineAckWaitMs: 60_000,
   snapshotTimeoutMs: 5_000,
+  positionsInMemoryMax: reconLimits.meDbPositionsInMemoryMaxDefault,
 };

@@ -23,10 +23,11 @@ import { rebaselineTotals } from './engine-snapshot.js';
 import { judgeSequence, sequenceFaultDetail, sequenceKey } from './engine-sequence.js';
 import { freezeEffects } from './freeze-effects.js';
 import {
-  balanceKind, breakKeyOf, compareWatched, dateOfChange, errorKind, judgeCurrencyTotals, judgeJournals, stillBreaking, type CheckCounts,
+  balanceKind, breakKeyOf, compareWatched, PositionCapAlarm, dateOfChange, errorKind, judgeCurrencyTotals, judgeJournals, stillBreaking, type CheckCounts,
 } from './judgement.js';
 import { addToJournal, committedPastWatermark, readLedgerTransactions } from './ledger-side.js';
 import type { MeDbLimits } from './limits.js';
+import { restorePositions, savedPositions } from './position-store.js';
 import { keyOf, PositionBook, type Position, type SideClocks } from './positions.js';
 import { leafValue, type MeDbSeal } from './seal-record.js';
 import type { ReconcilerDeps } from '../reconciler-deps.js';
@@ -57,6 +58,7 @@ export class MeDbReconciler implements Reconciler {
   private readonly queue = new SerialQueue(reconLimits.meDbQueueDepthMax);
   private readonly book: PositionBook;
   private readonly breaks: BreakRegistry;
+  private readonly positionCap: PositionCapAlarm;
   private readonly writes: DurableWrites;
   private readonly errors: ErrorReportingContext;
   private readonly digest = new CutDigest();
@@ -90,7 +92,8 @@ export class MeDbReconciler implements Reconciler {
   /** Engine events in the stream behind the last one applied (JetStream's count). */
   private engineBacklog = 0;
   /** Engine messages received, waiting for the next batch. */
-  private readonly engineInbox = new EngineInbox<JsMsg>(this.queue, (msg) => this.onEngineMessage(msg), (error) => this.reportError('engine', error));
+  private readonly engineInbox = new EngineInbox<JsMsg>(this.queue, (msg) => this.onEngineMessage(msg), (error) => this.reportError('engine', error),
+    (msgs) => this.prepareBatch(msgs.map((msg) => userIdOfBalanceSubject(msg.subject))));
   /** The ts of the last engine event applied. */
   private engineAppliedTsMs = 0;
   /** When the ledger was last read up to its horizon. */
@@ -100,7 +103,16 @@ export class MeDbReconciler implements Reconciler {
 
   constructor(private readonly deps: MeDbDeps) {
     this.nowMs = deps.nowMs ?? Date.now;
-    this.book = new PositionBook({ graceMs: deps.limits.graceMs, historyMs: Math.max(60_000, deps.limits.graceMs * 4), historyPointsMax: 2_000 });
+    this.book = new PositionBook({
+      graceMs: deps.limits.graceMs,
+      historyMs: Math.max(reconLimits.meDbHistoryMsMin, deps.limits.graceMs * 4),
+      historyPointsMax: reconLimits.meDbHistoryPointsPerSideMax,
+      inMemoryMax: deps.limits.positionsInMemoryMax,
+    }, {
+      source: savedPositions(deps.pool),
+      pinOf: (key, p) => (this.dirty.has(key) ? 'dirty' : this.breaks.has(balanceKind, breakKeyOf(p)) ? 'break' : null),
+      onEvicted: (key) => this.watched.delete(key),
+    });
     this.writes = durableWrites(deps.pool, deps.fence);
     this.breaks = new BreakRegistry({
       boundary: meDbBoundary,
@@ -113,6 +125,7 @@ export class MeDbReconciler implements Reconciler {
       effectsOnRaised: (live) => freezeEffects(deps.commands, live),
       onWriteFailed: (error) => this.reportError('outbox', error),
     });
+    this.positionCap = new PositionCapAlarm(this.breaks, deps.limits.positionsInMemoryMax, deps.limits.graceMs);
     this.errors = {
       boundary: meDbBoundary, log: deps.log, breaks: this.breaks, key: 'engine', nowMs: this.nowMs,
       ...(deps.onFenced ? { onFenced: deps.onFenced } : {}),
@@ -167,7 +180,7 @@ export class MeDbReconciler implements Reconciler {
       openBreaks: this.breaks.openCount,
       ageBuckets: ageBucketsOf(live.filter((b) => b.status !== 'accepted'), this.nowMs()),
       watermarks: { engineSeq: this.engineSeq, ledgerTxId: this.ledger.txId.toString(), ledgerId: this.ledger.id.toString() },
-      counters: { ...this.counters, effectsPending: this.breaks.effectsPending },
+      counters: { ...this.counters, effectsPending: this.breaks.effectsPending, positionsKnown: this.book.size, positionsInMemory: this.book.inMemory },
     };
   }
 
@@ -200,11 +213,10 @@ export class MeDbReconciler implements Reconciler {
     if (!saved) return;
     const nowMs = this.nowMs();
     this.book.markRestored(nowMs);
-    for (const p of saved.positions) {
-      this.book.restore(p.userId, p.currency, p.engineTotalMinor, p.engineSeq, p.ledgerTotalMinor, nowMs);
-      this.digest.replace(`${p.userId}/${p.currency}`, null, leafValue(p.engineTotalMinor, p.ledgerTotalMinor));
-      this.watched.add(keyOf(p.userId, p.currency));
-    }
+    const restored = await restorePositions(this.deps.pool, this.book, this.digest, {
+      inMemoryMax: this.deps.limits.positionsInMemoryMax, nowMs, breaking: (userId, currency) => this.breaks.has(balanceKind, breakKeyOf({ userId, currency })),
+    });
+    for (const key of restored.held) this.watched.add(key);
     for (const [currency, total] of saved.currencyTotals) this.currencyTotals.set(currency, total);
     this.engineSeq = saved.engineSeq;
     this.appliedThroughSeq = saved.engineSeq;
@@ -283,6 +295,8 @@ export class MeDbReconciler implements Reconciler {
       const result = await fetchSnapshot(this.deps.nc, this.deps.names, { chunkSize: 1_000, timeoutMs: this.deps.limits.snapshotTimeoutMs });
       if (!result.ok) throw new Error(`engine snapshot unavailable (${result.error.code}): ${result.error.message}`);
       const previousSeq = this.engineSeq;
+      await this.prepareBatch(result.snapshot.balances.map((b) => b.userId));
+      await this.book.ensureEngineBalancesLoaded();
       const nowMs = this.nowMs();
       for (const t of rebaselineTotals(result.snapshot, this.book)) this.applyEngineTotal(t.userId, t.currency, t.totalMinor, result.snapshot.asOfSeq, nowMs);
       this.engineSeq = result.snapshot.asOfSeq;
@@ -335,6 +349,7 @@ export class MeDbReconciler implements Reconciler {
   private async readLedger(): Promise<boolean> {
     const startedMs = this.nowMs();
     const { full, batch } = await readLedgerTransactions(this.deps.pool, this.ledger, this.deps.limits.ledgerBatchRowsMax);
+    await this.prepareBatch(batch.rows.map((row) => row.userId));
     const nowMs = this.nowMs();
     const journals = new Map<string, Map<string, bigint>>();
     for (const row of batch.rows) this.applyLedgerRow({ ...row, createdAtMs: dateOfChange(row.createdAtMs, this.ledgerCompleteMs, nowMs) }, nowMs, journals);
@@ -445,6 +460,20 @@ export class MeDbReconciler implements Reconciler {
     this.lastCheckpointMs = this.nowMs();
     await this.breaks.touchAll();
     await this.breaks.resolve(errorKind, 'engine');
+  }
+
+  /**
+   * Before a batch: room within the position cap (checkpointing first when only unsaved
+   * positions could make room), then the batch's evicted positions loaded back in one query.
+   */
+  private async prepareBatch(userIds: string[]): Promise<void> {
+    let eviction = this.book.evictToCap();
+    if (!eviction.underCap && eviction.keptDirty > 0) {
+      await this.checkpoint();
+      eviction = this.book.evictToCap();
+    }
+    await this.positionCap.judge(eviction, this.nowMs());
+    await this.book.ensureLoaded(userIds, reconLimits.meDbLoadUsersPerQueryMax);
   }
 
   private reportError(where: string, error: unknown): void {
