@@ -27,6 +27,13 @@ export const reconLimits = {
   meDbHistoryPointsPerSideMax: 256,
   /** A difference's history reaches back this far at least (or 4 grace windows, if longer). */
   meDbHistoryMsMin: 60_000,
+  /**
+   * Live breaks of the keyed kinds (balance, journal_unbalanced, position) one boundary holds,
+   * pages and acts on (freeze, pause). Past it a break storm is on: one break_storm meta-break
+   * pages, every further break is still recorded in recon_breaks but not paged, held or acted
+   * on, and resolves there when its key agrees again (ADR 0026).
+   */
+  liveBreaksHeldMax: 10_000,
   /** Saved positions read per page when a restart restores them (the digest needs every one). */
   meDbRestorePageRowsMax: 10_000,
   /** Users per query when a batch loads its evicted positions back. */

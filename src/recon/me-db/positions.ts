@@ -77,6 +77,11 @@ export type PinReason = 'dirty' | 'break' | null;
 export interface PositionBookOptions {
   source: PositionSource;
   pinOf(key: string, position: Position): PinReason;
+  /**
+   * Still to be compared. A differing position is held while it is; once it is not (its break
+   * is recorded but not held: a storm), it is evictable too and judged again when it changes.
+   */
+  isWatched(key: string): boolean;
   /** Called for each key evicted (the caller forgets it too, e.g. from its watch list). */
   onEvicted?(key: string): void;
 }
@@ -175,7 +180,8 @@ export class PositionBook {
   }
 
   /**
-   * Evicts the least recently used positions that are clean, agreeing and not breaking, down
+   * Evicts the least recently used positions that are clean, agreeing (or differing with their
+   * break recorded and no longer watched) and not holding a live break, down
    * to 90% of the cap once it is exceeded. Their totals are in recon_me_db_positions, their
    * leaves stay in the caller's digest: nothing is lost.
    */
@@ -187,7 +193,8 @@ export class PositionBook {
     let keptDirty = 0;
     for (const [key, p] of this.positions) {
       if (this.positions.size <= target) break;
-      if (p.engineTotalMinor !== p.ledgerTotalMinor || p.differentSinceMs !== null) continue;
+      const agreeing = p.engineTotalMinor === p.ledgerTotalMinor && p.differentSinceMs === null;
+      if (!agreeing && options.isWatched(key)) continue;
       const pin = options.pinOf(key, p);
       if (pin === 'dirty') keptDirty++;
       if (pin !== null) continue;

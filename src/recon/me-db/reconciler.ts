@@ -111,6 +111,7 @@ export class MeDbReconciler implements Reconciler {
     }, {
       source: savedPositions(deps.pool),
       pinOf: (key, p) => (this.dirty.has(key) ? 'dirty' : this.breaks.has(balanceKind, breakKeyOf(p)) ? 'break' : null),
+      isWatched: (key) => this.watched.has(key),
       onEvicted: (key) => this.watched.delete(key),
     });
     this.writes = durableWrites(deps.pool, deps.fence);
@@ -412,6 +413,8 @@ export class MeDbReconciler implements Reconciler {
         { kind: balanceKind, key: breakKeyOf(p), userId: p.userId, currency: p.currency, leftMinor: p.engineTotalMinor, rightMinor: p.ledgerTotalMinor },
         p.differentSinceMs ?? nowMs,
       );
+      // A break recorded but not held (a storm): judged again when the key changes, not every tick.
+      if (!this.breaks.has(balanceKind, breakKeyOf(p))) this.watched.delete(keyOf(p.userId, p.currency));
     }
     await judgeCurrencyTotals(this.breaks, this.currenciesToCheck, this.currencyTotals, nowMs);
     if (nowMs - this.lastCheckpointMs >= this.deps.limits.checkpointMs) await this.checkpoint();
