@@ -1,4 +1,38 @@
-/** The reconcilers' shared limits, in one place (each boundary's own are in its folder, derived from settings). */
+/**
+ * Every bound of the reconcilers, in one place (the command path's are in src/config/limits.ts).
+ * Values live here; each boundary's limits file (me-db/, db-custody/, db-chain/limits.ts)
+ * takes them, with the timings derived from settings. Every map, set and queue a reconciler
+ * holds is bounded by one of these (ADR 0026):
+ *
+ * me_db
+ * - positions held: `meDbPositionsInMemoryMaxDefault` (setting RECON_ME_DB_POSITIONS_MAX) plus
+ *   one batch (`ledgerBatchRowsMax` rows or `meDbEngineInboxMax` events); its watched and dirty
+ *   sets are subsets of them. Over the cap with nothing evictable for a grace window: a
+ *   reconciler_error meta-alert, nothing dropped.
+ * - history per held position: one point per side while the sides agree, at most
+ *   `meDbHistoryPointsPerSideMax` per side while they differ, none older than
+ *   max(`meDbHistoryMsMin`, 4 × RECON_GRACE_MS) but the one before the window.
+ * - engine messages: `meDbEngineInboxMax` received, `engineInFlightMax` unacked (a checkpoint at
+ *   half of it acks them), the events kept for the checkpoint's history are the same ones.
+ * - mailbox: `meDbQueueDepthMax`; currency totals and journals: one entry per currency / per
+ *   journal of one ledger batch.
+ * - restore: `meDbRestorePageRowsMax` saved positions read at once; loads of evicted positions:
+ *   `meDbLoadUsersPerQueryMax` users per query.
+ *
+ * every boundary's break registry
+ * - live breaks held (paged, acted on): `liveBreaksHeldMax` of the keyed kinds, plus the few
+ *   meta-breaks (one key each); past it a break storm (break_storm), the rest only in Postgres.
+ * - outbox: `outboxBatchMax` rows per round; `outboxPendingMax` waiting is itself an alert.
+ *
+ * db_custody: wallets ≤ `dbCustodyWalletsMax` (BITGO_WALLETS, checked at start); every map is
+ * per wallet or per currency of those wallets; ledger reads ≤ ledgerBatchRowsMax ×
+ * ledgerBatchesPerRoundMax rows a round; mailbox `dbCustodyQueueDepthMax`.
+ *
+ * db_chain: addresses per comparison ≤ `dbChainAddressesMax` on each side (staking_positions and
+ * the chain's stakers; more is a reconciler_error), and its grace clocks, digest leaves and
+ * breaks are per such address; the follower's deltas ≤ deltasWindowMax and blocks ≤
+ * windowBlocks (src/adapters/chain/staking-follower.ts); mailbox `dbChainQueueDepthMax`.
+ */
 export const reconLimits = {
   /** How often pending outbox rows (and meta-alerts not yet recorded) are tried again. */
   outboxRetryMs: 1_000,
@@ -15,6 +49,12 @@ export const reconLimits = {
   meDbEngineInboxMax: 5_000,
   /** db_custody's mailbox. */
   dbCustodyQueueDepthMax: 1_000,
+  /** BITGO_WALLETS entries at most. */
+  dbCustodyWalletsMax: 1_000,
+  /** Distinct addresses on either side of one db_chain comparison. */
+  dbChainAddressesMax: 1_000_000,
+  /** db_chain's mailbox. */
+  dbChainQueueDepthMax: 1_000,
   /** Rows per statement when a checkpoint writes positions. */
   checkpointRowsPerStatementMax: 1_000,
   /**
