@@ -15,7 +15,9 @@
  * that is clean (its totals are in recon_me_db_positions), agreeing and not breaking is
  * evicted, and loaded back (`ensureLoaded`) before a batch touches it. An agreeing position
  * keeps only its current point per side: earlier points can only date a lag from before the
- * agreement, which the later points dominate, so eviction and reload judge as before.
+ * agreement, which later points dominate. One verdict differs: a value matching one the other
+ * side held before they last agreed no longer dates a lag from then, so such a break is judged
+ * from the change, up to one grace window later (never sooner), as after a restart.
  */
 
 export interface PositionKey {
