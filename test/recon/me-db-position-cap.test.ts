@@ -82,10 +82,10 @@ function expectedDigest(): string {
   return digest.hex();
 }
 
-async function startReconciler(positionsInMemoryMax: number): Promise<MeDbReconciler> {
+async function startReconciler(positionsInMemoryMax: number, liveBreaksHeldMax?: number): Promise<MeDbReconciler> {
   const reconciler = new MeDbReconciler({
     nc, js: jetstream(nc), jsm: await jetstreamManager(nc), pool, names, log: silentLogger(),
-    limits: { ...defaultMeDbLimits, graceMs, snapshotTimeoutMs: 1, positionsInMemoryMax },
+    limits: { ...defaultMeDbLimits, graceMs, snapshotTimeoutMs: 1, positionsInMemoryMax, ...(liveBreaksHeldMax === undefined ? {} : { liveBreaksHeldMax }) },
   });
   await reconciler.start();
   return reconciler;
@@ -193,5 +193,40 @@ describe('me_db with a position cap far below the keys', () => {
     expect(sealRestarted.cut.positions).toBe(expected.size);
     await reconciler.stop();
     expect(alerts.filter((a) => a.kind === 'balance').map((a) => a.userId).sort()).toEqual([victim, ...differing].sort());
+  });
+
+  it('in a break storm, the unheld breaks are recorded, their positions evicted, and all resolve when the sides agree', { timeout: 120_000 }, async () => {
+    const heldMax = 2;
+    rowsBeforeStart = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger_entries')).rows[0]?.n ?? 0;
+    const reconciler = await startReconciler(cap, heldMax);
+    const before = alerts.length;
+    const storming = users.slice(10, 22);
+    for (const userId of storming) await engineBalance(userId, 'ETH', '777');
+    await until('every storming key recorded as a break', async () =>
+      (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM recon_breaks WHERE kind = 'balance' AND resolved_at IS NULL")).rows[0]?.n === storming.length);
+    await until('the storm page', () => alerts.slice(before).find((a) => a.kind === 'break_storm'));
+    await new Promise((r) => setTimeout(r, graceMs));
+    // Two paged, the rest recorded only; the storm paged once.
+    expect(alerts.slice(before).filter((a) => a.kind === 'balance')).toHaveLength(heldMax);
+    expect(alerts.slice(before).filter((a) => a.kind === 'break_storm')).toHaveLength(1);
+    expect(reconciler.status().openBreaks).toBe(storming.length + 1);
+    // The next batch evicts the unheld, differing positions: the book holds the cap, the held breaks and one batch.
+    await deposit(users[2]!, 'BTC', '0.5');
+    await engineBalance(users[2]!, 'BTC', minorText(expected.get(`${users[2]}/BTC`)!.ledger));
+    await caughtUp(reconciler);
+    await deposit(users[3]!, 'BTC', '0.5');
+    await engineBalance(users[3]!, 'BTC', minorText(expected.get(`${users[3]}/BTC`)!.ledger));
+    await caughtUp(reconciler);
+    expect(reconciler.status().counters?.positionsInMemory).toBeLessThanOrEqual(cap + heldMax + 2);
+    // The engine is right again: every break resolves (the unheld in Postgres only), then the storm.
+    for (const userId of storming) await engineBalance(userId, 'ETH', minorText(expected.get(`${userId}/ETH`)!.ledger));
+    await until('every storming break resolved', async () =>
+      (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM recon_breaks WHERE kind = 'balance' AND resolved_at IS NULL")).rows[0]?.n === 0);
+    await until('the storm resolved', () => resolved.find((r) => r.kind === 'break_storm'));
+    await caughtUp(reconciler);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await reconciler.seal('2026-01-04')).digest).toBe(expectedDigest());
+    expect(reconciler.status().openBreaks).toBe(0);
+    await reconciler.stop();
   });
 });

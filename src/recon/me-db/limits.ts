@@ -11,6 +11,8 @@ export interface MeDbLimits {
   snapshotTimeoutMs: number;
   /** RECON_ME_DB_POSITIONS_MAX: positions held in memory (the rest only in recon_me_db_positions). */
   positionsInMemoryMax: number;
+  /** Live breaks held (paged, acted on) before a storm; default reconLimits.liveBreaksHeldMax. */
+  liveBreaksHeldMax?: number;
 }
 
 export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {

@@ -73,8 +73,11 @@ export interface PositionSource {
   positionsWithEngineBalance(): Promise<SavedPosition[]>;
 }
 
-/** Why a clean, agreeing position must stay in memory: not yet checkpointed, or a live break on it. */
-export type PinReason = 'dirty' | 'break' | null;
+/**
+ * Why a position that agrees must stay in memory: not yet checkpointed, a live break held on
+ * it, or still to be judged while a break may be recorded but not held (its resolution).
+ */
+export type PinReason = 'dirty' | 'break' | 'watched' | null;
 
 export interface PositionBookOptions {
   source: PositionSource;

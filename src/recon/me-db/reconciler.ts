@@ -110,7 +110,8 @@ export class MeDbReconciler implements Reconciler {
       inMemoryMax: deps.limits.positionsInMemoryMax,
     }, {
       source: savedPositions(deps.pool),
-      pinOf: (key, p) => (this.dirty.has(key) ? 'dirty' : this.breaks.has(balanceKind, breakKeyOf(p)) ? 'break' : null),
+      pinOf: (key, p) => (this.dirty.has(key) ? 'dirty' : this.breaks.has(balanceKind, breakKeyOf(p)) ? 'break'
+        : this.breaks.unheldCount > 0 && this.watched.has(key) ? 'watched' : null),
       isWatched: (key) => this.watched.has(key),
       onEvicted: (key) => this.watched.delete(key),
     });
@@ -125,6 +126,7 @@ export class MeDbReconciler implements Reconciler {
       ...(deps.commands ? { commands: deps.commands } : {}),
       effectsOnRaised: (live) => freezeEffects(deps.commands, live),
       onWriteFailed: (error) => this.reportError('outbox', error),
+      ...(deps.limits.liveBreaksHeldMax === undefined ? {} : { liveBreaksHeldMax: deps.limits.liveBreaksHeldMax }),
     });
     this.positionCap = new PositionCapAlarm(this.breaks, deps.limits.positionsInMemoryMax, deps.limits.graceMs);
     this.errors = {
