@@ -473,7 +473,8 @@ export class MeDbReconciler implements Reconciler {
    */
   private async prepareBatch(userIds: string[]): Promise<void> {
     let eviction = this.book.evictToCap();
-    if (!eviction.underCap && eviction.keptDirty > 0) {
+    // A checkpoint per batch would cost more than it frees: only when it frees a tenth of the cap.
+    if (!eviction.underCap && eviction.keptDirty >= this.deps.limits.positionsInMemoryMax / 10) {
       await this.checkpoint();
       eviction = this.book.evictToCap();
     }
