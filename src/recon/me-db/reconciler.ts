@@ -237,6 +237,8 @@ export class MeDbReconciler implements Reconciler {
       this.deps.log.warn({ event: 'recon.snapshot_unavailable', code: result.error.code, err: result.error.message }, 'engine snapshot unavailable; reading the balance stream from its start');
       return;
     }
+    // A checkpoint at seq 0 may have left positions only in Postgres.
+    await this.book.ensureLoaded(result.snapshot.balances.map((b) => b.userId), reconLimits.meDbLoadUsersPerQueryMax);
     const nowMs = this.nowMs();
     for (const row of result.snapshot.balances) {
       this.applyEngineTotal(row.userId, row.currency, row.totalMinor, result.snapshot.asOfSeq, nowMs);
