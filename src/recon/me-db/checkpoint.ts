@@ -6,7 +6,7 @@ import { reconLimits } from '../limits.js';
 import type { LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
 import type { BalanceEvent } from '../../adapters/matching-engine/contract.js';
 import { moneyScale } from '../breaks/break.js';
-import type { Position } from './positions.js';
+import type { SavedPosition } from './positions.js';
 
 export const meDbBoundary = 'me_db';
 
@@ -16,12 +16,11 @@ export interface SavedState {
   engineStreamSeq: number | null;
   ledger: LedgerWatermark;
   rowsRead: bigint;
-  positions: Array<{ userId: string; currency: string; engineTotalMinor: bigint; engineSeq: number; ledgerTotalMinor: bigint }>;
+  /** The positions are not here: restorePositions (position-store.ts) pages through them, at most the cap held. */
   currencyTotals: Map<string, bigint>;
 }
 
 const watermarkRow = z.object({ left_seq: z.string(), left_stream_seq: z.string().nullable(), right_tx: z.string(), right_id: z.string(), rows_read: z.string() });
-const positionRow = z.object({ user_id: z.string(), currency: z.string(), engine_total: z.string(), engine_seq: z.string(), ledger_total: z.string() });
 const totalRow = z.object({ currency: z.string(), total: z.string() });
 
 /** The saved state, or null on a first start. */
@@ -30,27 +29,18 @@ export async function loadCheckpoint(pool: Pool): Promise<SavedState | null> {
     'SELECT left_seq::text, left_stream_seq::text, right_tx::text, right_id::text, rows_read::text FROM recon_watermarks WHERE boundary = $1', [meDbBoundary]);
   if (!mark.rows[0]) return null;
   const row = watermarkRow.parse(mark.rows[0]);
-  const positions = z.array(positionRow).parse((await pool.query(
-    'SELECT user_id, currency, engine_total::text, engine_seq::text, ledger_total::text FROM recon_me_db_positions')).rows);
   const totals = z.array(totalRow).parse((await pool.query('SELECT currency, total::text FROM recon_ledger_currency_totals')).rows);
   return {
     engineSeq: Number(row.left_seq),
     engineStreamSeq: row.left_stream_seq === null ? null : Number(row.left_stream_seq),
     ledger: { txId: BigInt(row.right_tx), id: BigInt(row.right_id) },
     rowsRead: BigInt(row.rows_read),
-    positions: positions.map((p) => ({
-      userId: p.user_id,
-      currency: p.currency,
-      engineTotalMinor: signedDecimalToMinor(p.engine_total, moneyScale),
-      engineSeq: Number(p.engine_seq),
-      ledgerTotalMinor: signedDecimalToMinor(p.ledger_total, moneyScale),
-    })),
     currencyTotals: new Map(totals.map((t) => [t.currency, signedDecimalToMinor(t.total, moneyScale)])),
   };
 }
 
 /** A position as a checkpoint saves it (values copied when the checkpoint was taken). */
-export type SavedPosition = Pick<Position, 'userId' | 'currency' | 'engineTotalMinor' | 'engineSeq' | 'ledgerTotalMinor'>;
+export type { SavedPosition } from './positions.js';
 
 export interface CheckpointWrite {
   engineSeq: number;

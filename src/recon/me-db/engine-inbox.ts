@@ -2,6 +2,7 @@ import type { SerialQueue } from '../serial-queue.js';
 
 /** Events handled between two turns of the event loop. */
 const engineInboxYieldEvery = 256;
+const retryAfterFailureMs = 1_000;
 
 /**
  * Engine messages are applied in batches: everything that arrived while the previous batch
@@ -17,6 +18,8 @@ export class EngineInbox<T> {
     private readonly queue: SerialQueue,
     private readonly handle: (item: T) => Promise<void>,
     private readonly onError: (error: unknown) => void,
+    /** Runs before each batch with its items (e.g. to load what the batch will touch). */
+    private readonly beforeBatch?: (items: readonly T[]) => Promise<void>,
   ) {}
 
   /** Messages received, waiting for the next batch. */
@@ -40,8 +43,19 @@ export class EngineInbox<T> {
     this.draining = this.queue
       .run(async () => {
         this.drainQueued = false;
+        const batch = this.items.slice();
+        try {
+          await this.beforeBatch?.(batch);
+        } catch (error) {
+          // Nothing of the batch is applied and it stays first in line, in order: tried again
+          // with the next message, or after a pause when none comes.
+          this.onError(error);
+          setTimeout(() => this.drain(), retryAfterFailureMs).unref();
+          return;
+        }
+        this.items.splice(0, batch.length);
         let handled = 0;
-        for (const item of this.items.splice(0)) {
+        for (const item of batch) {
           try {
             await this.handle(item);
           } catch (error) {

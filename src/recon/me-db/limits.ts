@@ -1,3 +1,5 @@
+import { reconLimits } from '../limits.js';
+
 export interface MeDbLimits {
   graceMs: number;
   tickMs: number;
@@ -15,6 +17,10 @@ export interface MeDbLimits {
   coldSeed: boolean;
   /** Unbalanced journals the cold seed lists (each a break) at most; past it, one reconciler_error says more exist. */
   seedJournalsMax: number;
+  /** RECON_ME_DB_POSITIONS_MAX: positions held in memory (the rest only in recon_me_db_positions). */
+  positionsInMemoryMax: number;
+  /** Live breaks held (paged, acted on) before a storm; default reconLimits.liveBreaksHeldMax. */
+  liveBreaksHeldMax?: number;
 }
 
 export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
@@ -29,4 +35,5 @@ export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
   snapshotTimeoutMs: 5_000,
   coldSeed: true,
   seedJournalsMax: 1_000,
+  positionsInMemoryMax: reconLimits.meDbPositionsInMemoryMaxDefault,
 };

@@ -28,10 +28,11 @@ import { rebaselineTotals } from './engine-snapshot.js';
 import { judgeSequence, sequenceFaultDetail, sequenceKey } from './engine-sequence.js';
 import { freezeEffects } from './freeze-effects.js';
 import {
-  balanceKind, breakKeyOf, compareWatched, dateOfChange, errorKind, judgeCurrencyTotals, judgeJournals, stillBreaking, type CheckCounts,
+  balanceKind, breakKeyOf, compareWatched, PositionCapAlarm, dateOfChange, errorKind, judgeCurrencyTotals, judgeJournals, stillBreaking, type CheckCounts,
 } from './judgement.js';
 import { addToJournal, committedPastWatermark, readLedgerTransactions } from './ledger-side.js';
 import type { MeDbLimits } from './limits.js';
+import { restorePositions, savedPositions } from './position-store.js';
 import { keyOf, PositionBook, type Position, type SideClocks } from './positions.js';
 import { leafValue, type MeDbSeal } from './seal-record.js';
 import type { ReconcilerDeps } from '../reconciler-deps.js';
@@ -62,6 +63,7 @@ export class MeDbReconciler implements Reconciler {
   private readonly queue = new SerialQueue(reconLimits.meDbQueueDepthMax);
   private readonly book: PositionBook;
   private readonly breaks: BreakRegistry;
+  private readonly positionCap: PositionCapAlarm;
   private readonly writes: DurableWrites;
   private readonly errors: ErrorReportingContext;
   private readonly digest = new CutDigest();
@@ -103,7 +105,8 @@ export class MeDbReconciler implements Reconciler {
   /** Engine events in the stream behind the last one applied (JetStream's count). */
   private engineBacklog = 0;
   /** Engine messages received, waiting for the next batch. */
-  private readonly engineInbox = new EngineInbox<JsMsg>(this.queue, (msg) => this.onEngineMessage(msg), (error) => this.reportError('engine', error));
+  private readonly engineInbox = new EngineInbox<JsMsg>(this.queue, (msg) => this.onEngineMessage(msg), (error) => this.reportError('engine', error),
+    (msgs) => this.prepareBatch(msgs.map((msg) => userIdOfBalanceSubject(msg.subject))));
   /** The ts of the last engine event applied. */
   private engineAppliedTsMs = 0;
   /** When the ledger was last read up to its horizon. */
@@ -114,7 +117,18 @@ export class MeDbReconciler implements Reconciler {
   constructor(private readonly deps: MeDbDeps) {
     this.nowMs = deps.nowMs ?? Date.now;
     this.prefetch = new LedgerPrefetch(this.readLedgerAfter, this.nowMs);
-    this.book = new PositionBook({ graceMs: deps.limits.graceMs, historyMs: Math.max(60_000, deps.limits.graceMs * 4), historyPointsMax: 2_000 });
+    this.book = new PositionBook({
+      graceMs: deps.limits.graceMs,
+      historyMs: Math.max(reconLimits.meDbHistoryMsMin, deps.limits.graceMs * 4),
+      historyPointsMax: reconLimits.meDbHistoryPointsPerSideMax,
+      inMemoryMax: deps.limits.positionsInMemoryMax,
+    }, {
+      source: savedPositions(deps.pool),
+      pinOf: (key, p) => (this.dirty.has(key) ? 'dirty' : this.breaks.has(balanceKind, breakKeyOf(p)) ? 'break'
+        : this.breaks.unheldCount > 0 && this.watched.has(key) ? 'watched' : null),
+      isWatched: (key) => this.watched.has(key),
+      onEvicted: (key) => this.watched.delete(key),
+    });
     this.writes = durableWrites(deps.pool, deps.fence);
     this.breaks = new BreakRegistry({
       boundary: meDbBoundary,
@@ -126,7 +140,9 @@ export class MeDbReconciler implements Reconciler {
       ...(deps.commands ? { commands: deps.commands } : {}),
       effectsOnRaised: (live) => freezeEffects(deps.commands, live),
       onWriteFailed: (error) => this.reportError('outbox', error),
+      ...(deps.limits.liveBreaksHeldMax === undefined ? {} : { liveBreaksHeldMax: deps.limits.liveBreaksHeldMax }),
     });
+    this.positionCap = new PositionCapAlarm(this.breaks, deps.limits.positionsInMemoryMax, deps.limits.graceMs);
     this.errors = {
       boundary: meDbBoundary, log: deps.log, breaks: this.breaks, key: 'engine', nowMs: this.nowMs,
       ...(deps.onFenced ? { onFenced: deps.onFenced } : {}),
@@ -188,7 +204,7 @@ export class MeDbReconciler implements Reconciler {
       openBreaks: this.breaks.openCount,
       ageBuckets: ageBucketsOf(live.filter((b) => b.status !== 'accepted'), this.nowMs()),
       watermarks: { engineSeq: this.engineSeq, ledgerTxId: this.ledger.txId.toString(), ledgerId: this.ledger.id.toString() },
-      counters: { ...this.counters, effectsPending: this.breaks.effectsPending },
+      counters: { ...this.counters, effectsPending: this.breaks.effectsPending, positionsKnown: this.book.size, positionsInMemory: this.book.inMemory },
     };
   }
 
@@ -222,11 +238,10 @@ export class MeDbReconciler implements Reconciler {
     if (!saved) return false;
     const nowMs = this.nowMs();
     this.book.markRestored(nowMs);
-    for (const p of saved.positions) {
-      this.book.restore(p.userId, p.currency, p.engineTotalMinor, p.engineSeq, p.ledgerTotalMinor, nowMs);
-      this.digest.replace(`${p.userId}/${p.currency}`, null, leafValue(p.engineTotalMinor, p.ledgerTotalMinor));
-      this.watched.add(keyOf(p.userId, p.currency));
-    }
+    const restored = await restorePositions(this.deps.pool, this.book, this.digest, {
+      inMemoryMax: this.deps.limits.positionsInMemoryMax, nowMs, breaking: (userId, currency) => this.breaks.has(balanceKind, breakKeyOf({ userId, currency })),
+    });
+    for (const key of restored.held) this.watched.add(key);
     for (const [currency, total] of saved.currencyTotals) this.currencyTotals.set(currency, total);
     this.engineSeq = saved.engineSeq;
     this.appliedThroughSeq = saved.engineSeq;
@@ -296,6 +311,8 @@ export class MeDbReconciler implements Reconciler {
       this.deps.log.warn({ event: 'recon.snapshot_unavailable', code: result.error.code, err: result.error.message }, 'engine snapshot unavailable; reading the balance stream from its start');
       return;
     }
+    // A checkpoint at seq 0 may have left positions only in Postgres.
+    await this.book.ensureLoaded(result.snapshot.balances.map((b) => b.userId), reconLimits.meDbLoadUsersPerQueryMax);
     const nowMs = this.nowMs();
     for (const row of result.snapshot.balances) {
       this.applyEngineTotal(row.userId, row.currency, row.totalMinor, result.snapshot.asOfSeq, nowMs);
@@ -385,6 +402,8 @@ export class MeDbReconciler implements Reconciler {
       const result = await fetchSnapshot(this.deps.nc, this.deps.names, { chunkSize: 1_000, timeoutMs: this.deps.limits.snapshotTimeoutMs });
       if (!result.ok) throw new Error(`engine snapshot unavailable (${result.error.code}): ${result.error.message}`);
       const previousSeq = this.engineSeq;
+      await this.prepareBatch(result.snapshot.balances.map((b) => b.userId));
+      await this.book.ensureEngineBalancesLoaded();
       const nowMs = this.nowMs();
       for (const t of rebaselineTotals(result.snapshot, this.book)) this.applyEngineTotal(t.userId, t.currency, t.totalMinor, result.snapshot.asOfSeq, nowMs);
       this.engineSeq = result.snapshot.asOfSeq;
@@ -440,8 +459,9 @@ export class MeDbReconciler implements Reconciler {
     return this.applyLedgerRead({ from: this.ledger, full, batch, startedMs });
   }
 
-  /** Applies a batch read past the current watermark. */
+  /** Applies a batch read past the current watermark (the prefetched one too): its evicted positions are loaded first. */
   private async applyLedgerRead({ full, batch, startedMs }: LedgerRead): Promise<boolean> {
+    await this.prepareBatch(batch.rows.map((row) => row.userId));
     const nowMs = this.nowMs();
     const journals = new Map<string, Map<string, bigint>>();
     for (const row of batch.rows) this.applyLedgerRow({ ...row, createdAtMs: dateOfChange(row.createdAtMs, this.ledgerCompleteMs, nowMs) }, nowMs, journals);
@@ -522,6 +542,8 @@ export class MeDbReconciler implements Reconciler {
         { kind: balanceKind, key: breakKeyOf(p), userId: p.userId, currency: p.currency, leftMinor: p.engineTotalMinor, rightMinor: p.ledgerTotalMinor },
         p.differentSinceMs ?? nowMs,
       );
+      // A break recorded but not held (a storm): judged again when the key changes, not every tick.
+      if (!this.breaks.has(balanceKind, breakKeyOf(p))) this.watched.delete(keyOf(p.userId, p.currency));
     }
   }
 
@@ -614,6 +636,21 @@ export class MeDbReconciler implements Reconciler {
   private async afterCheckpoint(): Promise<void> {
     await this.breaks.touchAll();
     await this.breaks.resolve(errorKind, 'engine');
+  }
+
+  /**
+   * Before a batch: room within the position cap (checkpointing first when only unsaved
+   * positions could make room), then the batch's evicted positions loaded back in one query.
+   */
+  private async prepareBatch(userIds: string[]): Promise<void> {
+    let eviction = this.book.evictToCap();
+    // A checkpoint per batch would cost more than it frees: only when it frees a tenth of the cap.
+    if (!eviction.underCap && eviction.keptDirty >= this.deps.limits.positionsInMemoryMax / 10) {
+      await this.checkpoint();
+      eviction = this.book.evictToCap();
+    }
+    await this.positionCap.judge(eviction, this.nowMs());
+    await this.book.ensureLoaded(userIds, reconLimits.meDbLoadUsersPerQueryMax);
   }
 
   private reportError(where: string, error: unknown): void {
