@@ -101,6 +101,8 @@ export class MeDbReconciler implements Reconciler {
   private lastCheckpointMs = 0;
   /** The checkpoint being written outside the queue, if any. */
   private checkpointWrite: Promise<void> | null = null;
+  /** The keys of each checkpoint taken and not yet committed (one at most, in practice): held in memory until it is. */
+  private readonly keysBeingSaved = new Set<ReadonlySet<string>>();
   private lastCompareMs = 0;
   /** Engine events in the stream behind the last one applied (JetStream's count). */
   private engineBacklog = 0;
@@ -124,7 +126,8 @@ export class MeDbReconciler implements Reconciler {
       inMemoryMax: deps.limits.positionsInMemoryMax,
     }, {
       source: savedPositions(deps.pool),
-      pinOf: (key, p) => (this.dirty.has(key) ? 'dirty' : this.breaks.has(balanceKind, breakKeyOf(p)) ? 'break'
+      // Saved by a checkpoint still being written (outside the queue) is not clean yet: its row may not be committed.
+      pinOf: (key, p) => (this.dirty.has(key) || this.beingSaved(key) ? 'dirty' : this.breaks.has(balanceKind, breakKeyOf(p)) ? 'break'
         : this.breaks.unheldCount > 0 && this.watched.has(key) ? 'watched' : null),
       isWatched: (key) => this.watched.has(key),
       onEvicted: (key) => this.watched.delete(key),
@@ -593,8 +596,10 @@ export class MeDbReconciler implements Reconciler {
   /** The state to save, copied: the positions go on changing while it is written. */
   private captureCheckpoint(): CapturedCheckpoint {
     this.digestChanges.flushInto(this.digest, this.book);
-    const keys = [...this.dirty];
+    // No longer dirty, not yet clean: pinned (beingSaved) until the write settles.
+    const keys: ReadonlySet<string> = new Set(this.dirty);
     this.dirty.clear();
+    this.keysBeingSaved.add(keys);
     const dirtyPositions: SavedPosition[] = [];
     for (const key of keys) {
       const p = this.book.get(key);
@@ -627,10 +632,18 @@ export class MeDbReconciler implements Reconciler {
       this.unacked.unshift(...captured.acks);
       this.appliedEvents.unshift(...(captured.write.engineEvents ?? []));
       throw error;
+    } finally {
+      // Committed: these rows are what an evicted position is loaded from. Failed: dirty again above.
+      this.keysBeingSaved.delete(captured.keys);
     }
     for (const msg of captured.acks) msg.ack();
     this.counters.checks++;
     this.lastCheckpointMs = this.nowMs();
+  }
+
+  private beingSaved(key: string): boolean {
+    for (const keys of this.keysBeingSaved) if (keys.has(key)) return true;
+    return false;
   }
 
   private async afterCheckpoint(): Promise<void> {
@@ -660,7 +673,7 @@ export class MeDbReconciler implements Reconciler {
 
 interface CapturedCheckpoint {
   /** The dirty keys it covers, and the engine messages it acks once saved. */
-  keys: string[];
+  keys: ReadonlySet<string>;
   acks: JsMsg[];
   write: CheckpointWrite;
 }
