@@ -8,7 +8,9 @@ import { createPool, type Pool } from '../../src/db/pool.js';
 import { natsNames, type NatsNames } from '../../src/nats/names.js';
 import { ensureAccountTopology } from '../../src/nats/topology.js';
 import type { BreakAlert } from '../../src/recon/breaks/break.js';
+import { CutDigest } from '../../src/recon/cut-digest.js';
 import { defaultMeDbLimits, MeDbReconciler, type MeDbLimits } from '../../src/recon/me-db/reconciler.js';
+import { leafValue } from '../../src/recon/me-db/seal-record.js';
 import { createTestDatabase } from '../support/database.js';
 import { deleteNamespaceStreams } from '../support/engine.js';
 import { silentLogger } from '../support/log.js';
@@ -72,6 +74,23 @@ async function expectSavedStateEqualsFullScan(): Promise<void> {
        FROM recon_ledger_currency_totals c LEFT JOIN (SELECT currency, sum(amount) AS total FROM ledger_entries GROUP BY 1) s USING (currency)`);
   expect(currencies.rows.length).toBeGreaterThan(0);
   for (const c of currencies.rows) expect(signedDecimalToMinor(c.saved, 18)).toBe(signedDecimalToMinor(c.scan, 18));
+}
+
+/** The seal digest of every position at the full scan's totals (ADR 0009): what a book holding all of them seals. */
+async function fullScanDigest(): Promise<string> {
+  const sums = await pool.query<{ user_id: string; currency: string; total: string }>(
+    "SELECT user_id, currency, sum(amount)::text AS total FROM ledger_entries WHERE user_id NOT LIKE 'house:%' GROUP BY 1, 2");
+  const ledger = new Map(sums.rows.map((r) => [`${r.user_id}/${r.currency}`, signedDecimalToMinor(r.total, 18)]));
+  const digest = new CutDigest();
+  for (const r of sim.registry()) {
+    const key = `${r.userId}/${r.currency}`;
+    digest.replace(key, null, leafValue(r.totalMinor, ledger.get(key) ?? 0n));
+  }
+  return digest.hex();
+}
+
+async function savedPositionCount(): Promise<number> {
+  return Number((await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM recon_me_db_positions')).rows[0]?.n);
 }
 
 async function forgetCheckpoint(): Promise<void> {
@@ -143,6 +162,33 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
     expect(rowsPast).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 1_500));
     expect(alerts).toEqual([]);
+    await reconciler.stop();
+    await expectSavedStateEqualsFullScan();
+  });
+
+  it('over the position cap (ADR 0026): every seeded position saved, at most the cap held, evicted keys reloaded, the seal of every position', { timeout: 120_000 }, async () => {
+    const cap = 100;
+    const graceMs = 5_000;
+    await forgetCheckpoint();
+    const known = sim.registry().length;
+    expect(known).toBeGreaterThan(cap * 3);
+    const reconciler = await startReconciler({ positionsInMemoryMax: cap, graceMs });
+    // Paused, the sides agree: nothing must be held past the cap; everything is in Postgres already.
+    expect(reconciler.status().counters).toMatchObject({ positionsKnown: known, positionsInMemory: cap });
+    expect(await savedPositionCount()).toBe(known);
+    // A burst on both sides touching most keys: batches load evicted positions back (over the cap
+    // for less than a grace window: the working set, not a stuck book, so not paged).
+    sim.resume();
+    await new Promise((r) => setTimeout(r, 300));
+    await sim.pause();
+    await untilCaughtUp(reconciler, sim.lastSeq());
+    // Quiet again: the next batches (the ledger's polls) checkpoint and evict down to the cap.
+    await until('the book back within the cap', () => (reconciler.status().counters?.positionsInMemory ?? Infinity) <= cap, 15_000);
+    await new Promise((r) => setTimeout(r, graceMs));
+    expect(alerts).toEqual([]);
+    const seal = await reconciler.seal('2026-02-01');
+    expect(seal.cut.positions).toBe(sim.registry().length);
+    expect(seal.digest).toBe(await fullScanDigest());
     await reconciler.stop();
     await expectSavedStateEqualsFullScan();
   });

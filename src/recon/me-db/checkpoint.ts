@@ -88,7 +88,7 @@ export async function saveCheckpoint(writes: DurableWrites, write: CheckpointWri
   });
 }
 
-async function upsertPositions(client: PoolClient, positions: SavedPosition[]): Promise<void> {
+export async function upsertPositions(client: PoolClient, positions: readonly SavedPosition[]): Promise<void> {
   if (positions.length === 0) return;
   // One JSON parameter: serialised natively, where pg's array encoding is per element in JS.
   await client.query(

@@ -32,7 +32,7 @@ import {
 } from './judgement.js';
 import { addToJournal, committedPastWatermark, readLedgerTransactions } from './ledger-side.js';
 import type { MeDbLimits } from './limits.js';
-import { restorePositions, savedPositions } from './position-store.js';
+import { holdSeededPositions, replaceSavedPositions, restorePositions, savedPositions } from './position-store.js';
 import { keyOf, PositionBook, type Position, type SideClocks } from './positions.js';
 import { leafValue, type MeDbSeal } from './seal-record.js';
 import type { ReconcilerDeps } from '../reconciler-deps.js';
@@ -271,11 +271,25 @@ export class MeDbReconciler implements Reconciler {
     const readMs = performance.now() - startedMs;
     const nowMs = this.nowMs();
     this.book.markRestored(nowMs);
-    for (const [key, p] of seededPositions(seed)) {
-      this.digestChanges.noteBefore(this.book, key); // new to the digest: added at the first checkpoint
-      this.book.restore(p.userId, p.currency, p.engineTotalMinor, p.engineSeq, p.ledgerTotalMinor, nowMs);
-      this.watched.add(key);
-      this.dirty.add(key);
+    const positions = seededPositions(seed);
+    if (positions.size <= deps.limits.positionsInMemoryMax) {
+      await replaceSavedPositions(this.writes, []);
+      for (const [key, p] of positions) {
+        this.digestChanges.noteBefore(this.book, key); // new to the digest: added at the first checkpoint
+        this.book.restore(p.userId, p.currency, p.engineTotalMinor, p.engineSeq, p.ledgerTotalMinor, nowMs);
+        this.watched.add(key);
+        this.dirty.add(key);
+      }
+    } else {
+      // More than the cap (ADR 0026): all saved now, so the ones not held are where an eviction
+      // would have left them; held, as a restart holds: those that differ (or break) first.
+      const all = [...positions.values()];
+      positions.clear();
+      await replaceSavedPositions(this.writes, all);
+      const { held } = holdSeededPositions(this.book, this.digest, all, {
+        inMemoryMax: deps.limits.positionsInMemoryMax, nowMs, breaking: (userId, currency) => this.breaks.has(balanceKind, breakKeyOf({ userId, currency })),
+      });
+      for (const key of held) this.watched.add(key);
     }
     for (const [currency, total] of seededCurrencyTotals(seed)) {
       this.currencyTotals.set(currency, total);
