@@ -6,9 +6,18 @@
  *
  * me_db
  * - positions held: `meDbPositionsInMemoryMaxDefault` (setting RECON_ME_DB_POSITIONS_MAX) plus
- *   one batch (`ledgerBatchRowsMax` rows or `meDbEngineInboxMax` events); its watched and dirty
- *   sets are subsets of them. Over the cap with nothing evictable for a grace window: a
- *   reconciler_error meta-alert, nothing dropped.
+ *   one batch (`meDbLedgerBatchRowsMax` rows or `meDbEngineInboxMax` events); its watched and
+ *   dirty sets, and the keys of the checkpoint being written (pinned until it commits), are
+ *   subsets of them. Over the cap with nothing evictable for a grace window: a reconciler_error
+ *   meta-alert, nothing dropped.
+ * - ledger reads: `meDbLedgerBatchRowsMax` rows a batch, one batch read ahead while one is
+ *   applied (ADR 0025): two batches at most.
+ * - checkpoints: one write at a time (outside the queue while catching up), of the dirty
+ *   positions copied at the cut; the digest's pending changes are one per changed position.
+ * - cold seed (ADR 0025), during start() only: the engine snapshot and the ledger's Σ per
+ *   (account, currency), one entry per position each; more positions than the cap are saved at
+ *   once (`checkpointRowsPerStatementMax` rows per statement) and at most the cap is held.
+ *   Unbalanced journals of the seeded history listed: `meDbSeedJournalsMax`.
  * - history per held position: one point per side while the sides agree, at most
  *   `meDbHistoryPointsPerSideMax` per side while they differ, none older than
  *   max(`meDbHistoryMsMin`, 4 × RECON_GRACE_MS) but the one before the window.
@@ -55,7 +64,11 @@ export const reconLimits = {
   dbChainAddressesMax: 1_000_000,
   /** db_chain's mailbox. */
   dbChainQueueDepthMax: 1_000,
-  /** Rows per statement when a checkpoint writes positions. */
+  /** Ledger rows per me_db batch (a batch ends at a transaction boundary, so it holds at most this many). */
+  meDbLedgerBatchRowsMax: 20_000,
+  /** Unbalanced journals a me_db cold seed lists (each a break) at most; past it, one reconciler_error says more exist. */
+  meDbSeedJournalsMax: 1_000,
+  /** Rows per statement when a checkpoint (or a cold seed over the position cap) writes positions. */
   checkpointRowsPerStatementMax: 1_000,
   /**
    * me_db positions held in memory, by default (setting RECON_ME_DB_POSITIONS_MAX): the least

@@ -15,7 +15,7 @@ export interface MeDbLimits {
   snapshotTimeoutMs: number;
   /** A first start (no checkpoint) seeds both sides as sets at their watermarks (ADR 0025); false: replays them from their starts. */
   coldSeed: boolean;
-  /** Unbalanced journals the cold seed lists (each a break) at most; past it, one reconciler_error says more exist. */
+  /** Unbalanced journals the cold seed lists at most (reconLimits.meDbSeedJournalsMax). */
   seedJournalsMax: number;
   /** RECON_ME_DB_POSITIONS_MAX: positions held in memory (the rest only in recon_me_db_positions). */
   positionsInMemoryMax: number;
@@ -29,11 +29,11 @@ export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
   checkpointBehindMs: 10_000,
   compareBehindMs: 5_000,
   ledgerPollMs: 500,
-  ledgerBatchRowsMax: 20_000,
+  ledgerBatchRowsMax: reconLimits.meDbLedgerBatchRowsMax,
   engineInFlightMax: 50_000,
   engineAckWaitMs: 60_000,
   snapshotTimeoutMs: 5_000,
   coldSeed: true,
-  seedJournalsMax: 1_000,
+  seedJournalsMax: reconLimits.meDbSeedJournalsMax,
   positionsInMemoryMax: reconLimits.meDbPositionsInMemoryMaxDefault,
 };
