@@ -85,7 +85,7 @@ export async function seedCheckpoint(pool: Pool, engineSeq: number): Promise<{ p
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query('TRUNCATE recon_me_db_positions, recon_ledger_currency_totals, recon_watermarks, recon_checks, recon_seals, recon_break_actions, recon_breaks');
+    await client.query('TRUNCATE recon_me_db_positions, recon_ledger_currency_totals, recon_watermarks, recon_checks, recon_seals, recon_break_actions, recon_break_events, recon_outbox, recon_breaks');
     const positions = await client.query(
       `INSERT INTO recon_me_db_positions (user_id, currency, engine_total, engine_seq, ledger_total)
        SELECT user_id, currency, sum(amount), $1, sum(amount) FROM ledger_entries WHERE user_id NOT LIKE 'house:%' GROUP BY user_id, currency`,

@@ -7,13 +7,12 @@
  * me_db
  * - positions held: `meDbPositionsInMemoryMaxDefault` (setting RECON_ME_DB_POSITIONS_MAX) plus
  *   one batch (`meDbLedgerBatchRowsMax` rows or `meDbEngineInboxMax` events); its watched and
- *   dirty sets, and the keys of the checkpoint being written (pinned until it commits), are
- *   subsets of them. Over the cap with nothing evictable for a grace window: a reconciler_error
- *   meta-alert, nothing dropped.
+ *   dirty sets are subsets of them. Over the cap with nothing evictable for a grace window: a
+ *   reconciler_error meta-alert, nothing dropped.
  * - ledger reads: `meDbLedgerBatchRowsMax` rows a batch, one batch read ahead while one is
  *   applied (ADR 0025): two batches at most.
- * - checkpoints: one write at a time (outside the queue while catching up), of the dirty
- *   positions copied at the cut; the digest's pending changes are one per changed position.
+ * - checkpoints: written in the queue, of the dirty positions copied at the cut; the digest's
+ *   pending changes are one per changed position since the last one.
  * - cold seed (ADR 0025), during start() only: the engine snapshot and the ledger's Σ per
  *   (account, currency), one entry per position each; more positions than the cap are saved at
  *   once (`checkpointRowsPerStatementMax` rows per statement) and at most the cap is held.

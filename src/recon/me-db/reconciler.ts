@@ -99,10 +99,6 @@ export class MeDbReconciler implements Reconciler {
   private stopped = false;
   private loops: Promise<void>[] = [];
   private lastCheckpointMs = 0;
-  /** The checkpoint being written outside the queue, if any. */
-  private checkpointWrite: Promise<void> | null = null;
-  /** The keys of each checkpoint taken and not yet committed (one at most, in practice): held in memory until it is. */
-  private readonly keysBeingSaved = new Set<ReadonlySet<string>>();
   private lastCompareMs = 0;
   /** Engine events in the stream behind the last one applied (JetStream's count). */
   private engineBacklog = 0;
@@ -126,8 +122,7 @@ export class MeDbReconciler implements Reconciler {
       inMemoryMax: deps.limits.positionsInMemoryMax,
     }, {
       source: savedPositions(deps.pool),
-      // Saved by a checkpoint still being written (outside the queue) is not clean yet: its row may not be committed.
-      pinOf: (key, p) => (this.dirty.has(key) || this.beingSaved(key) ? 'dirty' : this.breaks.has(balanceKind, breakKeyOf(p)) ? 'break'
+      pinOf: (key, p) => (this.dirty.has(key) ? 'dirty' : this.breaks.has(balanceKind, breakKeyOf(p)) ? 'break'
         : this.breaks.unheldCount > 0 && this.watched.has(key) ? 'watched' : null),
       isWatched: (key) => this.watched.has(key),
       onEvicted: (key) => this.watched.delete(key),
@@ -372,8 +367,7 @@ export class MeDbReconciler implements Reconciler {
       this.engineInbox.push(msg);
       if (this.engineInbox.size >= reconLimits.meDbEngineInboxMax) await this.engineInbox.drained;
       if (this.unacked.length >= this.deps.limits.engineInFlightMax / 2) {
-        // Written while the queue goes on; JetStream's max_ack_pending holds the stream back if it lags.
-        await this.queue.run(async () => this.checkpointInBackground()).catch((e: unknown) => this.reportError('checkpoint', e));
+        await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
       }
     }
     await this.engineInbox.drained;
@@ -527,10 +521,9 @@ export class MeDbReconciler implements Reconciler {
       await this.judgeWatched(nowMs);
     }
     await judgeCurrencyTotals(this.breaks, this.currenciesToCheck, this.currencyTotals, nowMs);
-    // Catching up, checkpoints are further apart too (each is a transaction the queue waits for);
-    // the unacked limit still forces one (pumpEngine), so a restart redoes a bounded amount.
-    if (catchingUp && nowMs - this.lastCheckpointMs >= this.deps.limits.checkpointBehindMs) this.checkpointInBackground();
-    else if (!catchingUp && nowMs - this.lastCheckpointMs >= this.deps.limits.checkpointMs) await this.checkpoint();
+    // Catching up, checkpoints are further apart (each is a transaction the queue waits for); the
+    // unacked limit still forces one (pumpEngine), so a restart redoes a bounded amount.
+    if (nowMs - this.lastCheckpointMs >= (catchingUp ? this.deps.limits.checkpointBehindMs : this.deps.limits.checkpointMs)) await this.checkpoint();
   }
 
   /** A backlog on either side: the last ledger read was full, or more engine events wait than one batch holds. */
@@ -579,41 +572,17 @@ export class MeDbReconciler implements Reconciler {
     return compareWatched(this.book, this.watched, this.breaks, this.checkCounts, clocks, only);
   }
 
-  /** Saves totals and watermarks, then acks the engine events they include; durable when it resolves. */
+  /** Saves totals and watermarks, then acks the engine events they include. */
   private async checkpoint(): Promise<void> {
-    await this.checkpointWrite;
     await this.writeCheckpoint(this.captureCheckpoint());
     await this.afterCheckpoint();
   }
 
-  /**
-   * Catching up: the checkpoint's state is taken now (a consistent cut, in the queue) and written
-   * while the queue goes on applying; its acks follow the commit. One write at a time: skipped
-   * while one is under way (the next tick or the unacked limit comes back to it).
-   */
-  private checkpointInBackground(): void {
-    if (this.checkpointWrite) return;
-    // Only the write is awaited by a later checkpoint (which runs in the queue); what follows it is queued.
-    const write: Promise<void> = this.writeCheckpoint(this.captureCheckpoint()).then(
-      () => {
-        this.checkpointWrite = null;
-        void this.queue.run(() => this.afterCheckpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
-      },
-      (e: unknown) => {
-        this.checkpointWrite = null;
-        this.reportError('checkpoint', e);
-      },
-    );
-    this.checkpointWrite = write;
-  }
-
-  /** The state to save, copied: the positions go on changing while it is written. */
+  /** The state to save, copied at the cut (a value, not the live positions). */
   private captureCheckpoint(): CapturedCheckpoint {
     this.digestChanges.flushInto(this.digest, this.book);
-    // No longer dirty, not yet clean: pinned (beingSaved) until the write settles.
-    const keys: ReadonlySet<string> = new Set(this.dirty);
+    const keys = [...this.dirty];
     this.dirty.clear();
-    this.keysBeingSaved.add(keys);
     const dirtyPositions: SavedPosition[] = [];
     for (const key of keys) {
       const p = this.book.get(key);
@@ -646,18 +615,10 @@ export class MeDbReconciler implements Reconciler {
       this.unacked.unshift(...captured.acks);
       this.appliedEvents.unshift(...(captured.write.engineEvents ?? []));
       throw error;
-    } finally {
-      // Committed: these rows are what an evicted position is loaded from. Failed: dirty again above.
-      this.keysBeingSaved.delete(captured.keys);
     }
     for (const msg of captured.acks) msg.ack();
     this.counters.checks++;
     this.lastCheckpointMs = this.nowMs();
-  }
-
-  private beingSaved(key: string): boolean {
-    for (const keys of this.keysBeingSaved) if (keys.has(key)) return true;
-    return false;
   }
 
   private async afterCheckpoint(): Promise<void> {
@@ -687,7 +648,7 @@ export class MeDbReconciler implements Reconciler {
 
 interface CapturedCheckpoint {
   /** The dirty keys it covers, and the engine messages it acks once saved. */
-  keys: ReadonlySet<string>;
+  keys: string[];
   acks: JsMsg[];
   write: CheckpointWrite;
 }
