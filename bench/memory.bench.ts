@@ -51,9 +51,10 @@ function readOptions(quick: boolean) {
   if (liveMax >= touched) throw new RangeError('BENCH_MEMORY_LIVE_MAX must be below the accounts touched (some must be passivated)');
   // glibc gives each thread its own malloc arena; capped, RSS stops growing with work done (see docs/bench.md).
   const mallocArenaMax = process.env.MALLOC_ARENA_MAX ?? '2';
-  const positions = int('BENCH_MEMORY_POSITIONS', 1_000_000, 100_000);
-  const positionsMax = int('BENCH_MEMORY_POSITIONS_MAX', 50_000, 10_000);
-  const positionsTouched = Math.min(positions, int('BENCH_MEMORY_POSITIONS_TOUCHED', 100_000, 30_000));
+  // me_db: P positions saved, a cap below them, T users touched past the cap (~1.5 min full, ~20 s quick).
+  const positions = int('BENCH_MEMORY_POSITIONS', 1_000_000, 50_000);
+  const positionsMax = int('BENCH_MEMORY_POSITIONS_MAX', 50_000, 5_000);
+  const positionsTouched = Math.min(positions, int('BENCH_MEMORY_POSITIONS_TOUCHED', 100_000, 10_000));
   if (positionsMax >= positionsTouched) throw new RangeError('BENCH_MEMORY_POSITIONS_MAX must be below the positions touched (some must be evicted)');
   return { accounts, liveMax, touched, mallocArenaMax, positions, positionsMax, positionsTouched };
 }
