@@ -4,7 +4,7 @@ export interface MeDbLimits {
   checkpointMs: number;
   /** The checkpoint interval while either side has a backlog (bounded by engineInFlightMax / 2 unacked events too). */
   checkpointBehindMs: number;
-  /** How often the watched keys are compared while either side has a backlog (else every tick). */
+  /** How often the watched keys are compared while either side has a backlog (0: every tick, as when caught up). */
   compareBehindMs: number;
   ledgerPollMs: number;
   ledgerBatchRowsMax: number;
@@ -21,7 +21,7 @@ export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
   tickMs: 250,
   checkpointMs: 1_000,
   checkpointBehindMs: 10_000,
-  compareBehindMs: 5_000,
+  compareBehindMs: 0,
   ledgerPollMs: 500,
   ledgerBatchRowsMax: 20_000,
   engineInFlightMax: 50_000,
