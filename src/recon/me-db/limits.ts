@@ -15,6 +15,8 @@ export interface MeDbLimits {
   coldSeed: boolean;
   /** Unbalanced journals the cold seed lists (each a break) at most; past it, one reconciler_error says more exist. */
   seedJournalsMax: number;
+  /** After a seed, the balance stream is followed from this many events before the first one past the snapshot. */
+  seedStreamMarginEvents: number;
 }
 
 export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
@@ -29,4 +31,5 @@ export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
   snapshotTimeoutMs: 5_000,
   coldSeed: true,
   seedJournalsMax: 1_000,
+  seedStreamMarginEvents: 1_000,
 };
