@@ -6,7 +6,7 @@ export interface MeDbLimits {
   checkpointMs: number;
   /** The checkpoint interval while either side has a backlog (bounded by engineInFlightMax / 2 unacked events too). */
   checkpointBehindMs: number;
-  /** How often the watched keys are compared while either side has a backlog (else every tick). */
+  /** How often the watched keys are compared while either side has a backlog (0: every tick, as when caught up). */
   compareBehindMs: number;
   ledgerPollMs: number;
   ledgerBatchRowsMax: number;
@@ -17,6 +17,8 @@ export interface MeDbLimits {
   coldSeed: boolean;
   /** Unbalanced journals the cold seed lists at most (reconLimits.meDbSeedJournalsMax). */
   seedJournalsMax: number;
+  /** After a seed, the balance stream is followed from this many events before the first one past the snapshot. */
+  seedStreamMarginEvents: number;
   /** RECON_ME_DB_POSITIONS_MAX: positions held in memory (the rest only in recon_me_db_positions). */
   positionsInMemoryMax: number;
   /** Live breaks held (paged, acted on) before a storm; default reconLimits.liveBreaksHeldMax. */
@@ -27,7 +29,7 @@ export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
   tickMs: 250,
   checkpointMs: 1_000,
   checkpointBehindMs: 10_000,
-  compareBehindMs: 5_000,
+  compareBehindMs: 0,
   ledgerPollMs: 500,
   ledgerBatchRowsMax: reconLimits.meDbLedgerBatchRowsMax,
   engineInFlightMax: 50_000,
@@ -35,5 +37,6 @@ export const defaultMeDbLimits: Omit<MeDbLimits, 'graceMs'> = {
   snapshotTimeoutMs: 5_000,
   coldSeed: true,
   seedJournalsMax: reconLimits.meDbSeedJournalsMax,
+  seedStreamMarginEvents: 1_000,
   positionsInMemoryMax: reconLimits.meDbPositionsInMemoryMaxDefault,
 };

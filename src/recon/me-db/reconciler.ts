@@ -307,7 +307,9 @@ export class MeDbReconciler implements Reconciler {
     }
     this.engineSeq = seed.engine.asOfSeq;
     this.appliedThroughSeq = seed.engine.asOfSeq;
-    const startSeq = seed.engine.streamStartSeq;
+    // A margin before the first event past the snapshot: events the snapshot holds are judged seen,
+    // and one stored out of order near the boundary is not skipped.
+    const startSeq = seed.engine.streamStartSeq === null ? null : Math.max(1, seed.engine.streamStartSeq - deps.limits.seedStreamMarginEvents);
     // Below the start every event is in the snapshot: should the consumer ever be recreated from the
     // stream's start, they are redeliveries (seen), not a sequence going back.
     if (startSeq !== null) this.engineStreamSeq = startSeq - 1;
