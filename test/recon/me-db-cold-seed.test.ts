@@ -93,6 +93,11 @@ async function savedPositionCount(): Promise<number> {
   return Number((await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM recon_me_db_positions')).rows[0]?.n);
 }
 
+/** A row a seed that crashed before its first checkpoint could have left: no checkpoint vouches for it. */
+async function leaveStrayPosition(): Promise<void> {
+  await pool.query("INSERT INTO recon_me_db_positions (user_id, currency, engine_total, engine_seq, ledger_total) VALUES ('stray', 'BTC', 1, 1, 1)");
+}
+
 async function forgetCheckpoint(): Promise<void> {
   await pool.query("DELETE FROM recon_watermarks WHERE boundary = 'me_db'");
   await pool.query('DELETE FROM recon_me_db_positions');
@@ -170,6 +175,7 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
     const cap = 100;
     const graceMs = 5_000;
     await forgetCheckpoint();
+    await leaveStrayPosition();
     const known = sim.registry().length;
     expect(known).toBeGreaterThan(cap * 3);
     const reconciler = await startReconciler({ positionsInMemoryMax: cap, graceMs });
@@ -195,6 +201,7 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
 
   it('with no engine answering a snapshot it seeds the ledger and reads the balance stream from its start', { timeout: 120_000 }, async () => {
     await forgetCheckpoint();
+    await leaveStrayPosition();
     await sim.stop(); // nobody serves me.snapshot now
     const lastSeq = sim.lastSeq();
     const reconciler = await startReconciler({ snapshotTimeoutMs: 300 });
