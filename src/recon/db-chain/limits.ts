@@ -1,6 +1,5 @@
 import { defaultStakingFollowerLimits, type StakingFollowerLimits } from '../../adapters/chain/staking-follower.js';
 import type { Settings } from '../../config/settings.js';
-import { reconLimits } from '../limits.js';
 
 export interface DbChainLimits extends StakingFollowerLimits {
   /** RECON_GRACE_MS: how long a difference (or an unreachable node) may last before it is a break. */
@@ -8,7 +7,7 @@ export interface DbChainLimits extends StakingFollowerLimits {
   /** CHAIN_POLL_MS. */
   pollMs: number;
   rpcTimeoutMs: number;
-  /** Distinct addresses on either side (staking_positions, the chain's stakers) per comparison. */
+  /** Distinct addresses in staking_positions read per comparison. */
   addressesMax: number;
   /** How often live breaks get their last_seen_at and amounts saved. */
   touchBreaksMs: number;
@@ -20,9 +19,9 @@ export interface DbChainLimits extends StakingFollowerLimits {
 export const defaultDbChainLimits: Omit<DbChainLimits, 'graceMs' | 'pollMs' | 'confirmations'> = {
   ...defaultStakingFollowerLimits,
   rpcTimeoutMs: 10_000,
-  addressesMax: reconLimits.dbChainAddressesMax,
+  addressesMax: 1_000_000,
   touchBreaksMs: 5_000,
-  queueDepthMax: reconLimits.dbChainQueueDepthMax,
+  queueDepthMax: 1_000,
   currency: 'STAKE',
 };
 
