@@ -69,9 +69,9 @@ export class BreakRegistry {
 
   constructor(private readonly deps: BreakRegistryDeps) {
     this.outbox = new OutboxDrainer({
-      boundary: deps.boundary, pool: deps.pool, js: deps.js, writes: deps.writes, log: deps.log,
+      channels: [deps.boundary], pool: deps.pool, js: deps.js, writes: deps.writes, log: deps.log,
       ...(deps.commands ? { commands: deps.commands } : {}),
-      onBacklog: (pending) => void this.raiseMeta({ kind: breakKinds.reconcilerError, key: 'outbox', detail: `${pending} break effects waiting in the outbox (limit ${reconLimits.outboxPendingMax}); none is dropped` }, Date.now()).catch(() => undefined),
+      onBacklog: (_channel, pending) => void this.raiseMeta({ kind: breakKinds.reconcilerError, key: 'outbox', detail: `${pending} break effects waiting in the outbox (limit ${reconLimits.outboxPendingMax}); none is dropped` }, Date.now()).catch(() => undefined),
       onWriteFailed: (error) => deps.onWriteFailed(error),
       beforeRound: () => this.retryUnrecorded(),
     });
