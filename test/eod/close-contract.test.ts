@@ -1,0 +1,75 @@
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Pool } from '../../src/db/pool.js';
+import { businessWindow } from '../../src/eod/business-date.js';
+import { eodStepNames } from '../../src/eod/steps/step.js';
+import type { Fence } from '../../src/supervisor/fence.js';
+import { EodHarness } from '../support/eod-harness.js';
+
+/**
+ * DESIGN §5 / docs/contract.md §9 as outside tests read them: every step of a close ends with
+ * `eod.<step>.completed` or `eod.<step>.failed` (a skipped step too).
+ */
+
+const d1 = '2026-09-10';
+const d2 = '2026-09-11';
+const cutover = { time: '00:00', zone: 'UTC' };
+const w1 = businessWindow(d1, cutover);
+const w2 = businessWindow(d2, cutover);
+const fence: Fence = { lease: 'eod-contract', token: 1, holder: 'test' };
+const harness = new EodHarness(fence);
+const names = harness.names;
+let pool: Pool;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+
+/** What the me_db reconciler and the ledger service would have recorded: deposits in D1 and D2, and engine events past D2's cutover. */
+async function seedDays(): Promise<void> {
+  const at = (ms: number) => new Date(ms).toISOString();
+  let seq = 0;
+  const deposits = [['c1', '3', w1.startMs + 10_000], ['c2', '4', w1.startMs + 20_000], ['c1', '5', w2.startMs + 10_000], ['c2', '1', w2.endMs + 10_000]] as const;
+  for (const [userId, amount, ms] of deposits) {
+    await pool.query(
+      `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id, created_at)
+       VALUES ($1, $2, 'BTC', $3, 'deposit', $1, $4), ($1, 'house:custody', 'BTC', -$3::numeric, 'deposit', $1, $4)`, [`j${seq}`, userId, amount, at(ms)]);
+    const sum = await pool.query<{ s: string }>("SELECT sum(amount)::text AS s FROM ledger_entries WHERE user_id = $1 AND currency = 'BTC'", [userId]);
+    await pool.query("INSERT INTO engine_balance_history (seq, user_id, currency, total, locked, available, ts) VALUES ($1, $2, 'BTC', $3, 0, $3, $4)",
+      [++seq, userId, sum.rows[0]?.s ?? '0', at(ms)]);
+  }
+}
+
+/** The last `eod.<step>.<outcome>` on the EOD stream, or null. */
+async function lastEvent(step: string, outcome: 'completed' | 'failed'): Promise<Record<string, unknown> | null> {
+  const message = await jsm.streams.getMessage(names.eodStream, { last_by_subj: names.eodStepSubject(step, outcome) }).catch(() => null);
+  return (message?.json() as Record<string, unknown> | undefined) ?? null;
+}
+
+beforeAll(async () => {
+  ({ pool, nc } = await harness.open());
+  jsm = await jetstreamManager(nc);
+  await seedDays();
+});
+
+afterAll(async () => {
+  await harness.close();
+});
+
+describe('the close as the public contract states it', () => {
+  it('every step publishes eod.<step>.completed or eod.<step>.failed, a skipped one with its reason', async () => {
+    const eod = await harness.service();
+    const state = await eod.run(d1);
+    expect(state.status).toBe('sealed');
+    const skipped = state.steps.filter((s) => s.status === 'skipped').map((s) => s.name);
+    // Defaults: the revenue-router gate closed, no custody, no chain.
+    expect(skipped).toEqual(['staking_rewards', 'recon_db_custody', 'recon_db_chain']);
+    for (const step of eodStepNames) {
+      const event = (await lastEvent(step, 'completed')) ?? (await lastEvent(step, 'failed'));
+      expect(event, `an event for ${step}`).toMatchObject({ date: d1, step });
+    }
+    expect(await lastEvent('staking_rewards', 'completed')).toEqual({
+      date: d1, step: 'staking_rewards', status: 'skipped', reason: 'the revenue-router gate is closed (STAKING_REWARDS_ENABLED=off)',
+    });
+    await eod.stop();
+  });
+});
