@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,10 +9,13 @@ import { businessWindow } from '../../src/eod/business-date.js';
 import { eodStepNames } from '../../src/eod/steps/step.js';
 import type { Fence } from '../../src/supervisor/fence.js';
 import { EodHarness } from '../support/eod-harness.js';
+import { until } from '../support/until.js';
 
 /**
  * DESIGN §5 / docs/contract.md §9 as outside tests read them: every step of a close ends with
- * `eod.<step>.completed` or `eod.<step>.failed` (a skipped step too).
+ * `eod.<step>.completed` or `eod.<step>.failed` (a skipped step too), and a run a lost leader
+ * left unfinished (stopped before its seal, or sealed but not yet published) is finished by the
+ * next leader, even with the scheduler off.
  */
 
 const d1 = '2026-09-10';
@@ -23,6 +29,7 @@ const names = harness.names;
 let pool: Pool;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
+let reportsDir: string;
 
 /** What the me_db reconciler and the ledger service would have recorded: deposits in D1 and D2, and engine events past D2's cutover. */
 async function seedDays(): Promise<void> {
@@ -46,7 +53,9 @@ async function lastEvent(step: string, outcome: 'completed' | 'failed'): Promise
 }
 
 beforeAll(async () => {
-  ({ pool, nc } = await harness.open());
+  let dir: string;
+  ({ pool, nc, dir } = await harness.open());
+  reportsDir = path.join(dir, 'reports');
   jsm = await jetstreamManager(nc);
   await seedDays();
 });
@@ -71,5 +80,32 @@ describe('the close as the public contract states it', () => {
       date: d1, step: 'staking_rewards', status: 'skipped', reason: 'the revenue-router gate is closed (STAKING_REWARDS_ENABLED=off)',
     });
     await eod.stop();
+  });
+
+  it('a date sealed but not yet published (its leader died in between) is published by the next leader', async () => {
+    await pool.query('UPDATE eod_reports SET published_at = NULL WHERE business_date = $1', [d1]);
+    await rm(reportsDir, { recursive: true, force: true });
+    const eod = await harness.service();
+    await until('the report of D1 published again', async () =>
+      (await pool.query('SELECT 1 FROM eod_reports WHERE business_date = $1 AND published_at IS NOT NULL', [d1])).rowCount, 20_000);
+    expect(existsSync(path.join(reportsDir, `${d1}.json`))).toBe(true);
+    expect(existsSync(path.join(reportsDir, `${d1}.html`))).toBe(true);
+    await eod.stop();
+  });
+
+  it('a run stopped after its last step and before its seal is sealed by the next leader, with the same sha256', async () => {
+    const first = await harness.service();
+    expect((await first.run(d2)).status).toBe('sealed');
+    await first.stop();
+    const sealed = await pool.query<{ sha256: string }>('SELECT sha256 FROM eod_reports WHERE business_date = $1', [d2]);
+    // What a leader killed between the last step's completion and the seal leaves behind: every step done, no report.
+    await pool.query('DELETE FROM eod_sealed_days WHERE business_date = $1', [d2]);
+    await pool.query('DELETE FROM eod_reports WHERE business_date = $1', [d2]);
+    const next = await harness.service();
+    const resealed = await until('D2 sealed by the next leader', async () =>
+      (await pool.query<{ sha256: string }>('SELECT sha256 FROM eod_reports WHERE business_date = $1', [d2])).rows[0], 20_000);
+    expect(resealed.sha256).toBe(sealed.rows[0]?.sha256);
+    expect((await next.close.state(d2)).status).toBe('sealed');
+    await next.stop();
   });
 });
