@@ -20,9 +20,11 @@ import { until } from '../support/until.js';
 
 const d1 = '2026-09-10';
 const d2 = '2026-09-11';
+const d3 = '2026-09-12';
 const cutover = { time: '00:00', zone: 'UTC' };
 const w1 = businessWindow(d1, cutover);
 const w2 = businessWindow(d2, cutover);
+const w3 = businessWindow(d3, cutover);
 const fence: Fence = { lease: 'eod-contract', token: 1, holder: 'test' };
 const harness = new EodHarness(fence);
 const names = harness.names;
@@ -107,5 +109,21 @@ describe('the close as the public contract states it', () => {
     expect(resealed.sha256).toBe(sealed.rows[0]?.sha256);
     expect((await next.close.state(d2)).status).toBe('sealed');
     await next.stop();
+  });
+
+  it('a negative user balance at the cut fails balance_snapshot (eod.balance_snapshot.failed), never a leaf, and nothing is sealed', async () => {
+    const at = (ms: number) => new Date(ms).toISOString();
+    await pool.query(`INSERT INTO engine_balance_history (seq, user_id, currency, total, locked, available, ts)
+                      VALUES (10, 'c3', 'BTC', -1, 0, -1, $1), (11, 'c1', 'BTC', 8, 0, 8, $2)`, [at(w3.startMs + 10_000), at(w3.endMs + 10_000)]);
+    const eod = await harness.service();
+    const state = await eod.run(d3);
+    expect(state.status).toBe('failed');
+    expect(state.steps.find((s) => s.name === 'balance_snapshot')).toMatchObject({ status: 'failed', error: expect.stringMatching(/user c3 has a negative balance in BTC \(-1\): never a leaf/) });
+    await until('eod.balance_snapshot.failed', () => lastEvent('balance_snapshot', 'failed'), 5_000);
+    expect(await lastEvent('balance_snapshot', 'failed')).toMatchObject({ date: d3, step: 'balance_snapshot', error: expect.stringMatching(/c3/) });
+    expect((await pool.query('SELECT 1 FROM proof_of_reserves WHERE business_date = $1', [d3])).rowCount).toBe(0);
+    expect((await pool.query('SELECT 1 FROM user_balance_snapshots WHERE business_date = $1', [d3])).rowCount).toBe(0);
+    expect((await pool.query('SELECT 1 FROM eod_reports WHERE business_date = $1', [d3])).rowCount).toBe(0);
+    await eod.stop();
   });
 });
