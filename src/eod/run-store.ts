@@ -47,13 +47,12 @@ export async function markFailed(client: PoolClient, date: string, step: EodStep
     [date, step, error.slice(0, 4_000)]);
 }
 
-/** A step that does not run in this deployment; a completed step stays completed. True when the row changed (a first skip). */
-export async function markSkipped(client: PoolClient, date: string, step: EodStepName, reason: string, fence: Fence): Promise<boolean> {
-  const result = await client.query(
+/** A step that does not run in this deployment; a completed step stays completed. */
+export async function markSkipped(client: PoolClient, date: string, step: EodStepName, reason: string, fence: Fence): Promise<void> {
+  await client.query(
     `INSERT INTO eod_runs (business_date, step, status, attempts, started_at, ended_at, error, output, fence_token)
      VALUES ($1, $2, 'skipped', 0, NULL, NULL, $3, $4, $5)
      ON CONFLICT (business_date, step) DO UPDATE SET status = 'skipped', error = EXCLUDED.error, output = EXCLUDED.output, fence_token = EXCLUDED.fence_token
        WHERE eod_runs.status NOT IN ('completed', 'skipped')`,
     [date, step, reason, JSON.stringify({ reason }), fence.token]);
-  return (result.rowCount ?? 0) > 0;
 }
