@@ -62,7 +62,11 @@ export interface EngineMetricSources {
   openBreaks(): Array<{ boundary: string; kind: string }>;
   /** Seconds since each running reconciler last compared a delta (null before the first). */
   reconcilerLag(): Array<{ boundary: string; seconds: number | null }>;
+  /** The command path's circuit breaker (ADR 0028). */
+  intakeBreaker(): { state: 'closed' | 'open' | 'half_open'; dependency: 'nats' | 'postgres' | null; opens: number };
 }
+
+const breakerStateValue = { closed: 0, half_open: 1, open: 2 } as const;
 
 /** A registry for one engine's state metrics; `/metrics` serves it merged with the process registry. */
 export function engineMetrics(sources: EngineMetricSources): Registry {
@@ -111,6 +115,25 @@ export function engineMetrics(sources: EngineMetricSources): Registry {
     collect() {
       this.reset();
       for (const lag of sources.reconcilerLag()) if (lag.seconds !== null) this.set({ boundary: lag.boundary }, lag.seconds);
+    },
+  });
+  new Gauge({
+    name: 'recon_intake_breaker_state', help: 'The command intake\'s circuit breaker: 0 closed, 1 half-open (probing), 2 open (intake paused)', registers: [registry],
+    collect() {
+      this.set(breakerStateValue[sources.intakeBreaker().state]);
+    },
+  });
+  new Gauge({
+    name: 'recon_intake_paused', help: 'The command intake is paused (breaker open or half-open) because this dependency is slow or unavailable', labelNames: ['dependency'] as const, registers: [registry],
+    collect() {
+      const { state, dependency } = sources.intakeBreaker();
+      for (const name of ['nats', 'postgres'] as const) this.set({ dependency: name }, state !== 'closed' && dependency === name ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'recon_intake_breaker_opens', help: 'Times the command intake\'s circuit breaker opened since start', registers: [registry],
+    collect() {
+      this.set(sources.intakeBreaker().opens);
     },
   });
   return registry;
