@@ -54,7 +54,7 @@ export function observeCommand(
 
 /** What an engine tells the metrics about its state, read at each scrape. */
 export interface EngineMetricSources {
-  actors(): { liveActors: number; passivated: number };
+  actors(): { liveActors: number; passivated: number; restarts: number; transientRetries: number };
   /** num_pending of each durable consumer the engine reads from. */
   consumerLag(): Promise<Array<{ stream: string; consumer: string; pending: number }>>;
   parkedMessages(): Promise<number>;
@@ -81,6 +81,18 @@ export function engineMetrics(sources: EngineMetricSources): Registry {
     name: 'recon_actors_passivated', help: 'Account actors passivated (stopped when idle) since start', registers: [registry],
     collect() {
       this.set(sources.actors().passivated);
+    },
+  });
+  new Gauge({
+    name: 'recon_actor_restarts', help: 'Account actor restarts after a fault since start (what the restart budget, COMMAND_RESTARTS_MAX a minute, counts)', registers: [registry],
+    collect() {
+      this.set(sources.actors().restarts);
+    },
+  });
+  new Gauge({
+    name: 'recon_actor_transient_retries', help: 'Account command retries after a transient NATS or Postgres failure since start (not counted in the restart budget)', registers: [registry],
+    collect() {
+      this.set(sources.actors().transientRetries);
     },
   });
   new Gauge({
