@@ -1,3 +1,6 @@
+import { JetStreamApiError } from '@nats-io/jetstream';
+import { errors as natsErrors } from '@nats-io/nats-core';
+
 /**
  * What a failed attempt says about its cause (ADR 0028). A transient failure is a dependency
  * that is slow or away (NATS timing out, no responders, the connection closed or reconnecting;
@@ -11,16 +14,16 @@ export type FailureClass = { kind: 'transient'; dependency: Dependency } | { kin
 
 const fault: FailureClass = { kind: 'fault' };
 
-/** @nats-io errors (by name: robust to two copies of the client) that mean "NATS slow or away". */
-const natsTransientNames = new Set([
-  'TimeoutError',
-  'NoRespondersError',
-  'ClosedConnectionError',
-  'ConnectionError',
-  'DrainingConnectionError',
-  // A JetStream publish answered by no one: the server (or its JetStream) is restarting.
-  'JetStreamNotEnabled',
-]);
+/** @nats-io errors that mean "NATS slow or away". */
+const natsTransientClasses = [
+  natsErrors.TimeoutError,
+  natsErrors.NoRespondersError,
+  natsErrors.ClosedConnectionError,
+  natsErrors.ConnectionError,
+  natsErrors.DrainingConnectionError,
+];
+/** By name: the class is not exported. A JetStream publish no one answered (its cause: no responders). */
+const natsTransientNames = new Set(['JetStreamNotEnabled']);
 
 /** JetStream API error codes for "temporarily unavailable" (the server says so itself). */
 const jetStreamUnavailableCodes = new Set([10008]);
@@ -56,13 +59,11 @@ export function classifyFailure(error: unknown): FailureClass {
 }
 
 function classifyOne(error: Error): FailureClass | null {
-  if (natsTransientNames.has(error.name)) return { kind: 'transient', dependency: 'nats' };
+  if (natsTransientClasses.some((transient) => error instanceof transient) || natsTransientNames.has(error.name)) return { kind: 'transient', dependency: 'nats' };
   // The client rejects requests in flight when its connection drops (they are not retried).
-  if (error.name === 'RequestError' && error.message === 'connection disconnected') return { kind: 'transient', dependency: 'nats' };
-  if (error.name === 'JetStreamApiError') {
-    const { code, status } = error as Error & { code?: unknown; status?: unknown };
-    if (status === 503 || (typeof code === 'number' && jetStreamUnavailableCodes.has(code))) return { kind: 'transient', dependency: 'nats' };
-    return null;
+  if (error instanceof natsErrors.RequestError && (error.isNoResponders() || error.message === 'connection disconnected')) return { kind: 'transient', dependency: 'nats' };
+  if (error instanceof JetStreamApiError) {
+    return error.status === 503 || jetStreamUnavailableCodes.has(error.code) ? { kind: 'transient', dependency: 'nats' } : null;
   }
   const code = (error as Error & { code?: unknown }).code;
   if (typeof code === 'string') {
