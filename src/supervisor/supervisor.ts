@@ -178,7 +178,7 @@ export class Supervisor<M, R> {
         breaker?.failedTransiently(failureClass.dependency);
         cell.actor = this.options.spawn(cell.key);
         this.counters.transientRetries++;
-        delivery.inProgress?.();
+        signalProgress(delivery);
         const backoffMs = Math.min(limits.backoffMaxMs, limits.backoffInitialMs * 2 ** transientInRow++);
         log.debug({ event: 'actor.transient_retry', supervisor: this.options.name, key: cell.key, dependency: failureClass.dependency, backoffMs, err: message }, 'dependency failed; retrying');
         await sleep(backoffMs);
@@ -190,7 +190,7 @@ export class Supervisor<M, R> {
       if (attempt >= limits.attemptsMax) {
         if (await this.tryPark(delivery, message, attempt)) return;
       }
-      delivery.inProgress?.();
+      signalProgress(delivery);
       const backoffMs = Math.min(limits.backoffMaxMs, limits.backoffInitialMs * 2 ** (attempt - 1));
       log.warn({ event: 'actor.retry', supervisor: this.options.name, key: cell.key, attempt, backoffMs, err: message }, 'actor failed; restarting');
       await sleep(backoffMs);
@@ -205,7 +205,7 @@ export class Supervisor<M, R> {
   private async admitted(breaker: CircuitBreaker, delivery: Delivery<M, R>): Promise<boolean> {
     while (!breaker.tryAdmit()) {
       if (this.stopped) return false;
-      delivery.inProgress?.();
+      signalProgress(delivery);
       await Promise.race([breaker.changed(), sleep(this.options.limits.backoffMaxMs)]);
     }
     return !this.stopped;
@@ -261,6 +261,15 @@ export class Supervisor<M, R> {
         this.counters.passivated++;
       }
     }
+  }
+}
+
+/** A progress signal that cannot go (the source's connection closed) is not worth a failure: it is a hint. */
+function signalProgress(delivery: { inProgress?(): void }): void {
+  try {
+    delivery.inProgress?.();
+  } catch {
+    // The source redelivers after its ack wait; the handler is idempotent.
   }
 }
 
