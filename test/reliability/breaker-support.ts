@@ -1,42 +1,68 @@
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
 import { expect } from 'vitest';
-import type { Pool } from '../../src/db/pool.js';
-import type { Engine } from '../../src/engine/engine.js';
-import type { NatsNames } from '../../src/nats/names.js';
-import { commandConsumersDrained, expectRunExact, publishRun, type AccountRun, type PlannedMove } from '../support/account-run.js';
+import { loadSettings, type Settings } from '../../src/config/settings.js';
+import { createPool, type Pool } from '../../src/db/pool.js';
+import { startEngine, type Engine } from '../../src/engine/engine.js';
+import { natsNames, type NatsNames } from '../../src/nats/names.js';
+import { commandConsumersDrained, expectRunExact, publishRun, tenMovePlan, type AccountRun } from '../support/account-run.js';
+import { capturingLogger } from '../support/log.js';
 import { until } from '../support/until.js';
 
-/** Settings of an engine whose restart budget a dependency outage would spend under the old count. */
-export const outageSettings = { restartsMax: 50, breakerFailures: 5, breakerBackoffMaxMs: 4_000 } as const;
+/** An engine whose restart budget a dependency outage would spend under the old count. */
+export const outageSettings = { restartsMax: 50, breakerFailures: 5, breakerBackoffMaxMs: 4_000, partitions: 4 } as const;
 
-const plan: PlannedMove[] = [
-  { target: 'pending_kyc', authority: 'self', reasonCode: 'signup' },
-  { target: 'kyc_rejected', authority: 'system', reasonCode: 'kyc_fail' },
-  { target: 'pending_kyc', authority: 'self', reasonCode: 'resubmit' },
-  { target: 'kyc_approved', authority: 'admin', reasonCode: 'kyc_pass' },
-  { target: 'active', authority: 'system', reasonCode: 'first_deposit' },
-  { target: 'suspended', authority: 'system', reasonCode: 'dispute' },
-  { target: 'active', authority: 'admin', reasonCode: 'dispute_closed' },
-  { target: 'restricted', authority: 'admin', reasonCode: 'dormancy' },
-  { target: 'active', authority: 'admin', reasonCode: 'restore' },
-  { target: 'suspended', authority: 'admin', reasonCode: 'court_order_review' },
-];
-
-export interface OutageRun {
+/** An in-process engine for an outage, with the test's own NATS client and Postgres pool (around any fault). */
+export interface OutageEngine {
   engine: Engine;
+  names: NatsNames;
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
-  /** The test's own pool on the engine's database (not through any fault). */
   pool: Pool;
-  names: NatsNames;
-  partitions: number;
-  accounts: number;
-  /** The engine's log lines (capturingLogger). */
   lines: Array<Record<string, unknown>>;
-  /** Set by the engine's onFatal. */
+  /** What the engine's onFatal was told (the supervisor escalated), if anything. */
   fatal(): string | null;
+  stop(): Promise<void>;
+}
+
+export async function startOutageEngine(options: {
+  natsUrl: string;
+  /** The test's client goes here (default natsUrl): not through the fault. */
+  clientNatsUrl?: string;
+  databaseUrl: string;
+  /** The test's pool goes here (default databaseUrl): not through the fault. */
+  clientDatabaseUrl?: string;
+  overrides?: Partial<Record<keyof Settings, string>>;
+}): Promise<OutageEngine> {
+  const captured = capturingLogger('info');
+  const settings = loadSettings({}, {
+    COMMAND_PARTITIONS: String(outageSettings.partitions), HTTP_LISTEN: 'off', LOG_LEVEL: 'info',
+    COMMAND_RESTARTS_MAX: String(outageSettings.restartsMax), COMMAND_BREAKER_FAILURES: String(outageSettings.breakerFailures),
+    COMMAND_BREAKER_BACKOFF_MAX_MS: String(outageSettings.breakerBackoffMaxMs),
+    ...options.overrides,
+  });
+  let fatal: string | null = null;
+  const nc = await connect({ servers: options.clientNatsUrl ?? options.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const pool = createPool(options.clientDatabaseUrl ?? options.databaseUrl, 4);
+  const engine = await startEngine({ settings, natsUrl: options.natsUrl, databaseUrl: options.databaseUrl, log: captured.log, onFatal: (reason) => {
+    fatal = reason;
+  } });
+  return {
+    engine, names: natsNames(settings.NAMESPACE), nc, js: jetstream(nc), jsm: await jetstreamManager(nc), pool, lines: captured.lines,
+    fatal: () => fatal,
+    async stop() {
+      await engine.stop().catch(() => undefined);
+      await nc.close().catch(() => undefined);
+      await pool.end();
+    },
+  };
+}
+
+
+export interface Outage {
+  accounts: number;
   dependency: 'nats' | 'postgres';
   outageMs: number;
   startOutage(): void | Promise<void>;
@@ -48,8 +74,10 @@ export interface OutageRun {
  * escalation, the breaker opened (on that dependency) and closed, more transient retries than
  * the restart budget, and every command applied exactly once, in order.
  */
-export async function runThroughOutage(o: OutageRun): Promise<void> {
-  const { pool, jsm, names, partitions } = o;
+export async function runThroughOutage(o: OutageEngine & Outage): Promise<void> {
+  const { pool, jsm, names } = o;
+  const { partitions } = outageSettings;
+  const plan = tenMovePlan;
   const run: AccountRun = {
     names, partitions, plan,
     userIds: Array.from({ length: o.accounts }, (_, i) => `br${String(i).padStart(4, '0')}`),

@@ -3,14 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '../../src/supervisor/circuit-breaker.js';
 import { Supervisor, type Delivery, type Settlement, type SupervisorLimits } from '../../src/supervisor/supervisor.js';
 import { capturingLogger, silentLogger } from '../support/log.js';
-
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+import { until } from '../support/until.js';
 
 describe('CircuitBreaker', () => {
   it('opens after N transient failures in a row, half-opens after its backoff, admits one probe, closes on its success', async () => {
@@ -83,7 +76,7 @@ describe('Supervisor with transient failures', () => {
       },
     });
     await sup.dispatch(delivery(settled, 'k', 'm'));
-    await until(() => settled.length === 1);
+    await until('the message settled', () => settled.length === 1, 5_000, 5);
     expect(settled[0]).toEqual({ kind: 'done', result: 'm@11' });
     expect(reasons).toEqual([]);
     expect(sup.stats()).toMatchObject({ restarts: 0, transientRetries: 10, parked: 0, escalated: false });
@@ -108,13 +101,13 @@ describe('Supervisor with transient failures', () => {
       }),
     });
     for (const key of ['a', 'b', 'c', 'd', 'e']) await sup.dispatch(delivery(settled, key, key));
-    await until(() => breaker.state === 'open');
+    await until('the breaker open', () => breaker.state === 'open', 5_000, 5);
     const callsAtOpen = calls;
     await new Promise((r) => setTimeout(r, 200));
     // Only probes went (one at a time) while the dependency stayed down: far fewer than five actors retrying freely.
     expect(calls - callsAtOpen).toBeLessThan(12);
     down = false;
-    await until(() => settled.length === 5);
+    await until('every message settled', () => settled.length === 5, 5_000, 5);
     expect(breaker.state).toBe('closed');
     expect(callsWhileOpen).toBe(0);
     expect(sup.stats()).toMatchObject({ restarts: 0, escalated: false });
