@@ -1,6 +1,6 @@
 import type { Logger } from '../observability/logger.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
-import { classifyFailure, type FailureClass } from './failure-class.js';
+import { classifyFailure } from './failure-class.js';
 import { Mailbox } from './mailbox.js';
 
 /** An actor as the supervisor sees it: one message at a time, state of its own. */
@@ -44,8 +44,6 @@ export interface SupervisorOptions<M, R> {
   spawn(key: string): SupervisedActor<M, R>;
   /** The restart budget is spent: the supervisor has stopped; its parent decides what next. */
   onEscalate(reason: string): void;
-  /** Transient (a dependency slow or away) or a fault of the actor; default: classifyFailure. */
-  classify?(error: unknown): FailureClass;
   /** Told of every attempt's outcome; while it is open, no attempt goes (ADR 0028). */
   breaker?: CircuitBreaker;
 }
@@ -158,7 +156,6 @@ export class Supervisor<M, R> {
    */
   private async deliver(cell: Cell<M, R>, delivery: Delivery<M, R>): Promise<void> {
     const { limits, log, breaker } = this.options;
-    const classify = this.options.classify ?? classifyFailure;
     let attempt = 1;
     let transientInRow = 0;
     while (!this.stopped) {
@@ -173,13 +170,13 @@ export class Supervisor<M, R> {
         failure = error;
       }
       const message = failure instanceof Error ? failure.message : String(failure);
-      const failureClass = classify(failure);
+      const failureClass = classifyFailure(failure);
       if (failureClass.kind === 'transient') {
         breaker?.failedTransiently(failureClass.dependency);
         cell.actor = this.options.spawn(cell.key);
         this.counters.transientRetries++;
         signalProgress(delivery);
-        const backoffMs = Math.min(limits.backoffMaxMs, limits.backoffInitialMs * 2 ** transientInRow++);
+        const backoffMs = Math.min(limits.backoffMaxMs, limits.backoffInitialMs * 2 ** Math.min(transientInRow++, 30));
         log.debug({ event: 'actor.transient_retry', supervisor: this.options.name, key: cell.key, dependency: failureClass.dependency, backoffMs, err: message }, 'dependency failed; retrying');
         await sleep(backoffMs);
         continue;
@@ -200,7 +197,7 @@ export class Supervisor<M, R> {
 
   /**
    * Waits until the breaker lets this attempt go; meanwhile tells the source the message is still
-   * being worked on, so it is not redelivered behind newer ones. False: the supervisor stopped.
+   * being worked on, so it is not redelivered while it waits. False: the supervisor stopped.
    */
   private async admitted(breaker: CircuitBreaker, delivery: Delivery<M, R>): Promise<boolean> {
     while (!breaker.tryAdmit()) {
