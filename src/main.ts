@@ -5,7 +5,7 @@ import { migrate } from './db/migrate.js';
 import { engineLogger, runEngine } from './run.js';
 import { createLogger } from './observability/logger.js';
 
-const usage = `usage: npm start [-- [start] [--simulate] [--pretty]]   run the engine (embedded NATS + Postgres + simulator when NATS_URL / DATABASE_URL are unset)
+const usage = `usage: npm start [-- [start] [--simulate] [--pretty|--json]]   run the engine (embedded NATS + Postgres + simulator when NATS_URL / DATABASE_URL are unset)
        npm run migrate                          apply migrations to DATABASE_URL and exit`;
 
 /** One line on stderr and a non-zero exit: what start-up failures look like to an operator. */
@@ -17,7 +17,7 @@ function die(message: string, code = 1): never {
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { simulate: { type: 'boolean', default: false }, pretty: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    options: { simulate: { type: 'boolean', default: false }, pretty: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
   });
   if (values.help) {
     process.stdout.write(`${usage}\n`);
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     if (error instanceof SettingsError) die(error.message, 2);
     throw error;
   }
-  const log = command === 'start' ? engineLogger(settings, values.pretty === true) : createLogger('recon', settings.LOG_LEVEL);
+  const log = command === 'start' ? engineLogger(settings, values.pretty ? 'pretty' : values.json ? 'json' : null) : createLogger('recon', settings.LOG_LEVEL);
   switch (command) {
     case 'start':
       await runEngine(settings, log, values.simulate === true);

@@ -42,10 +42,8 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
     : null;
   const services = await resolveServices({ natsUrl: settings.NATS_URL, databaseUrl: settings.DATABASE_URL, log });
   let stopping = false;
-  const shutdown = async (code: number): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ event: 'engine.stopping' }, 'stopping');
+  /** Stops whatever has started, in reverse order; used by a signal and by a failed start-up. */
+  const stopAll = async (): Promise<void> => {
     clearInterval(summaryTimer);
     await http?.close().catch(() => undefined);
     await demo?.stop().catch((error: unknown) => log.error({ err: String(error) }, 'demo stop failed'));
@@ -54,6 +52,12 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
     await bitgo?.stop().catch(() => undefined);
     await services.stop().catch((error: unknown) => log.error({ err: String(error) }, 'embedded services stop failed'));
     identity?.release();
+  };
+  const shutdown = async (code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'engine.stopping' }, 'stopping');
+    await stopAll();
     process.exit(code);
   };
   // `on`, not `once`: Ctrl-C reaches npm, tsx and us, and tsx relays it again; a second
@@ -66,59 +70,71 @@ export async function runEngine(given: Settings, log: Logger, simulateFlag: bool
   let summaryTimer: NodeJS.Timeout | undefined;
   let chain: EmbeddedStakingChain | null = null;
   let bitgo: BitgoSimulator | null = null;
-  // Both services answer before anything is written: a wrong URL stops here, named.
-  if (!services.embedded.nats) await (await connectNats(services.natsUrl, settings, { name: 'recon-engine-probe', reconnect: false, timeout: 5_000 })).close();
-  await migrate(services.databaseUrl, log).catch((error: unknown) => {
-    throw new ServiceUnreachableError(describePostgresError(error, services.databaseUrl, services.embedded.postgres ? 'embedded' : 'DATABASE_URL'));
-  });
-  if (simulate && !settings.ETH_RPC_URL) {
-    // The demo's chain: anvil with the StakingPool deployed, a block a second.
-    try {
-      chain = await startEmbeddedStakingChain({ log, confirmations: settings.CHAIN_CONFIRMATIONS, blockTimeSec: 1 });
-      settings = { ...settings, ETH_RPC_URL: chain.anvil.url, STAKING_POOL_ADDRESS: chain.poolAddress };
-    } catch (error) {
-      log.warn({ event: 'embedded.anvil_unavailable', err: (error as Error).message }, 'no embedded chain: db_chain stays disabled');
+  try {
+    await startUp();
+  } catch (error) {
+    // A start-up that fails leaves nothing listening or running (the HTTP server would keep the
+    // process alive after the one line that says why).
+    stopping = true;
+    await stopAll();
+    throw error;
+  }
+
+  async function startUp(): Promise<void> {
+    // Both services answer before anything is written: a wrong URL stops here, named.
+    if (!services.embedded.nats) await (await connectNats(services.natsUrl, settings, { name: 'recon-engine-probe', reconnect: false, timeout: 5_000 })).close();
+    await migrate(services.databaseUrl, log).catch((error: unknown) => {
+      throw new ServiceUnreachableError(describePostgresError(error, services.databaseUrl, services.embedded.postgres ? 'embedded' : 'DATABASE_URL'));
+    });
+    if (simulate && !settings.ETH_RPC_URL) {
+      // The demo's chain: anvil with the StakingPool deployed, a block a second.
+      try {
+        chain = await startEmbeddedStakingChain({ log, confirmations: settings.CHAIN_CONFIRMATIONS, blockTimeSec: 1 });
+        settings = { ...settings, ETH_RPC_URL: chain.anvil.url, STAKING_POOL_ADDRESS: chain.poolAddress };
+      } catch (error) {
+        log.warn({ event: 'embedded.anvil_unavailable', err: (error as Error).message }, 'no embedded chain: db_chain stays disabled');
+      }
     }
+    if (simulate && !settings.BITGO_ROOT_URI) {
+      // The demo's custodian: a local server speaking BitGo's REST API, HMAC-signed like BitGo.
+      const wallets = [{ currency: 'SOL', coin: 'tsol', walletId: 'demo-sol-hot' }, { currency: 'SOL', coin: 'tsol', walletId: 'demo-sol-cold' }];
+      const token = randomV2AccessToken();
+      bitgo = await startBitgoSimulatorFor(wallets, token);
+      settings = { ...settings, BITGO_ROOT_URI: bitgo.url, BITGO_ACCESS_TOKEN: token, BITGO_WALLETS: wallets, BITGO_POLL_MS: Math.min(settings.BITGO_POLL_MS, 3_000) };
+      log.info({ event: 'embedded.bitgo.started', url: bitgo.url, wallets: wallets.map((w) => `${w.currency}=${w.coin}:${w.walletId}`) }, 'BitGo API simulator started');
+    }
+    engine = await startEngine({
+      settings,
+      natsUrl: services.natsUrl,
+      embeddedNats: services.embedded.nats,
+      databaseUrl: services.databaseUrl,
+      log,
+      onFatal: (reason) => {
+        log.fatal({ event: 'engine.fatal', reason }, 'supervisor escalated; exiting so the process manager restarts the engine');
+        void shutdown(1);
+      },
+    });
+    // The demo runs beside the engine, as a client of it: the engine knows nothing of simulators.
+    if (simulate) demo = await startSimulation(engine, settings, log, chain, bitgo);
+    logNotableBusEvents(engine.nc, natsNames(settings.NAMESPACE), log);
+    summaryTimer = startSummary(engine, log);
+    observed = engine.observability;
+    log.info({ event: 'http.listening', url: http?.url ?? null }, http ? `metrics on ${http.url}/metrics, health on ${http.url}/health (HTTP_LISTEN)` : `no metrics and health server (HTTP_LISTEN=${settings.HTTP_LISTEN})`);
+    log.info(
+      {
+        event: 'engine.ready',
+        http: http?.url ?? null,
+        natsUrl: redactUrl(services.natsUrl),
+        databaseUrl: redactUrl(services.databaseUrl),
+        embedded: services.embedded,
+        instanceId: settings.INSTANCE_ID,
+        simulate,
+        namespace: settings.NAMESPACE || '(none)',
+        adminSubjects: `${settings.NAMESPACE ? `${settings.NAMESPACE}.` : ''}admin.>`,
+      },
+      `engine ready; try: ${services.embedded.nats ? `NATS_URL=${services.natsUrl} ` : ''}${settings.NAMESPACE ? `NAMESPACE=${settings.NAMESPACE} ` : ''}npx recon account get ${simulate ? 'demo0001' : 'alice'}`,
+    );
   }
-  if (simulate && !settings.BITGO_ROOT_URI) {
-    // The demo's custodian: a local server speaking BitGo's REST API, HMAC-signed like BitGo.
-    const wallets = [{ currency: 'SOL', coin: 'tsol', walletId: 'demo-sol-hot' }, { currency: 'SOL', coin: 'tsol', walletId: 'demo-sol-cold' }];
-    const token = randomV2AccessToken();
-    bitgo = await startBitgoSimulatorFor(wallets, token);
-    settings = { ...settings, BITGO_ROOT_URI: bitgo.url, BITGO_ACCESS_TOKEN: token, BITGO_WALLETS: wallets, BITGO_POLL_MS: Math.min(settings.BITGO_POLL_MS, 3_000) };
-    log.info({ event: 'embedded.bitgo.started', url: bitgo.url, wallets: wallets.map((w) => `${w.currency}=${w.coin}:${w.walletId}`) }, 'BitGo API simulator started');
-  }
-  engine = await startEngine({
-    settings,
-    natsUrl: services.natsUrl,
-    embeddedNats: services.embedded.nats,
-    databaseUrl: services.databaseUrl,
-    log,
-    onFatal: (reason) => {
-      log.fatal({ event: 'engine.fatal', reason }, 'supervisor escalated; exiting so the process manager restarts the engine');
-      void shutdown(1);
-    },
-  });
-  // The demo runs beside the engine, as a client of it: the engine knows nothing of simulators.
-  if (simulate) demo = await startSimulation(engine, settings, log, chain, bitgo);
-  logNotableBusEvents(engine.nc, natsNames(settings.NAMESPACE), log);
-  summaryTimer = startSummary(engine, log);
-  observed = engine.observability;
-  log.info({ event: 'http.listening', url: http?.url ?? null }, http ? `metrics on ${http.url}/metrics, health on ${http.url}/health (HTTP_LISTEN)` : `no metrics and health server (HTTP_LISTEN=${settings.HTTP_LISTEN})`);
-  log.info(
-    {
-      event: 'engine.ready',
-      http: http?.url ?? null,
-      natsUrl: redactUrl(services.natsUrl),
-      databaseUrl: redactUrl(services.databaseUrl),
-      embedded: services.embedded,
-      instanceId: settings.INSTANCE_ID,
-      simulate,
-      namespace: settings.NAMESPACE || '(none)',
-      adminSubjects: `${settings.NAMESPACE ? `${settings.NAMESPACE}.` : ''}admin.>`,
-    },
-    `engine ready; try: ${services.embedded.nats ? `NATS_URL=${services.natsUrl} ` : ''}${settings.NAMESPACE ? `NAMESPACE=${settings.NAMESPACE} ` : ''}npx recon account get ${simulate ? 'demo0001' : 'alice'}`,
-  );
 }
 
 
@@ -153,8 +169,9 @@ function startSummary(engine: Engine, log: Logger): NodeJS.Timeout {
 }
 
 /** The engine's logger: the live view on a terminal (or with --pretty), JSON lines otherwise. */
-export function engineLogger(settings: Settings, prettyFlag: boolean): Logger {
-  const pretty = prettyFlag || process.stdout.isTTY === true;
+/** The live view on a terminal, JSON lines when piped; `pretty` or `json` forces one (`recon start --pretty|--json`). */
+export function engineLogger(settings: Settings, force: 'pretty' | 'json' | null): Logger {
+  const pretty = force === 'pretty' || (force === null && process.stdout.isTTY === true);
   return createLogger('recon', settings.LOG_LEVEL, pretty ? liveViewDestination(process.stdout) : undefined);
 }
 

@@ -4,6 +4,7 @@ import { rewindDurableConsumer } from '../nats/durable-consumer.js';
 import type { Logger } from '../observability/logger.js';
 import { observeCommand } from '../observability/metrics.js';
 import type { NatsNames } from '../nats/names.js';
+import type { CircuitBreaker } from '../supervisor/circuit-breaker.js';
 import type { Delivery, Settlement, Supervisor } from '../supervisor/supervisor.js';
 import { partitionOf } from './partition.js';
 import { accountCommandSchema, type AccountCommand, type CommandOutcome } from './account-command.js';
@@ -32,6 +33,8 @@ export interface CommandIntakeDeps {
   jsm: JetStreamManager;
   names: NatsNames;
   supervisor: Supervisor<AccountCommand, CommandOutcome>;
+  /** While it is open the intake takes nothing more from its consumer (ADR 0028). */
+  breaker?: CircuitBreaker;
   log: Logger;
   limits: IntakeLimits;
   partitions: number;
@@ -52,6 +55,11 @@ export class CommandIntake {
   private loop: Promise<void> | null = null;
   /** Dispatched, not yet settled: a stop waits for these so a new owner does not race them. */
   private inFlight = 0;
+  private stopping = false;
+  private wakeStopping: () => void = () => undefined;
+  private readonly stopSignal = new Promise<void>((resolve) => {
+    this.wakeStopping = resolve;
+  });
 
   constructor(
     readonly partition: number,
@@ -67,6 +75,8 @@ export class CommandIntake {
   }
 
   async stop(drainTimeoutMs = 10_000): Promise<void> {
+    this.stopping = true;
+    this.wakeStopping();
     await this.messages?.close();
     await this.loop;
     const deadline = Date.now() + drainTimeoutMs;
@@ -90,6 +100,7 @@ export class CommandIntake {
 
   private async pump(messages: ConsumerMessages): Promise<void> {
     for await (const msg of messages) {
+      if (!(await this.breakerLetsIn())) return;
       try {
         await this.accept(msg);
       } catch (error) {
@@ -98,6 +109,19 @@ export class CommandIntake {
         return;
       }
     }
+  }
+
+  /**
+   * Waits while the breaker is open. The consumer then pulls nothing more (its buffer of at most
+   * one pull stays where it is, unacked); what it holds and what the stream holds wait, in order.
+   * A wait longer than ack_wait only brings redeliveries, which are answered from the audit table.
+   * False: the intake is stopping (the message stays unacked, for redelivery).
+   */
+  private async breakerLetsIn(): Promise<boolean> {
+    const { breaker } = this.deps;
+    if (breaker?.state !== 'open') return true;
+    while (breaker.state === 'open' && !this.stopping) await Promise.race([breaker.changed(), this.stopSignal]);
+    return !this.stopping;
   }
 
   private async accept(msg: JsMsg): Promise<void> {

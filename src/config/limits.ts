@@ -9,11 +9,17 @@
  * - `ACTOR_IDLE_MS` (60,000): an actor idle this long is passivated.
  * - `COMMAND_MAX_ATTEMPTS` (5): tries of one command before it is parked.
  * - `COMMAND_PARTITIONS` (16): partitions, so at most that many intakes per instance.
+ * - `COMMAND_RESTARTS_MAX` (1,000): restarts after a fault (not after a transient failure of a
+ *   dependency, ADR 0028) within `restartWindowMs` before the supervisor escalates and the engine stops.
+ * - `COMMAND_BREAKER_FAILURES` (20): transient failures in a row that open the command path's
+ *   breaker (the intakes pause; commands wait in their stream).
+ * - `COMMAND_BREAKER_BACKOFF_MAX_MS` (30,000): the longest wait of an open breaker before it
+ *   half-opens and probes; the first is `breakerBackoffInitialMs`, doubling per failed probe.
  *
  * Every queue on the path is bounded by one of these: commands in flight per partition
  * (`intakeInFlightMax`), so queued in mailboxes ≤ partitions × intakeInFlightMax; the group
  * commit queues hold at most one item per running actor, and flush at most `groupCommitRowsMax`
- * at once; the supervisor's restart window holds at most `restartsMax` + 1 timestamps.
+ * at once; the supervisor's restart window holds at most `COMMAND_RESTARTS_MAX` + 1 timestamps.
  */
 export const limits = {
   /** Unacked commands one partition consumer may have in flight (JetStream max_ack_pending). */
@@ -31,7 +37,8 @@ export const limits = {
   /** Supervisor: first and longest backoff between tries of a failing command. */
   backoffInitialMs: 100,
   backoffMaxMs: 5_000,
-  /** Supervisor: more restarts than this inside the window escalates (the engine stops). */
-  restartsMax: 1_000,
+  /** Supervisor: the window of the restart budget (COMMAND_RESTARTS_MAX restarts after a fault). */
   restartWindowMs: 60_000,
+  /** Breaker: the first wait of an open breaker before its half-open probe (COMMAND_BREAKER_BACKOFF_MAX_MS the longest). */
+  breakerBackoffInitialMs: 1_000,
 } as const;

@@ -104,6 +104,12 @@ export const settingsSchema = z.object({
   ACTOR_IDLE_MS: positiveInt.default(60_000),
   MAILBOX_DEPTH_MAX: positiveInt.default(1_000),
   COMMAND_MAX_ATTEMPTS: positiveInt.max(100).default(5),
+  /** Restarts of account actors after a fault within a minute before the engine stops (a transient failure of NATS or Postgres is not counted). */
+  COMMAND_RESTARTS_MAX: positiveInt.max(1_000_000).default(1_000),
+  /** Transient NATS or Postgres failures in a row on the command path that pause the intake (the breaker opens). */
+  COMMAND_BREAKER_FAILURES: positiveInt.max(100_000).default(20),
+  /** The longest pause of an open breaker before it probes again (the first is 1 s, doubling). */
+  COMMAND_BREAKER_BACKOFF_MAX_MS: positiveInt.min(1_000).max(600_000).default(30_000),
   ADMIN_TIMEOUT_MS: positiveInt.default(10_000),
   /** The exchange simulator run by the embedded default or `--simulate`. */
   SIMULATOR_USERS: positiveInt.max(100_000).default(50),

@@ -12,6 +12,7 @@ import { coolingOffMs } from '../config/settings.js';
 import type { Pool } from '../db/pool.js';
 import type { NatsNames } from '../nats/names.js';
 import type { Logger } from '../observability/logger.js';
+import { CircuitBreaker } from '../supervisor/circuit-breaker.js';
 import { PartitionLeases } from '../supervisor/partition-leases.js';
 import { Supervisor, type Settlement } from '../supervisor/supervisor.js';
 
@@ -32,6 +33,8 @@ export interface AccountLifecycleDeps {
 
 export interface AccountLifecycle {
   supervisor: Supervisor<AccountCommand, CommandOutcome>;
+  /** Open while NATS or Postgres is slow or away: the intakes pause instead of the engine stopping. */
+  breaker: CircuitBreaker;
   leases: PartitionLeases;
   stop(): Promise<void>;
 }
@@ -40,6 +43,13 @@ export interface AccountLifecycle {
 export async function startAccountLifecycle(deps: AccountLifecycleDeps): Promise<AccountLifecycle> {
   const { settings, log, nc } = deps;
   const audit = new AuditLogGroupCommit(deps.pool);
+  const breaker = new CircuitBreaker({
+    name: 'commands',
+    failuresToOpen: settings.COMMAND_BREAKER_FAILURES,
+    backoffInitialMs: Math.min(limits.breakerBackoffInitialMs, settings.COMMAND_BREAKER_BACKOFF_MAX_MS),
+    backoffMaxMs: settings.COMMAND_BREAKER_BACKOFF_MAX_MS,
+    log,
+  });
   const supervisor = new Supervisor<AccountCommand, CommandOutcome>({
     name: 'accounts',
     log,
@@ -50,7 +60,7 @@ export async function startAccountLifecycle(deps: AccountLifecycleDeps): Promise
       attemptsMax: settings.COMMAND_MAX_ATTEMPTS,
       backoffInitialMs: limits.backoffInitialMs,
       backoffMaxMs: limits.backoffMaxMs,
-      restartsMax: limits.restartsMax,
+      restartsMax: settings.COMMAND_RESTARTS_MAX,
       restartWindowMs: limits.restartWindowMs,
     },
     spawn: (userId) =>
@@ -64,6 +74,7 @@ export async function startAccountLifecycle(deps: AccountLifecycleDeps): Promise
         nowMs: Date.now,
       }),
     onEscalate: deps.onEscalate,
+    breaker,
   });
 
   const reply = (command: AccountCommand, settlement: Settlement<CommandOutcome>): void => {
@@ -80,6 +91,7 @@ export async function startAccountLifecycle(deps: AccountLifecycleDeps): Promise
       jsm: deps.jsm,
       names: deps.names,
       supervisor,
+      breaker,
       log,
       limits: defaultIntakeLimits,
       partitions: settings.COMMAND_PARTITIONS,
@@ -109,10 +121,12 @@ export async function startAccountLifecycle(deps: AccountLifecycleDeps): Promise
 
   return {
     supervisor,
+    breaker,
     leases,
     async stop() {
       await leases.stop();
       supervisor.stop();
+      breaker.dispose();
     },
   };
 }

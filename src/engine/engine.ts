@@ -81,6 +81,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     await singletons.start();
     const leader = singletons;
     const supervisor = lifecycle.supervisor;
+    const breaker = lifecycle.breaker;
     admin = await startAdminService({
       nc,
       names,
@@ -89,9 +90,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         { accounts: accountHandlers({ js, accounts, pool, names, commands }), audit: auditHandlers({ js, accounts, pool, names }), balance: balanceHandlers({ pool, accounts, js, names, log }), pool },
         leader.adminEndpoints(),
       ),
-      statsData: () => ({ accounts: supervisor.stats(), leader: leader.isLeader, recon: leader.statuses() }),
+      statsData: () => ({ accounts: supervisor.stats(), intakeBreaker: breaker.status(), leader: leader.isLeader, recon: leader.statuses() }),
     });
-    observability = engineObservability({ nc, jsm, pool, names, partitions: settings.COMMAND_PARTITIONS, supervisorStats: () => supervisor.stats(), singletons: leader });
+    observability = engineObservability({ nc, jsm, pool, names, partitions: settings.COMMAND_PARTITIONS, supervisorStats: () => supervisor.stats(), breakerStatus: () => breaker.status(), singletons: leader });
   } catch (error) {
     for (const intake of intakes) await intake.stop().catch(() => undefined);
     await singletons?.stop().catch(() => undefined);

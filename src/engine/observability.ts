@@ -5,6 +5,7 @@ import type { Pool } from '../db/pool.js';
 import type { NatsNames } from '../nats/names.js';
 import { checkHealth, type HealthReport } from '../observability/health.js';
 import { engineMetrics } from '../observability/metrics.js';
+import type { BreakerStatus } from '../supervisor/circuit-breaker.js';
 import type { SupervisorStats } from '../supervisor/supervisor.js';
 import type { Singletons } from './singletons.js';
 
@@ -23,6 +24,7 @@ export interface ObservabilityDeps {
   names: NatsNames;
   partitions: number;
   supervisorStats(): SupervisorStats;
+  breakerStatus(): BreakerStatus;
   singletons: Singletons;
 }
 
@@ -47,6 +49,7 @@ export function engineObservability(deps: ObservabilityDeps): EngineObservabilit
       const result = await deps.pool.query<{ n: string }>('SELECT count(*) AS n FROM parked_commands');
       return Number(result.rows[0]?.n ?? 0);
     },
+    intakeBreaker: () => deps.breakerStatus(),
     openBreaks: () => singletons.liveBreaks().filter((b) => b.status !== 'accepted'),
     reconcilerLag: () => singletons.statuses().filter((s) => s.enabled).map((s) => ({
       boundary: s.name,

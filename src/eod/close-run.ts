@@ -178,6 +178,10 @@ export class EodClose {
       const reason = step.skipReason(settings);
       if (reason !== null) {
         await withFencedTransaction(this.deps.pool, fence, (client) => markSkipped(client, date, step.name, reason, fence));
+        // Every step ends with eod.<step>.completed or .failed (docs/contract.md §9): a skipped step
+        // completed without running, and says so. Announced on every pass (a crash after the mark
+        // must not lose it); the Nats-Msg-Id drops repeats, and is its own so a later real completion is not taken for one.
+        await this.announce(this.deps.names.eodStepSubject(step.name, 'completed'), { date, step: step.name, status: 'skipped', reason }, `eod:${date}:${step.name}:skipped`);
         continue;
       }
       const outcome = await this.runStep(step, { date, window, previousSealedDate, fence, shared });

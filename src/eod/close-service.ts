@@ -93,13 +93,22 @@ export class EodService {
     return this.close.run(date);
   }
 
-  /** A run a deposed (or killed) leader left with a step running: this leader finishes it. */
+  /**
+   * A run a deposed (or killed) leader left unfinished, this leader finishes (docs/contract.md §9):
+   * one with a step running, one stopped between steps or before its seal (no step failed, no
+   * report), and one sealed whose report and eod.sealed were not published yet. A run that
+   * ended failed is left to the scheduler's retry or to an operator.
+   */
   private resumeInterrupted(): void {
     this.pass = this.pass.then(async () => {
       const result = await this.deps.pool.query<{ date: string }>(
-        `SELECT DISTINCT to_char(r.business_date, 'YYYY-MM-DD') AS date FROM eod_runs r
-          WHERE r.status = 'running' AND NOT EXISTS (SELECT 1 FROM eod_reports p WHERE p.business_date = r.business_date)
-          ORDER BY 1`);
+        `SELECT to_char(r.business_date, 'YYYY-MM-DD') AS date FROM eod_runs r
+          WHERE NOT EXISTS (SELECT 1 FROM eod_reports p WHERE p.business_date = r.business_date)
+          GROUP BY r.business_date
+         HAVING bool_or(r.status = 'running') OR NOT bool_or(r.status = 'failed')
+         UNION
+         SELECT to_char(business_date, 'YYYY-MM-DD') FROM eod_reports WHERE published_at IS NULL
+         ORDER BY 1`);
       for (const { date } of result.rows) {
         if (this.stopped) return;
         this.deps.log.info({ event: 'eod.run.resumed', date }, `resuming the close of ${date} left unfinished by a previous leader`);

@@ -54,7 +54,7 @@ export function observeCommand(
 
 /** What an engine tells the metrics about its state, read at each scrape. */
 export interface EngineMetricSources {
-  actors(): { liveActors: number; passivated: number };
+  actors(): { liveActors: number; passivated: number; restarts: number; transientRetries: number };
   /** num_pending of each durable consumer the engine reads from. */
   consumerLag(): Promise<Array<{ stream: string; consumer: string; pending: number }>>;
   parkedMessages(): Promise<number>;
@@ -62,7 +62,11 @@ export interface EngineMetricSources {
   openBreaks(): Array<{ boundary: string; kind: string }>;
   /** Seconds since each running reconciler last compared a delta (null before the first). */
   reconcilerLag(): Array<{ boundary: string; seconds: number | null }>;
+  /** The command path's circuit breaker (ADR 0028). */
+  intakeBreaker(): { state: 'closed' | 'open' | 'half_open'; dependency: 'nats' | 'postgres' | null; opens: number };
 }
+
+const breakerStateValue = { closed: 0, half_open: 1, open: 2 } as const;
 
 /** A registry for one engine's state metrics; `/metrics` serves it merged with the process registry. */
 export function engineMetrics(sources: EngineMetricSources): Registry {
@@ -77,6 +81,18 @@ export function engineMetrics(sources: EngineMetricSources): Registry {
     name: 'recon_actors_passivated', help: 'Account actors passivated (stopped when idle) since start', registers: [registry],
     collect() {
       this.set(sources.actors().passivated);
+    },
+  });
+  new Gauge({
+    name: 'recon_actor_restarts', help: 'Account actor restarts after a fault since start (what the restart budget, COMMAND_RESTARTS_MAX a minute, counts)', registers: [registry],
+    collect() {
+      this.set(sources.actors().restarts);
+    },
+  });
+  new Gauge({
+    name: 'recon_actor_transient_retries', help: 'Account command retries after a transient NATS or Postgres failure since start (not counted in the restart budget)', registers: [registry],
+    collect() {
+      this.set(sources.actors().transientRetries);
     },
   });
   new Gauge({
@@ -111,6 +127,25 @@ export function engineMetrics(sources: EngineMetricSources): Registry {
     collect() {
       this.reset();
       for (const lag of sources.reconcilerLag()) if (lag.seconds !== null) this.set({ boundary: lag.boundary }, lag.seconds);
+    },
+  });
+  new Gauge({
+    name: 'recon_intake_breaker_state', help: 'The command intake\'s circuit breaker: 0 closed, 1 half-open (probing), 2 open (intake paused)', registers: [registry],
+    collect() {
+      this.set(breakerStateValue[sources.intakeBreaker().state]);
+    },
+  });
+  new Gauge({
+    name: 'recon_intake_paused', help: 'The command intake is paused (breaker open or half-open) because this dependency is slow or unavailable', labelNames: ['dependency'] as const, registers: [registry],
+    collect() {
+      const { state, dependency } = sources.intakeBreaker();
+      for (const name of ['nats', 'postgres'] as const) this.set({ dependency: name }, state !== 'closed' && dependency === name ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'recon_intake_breaker_opens', help: 'Times the command intake\'s circuit breaker opened since start', registers: [registry],
+    collect() {
+      this.set(sources.intakeBreaker().opens);
     },
   });
   return registry;

@@ -1,4 +1,6 @@
 import type { Logger } from '../observability/logger.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
+import { classifyFailure } from './failure-class.js';
 import { Mailbox } from './mailbox.js';
 
 /** An actor as the supervisor sees it: one message at a time, state of its own. */
@@ -42,13 +44,18 @@ export interface SupervisorOptions<M, R> {
   spawn(key: string): SupervisedActor<M, R>;
   /** The restart budget is spent: the supervisor has stopped; its parent decides what next. */
   onEscalate(reason: string): void;
+  /** Told of every attempt's outcome; while it is open, no attempt goes (ADR 0028). */
+  breaker?: CircuitBreaker;
 }
 
 export interface SupervisorStats {
   liveActors: number;
   spawned: number;
   passivated: number;
+  /** Restarts after a fault: what the restart budget counts. */
   restarts: number;
+  /** Retries after a transient failure (a dependency slow or away): not counted in the budget. */
+  transientRetries: number;
   parked: number;
   processed: number;
   escalated: boolean;
@@ -73,7 +80,7 @@ export class Supervisor<M, R> {
   private readonly restartTimesMs: number[] = [];
   private readonly waitingForSlot: Array<() => void> = [];
   private readonly idleSweep: NodeJS.Timeout;
-  private readonly counters = { spawned: 0, passivated: 0, restarts: 0, parked: 0, processed: 0 };
+  private readonly counters = { spawned: 0, passivated: 0, restarts: 0, transientRetries: 0, parked: 0, processed: 0 };
   private stopped = false;
   private escalated = false;
 
@@ -142,28 +149,63 @@ export class Supervisor<M, R> {
     }
   }
 
-  /** Tries the message until it is handled or parked; only returns early when the supervisor stops. */
+  /**
+   * Tries the message until it is handled or parked; only returns early when the supervisor stops.
+   * A transient failure replaces the incarnation (its state may be stale: a write that timed out
+   * may have landed) but spends neither the restart budget nor the message's attempts.
+   */
   private async deliver(cell: Cell<M, R>, delivery: Delivery<M, R>): Promise<void> {
-    const { limits, log } = this.options;
-    for (let attempt = 1; !this.stopped; attempt++) {
+    const { limits, log, breaker } = this.options;
+    let attempt = 1;
+    let transientInRow = 0;
+    while (!this.stopped) {
+      if (breaker && !(await this.admitted(breaker, delivery))) return;
       let failure: unknown;
       try {
         const result = await cell.actor.handle(delivery.message);
         await delivery.settle({ kind: 'done', result });
+        breaker?.succeeded();
         return;
       } catch (error) {
         failure = error;
       }
       const message = failure instanceof Error ? failure.message : String(failure);
+      const failureClass = classifyFailure(failure);
+      if (failureClass.kind === 'transient') {
+        breaker?.failedTransiently(failureClass.dependency);
+        cell.actor = this.options.spawn(cell.key);
+        this.counters.transientRetries++;
+        signalProgress(delivery);
+        const backoffMs = Math.min(limits.backoffMaxMs, limits.backoffInitialMs * 2 ** Math.min(transientInRow++, 30));
+        log.debug({ event: 'actor.transient_retry', supervisor: this.options.name, key: cell.key, dependency: failureClass.dependency, backoffMs, err: message }, 'dependency failed; retrying');
+        await sleep(backoffMs);
+        continue;
+      }
+      breaker?.faulted();
+      transientInRow = 0;
       this.restart(cell, message, attempt);
       if (attempt >= limits.attemptsMax) {
         if (await this.tryPark(delivery, message, attempt)) return;
       }
-      delivery.inProgress?.();
+      signalProgress(delivery);
       const backoffMs = Math.min(limits.backoffMaxMs, limits.backoffInitialMs * 2 ** (attempt - 1));
       log.warn({ event: 'actor.retry', supervisor: this.options.name, key: cell.key, attempt, backoffMs, err: message }, 'actor failed; restarting');
       await sleep(backoffMs);
+      attempt++;
     }
+  }
+
+  /**
+   * Waits until the breaker lets this attempt go; meanwhile tells the source the message is still
+   * being worked on, so it is not redelivered while it waits. False: the supervisor stopped.
+   */
+  private async admitted(breaker: CircuitBreaker, delivery: Delivery<M, R>): Promise<boolean> {
+    while (!breaker.tryAdmit()) {
+      if (this.stopped) return false;
+      signalProgress(delivery);
+      await Promise.race([breaker.changed(), sleep(this.options.limits.backoffMaxMs)]);
+    }
+    return !this.stopped;
   }
 
   private async tryPark(delivery: Delivery<M, R>, error: string, attempts: number): Promise<boolean> {
@@ -216,6 +258,15 @@ export class Supervisor<M, R> {
         this.counters.passivated++;
       }
     }
+  }
+}
+
+/** A progress signal that cannot go (the source's connection closed) is not worth a failure: it is a hint. */
+function signalProgress(delivery: { inProgress?(): void }): void {
+  try {
+    delivery.inProgress?.();
+  } catch {
+    // The source redelivers after its ack wait; the handler is idempotent.
   }
 }
 

@@ -4,7 +4,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { natsNames, type NatsNames } from '../../src/nats/names.js';
-import { commandConsumersDrained, expectRunExact, publishRun, type AccountRun, type PlannedMove } from '../support/account-run.js';
+import { commandConsumersDrained, expectRunExact, publishRun, tenMovePlan, type AccountRun } from '../support/account-run.js';
 import { createTestDatabase } from '../support/database.js';
 import { deleteNamespaceStreams } from '../support/engine.js';
 import { EngineProcess } from '../support/engine-process.js';
@@ -15,18 +15,7 @@ const accountsCount = 1_000;
 const partitions = 8;
 
 /** Ten allowed moves per account, ending in `suspended`: 1,000 accounts × 10 = 10,000 transitions. */
-const plan: PlannedMove[] = [
-  { target: 'pending_kyc', authority: 'self', reasonCode: 'signup' },
-  { target: 'kyc_rejected', authority: 'system', reasonCode: 'kyc_fail' },
-  { target: 'pending_kyc', authority: 'self', reasonCode: 'resubmit' },
-  { target: 'kyc_approved', authority: 'admin', reasonCode: 'kyc_pass' },
-  { target: 'active', authority: 'system', reasonCode: 'first_deposit' },
-  { target: 'suspended', authority: 'system', reasonCode: 'dispute' },
-  { target: 'active', authority: 'admin', reasonCode: 'dispute_closed' },
-  { target: 'restricted', authority: 'admin', reasonCode: 'dormancy' },
-  { target: 'active', authority: 'admin', reasonCode: 'restore' },
-  { target: 'suspended', authority: 'admin', reasonCode: 'court_order_review' },
-];
+const plan = tenMovePlan;
 const transitionsTotal = accountsCount * plan.length;
 const userIdOf = (i: number): string => `u${String(i).padStart(4, '0')}`;
 

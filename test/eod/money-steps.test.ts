@@ -147,6 +147,27 @@ describe('the close\'s money and compliance steps on a hand-computed day', () =>
     await eod.stop();
   });
 
+  it('each fee accrual journal is (user, fee currency): house:fees_unaccrued to house:fee_revenue, reference_id <date>:<userId>:<currency>', async () => {
+    const legs = await pool.query<{ journal_id: string; user_id: string; currency: string; amount: string; reference_id: string }>(
+      "SELECT journal_id, user_id, currency, amount::text, reference_id FROM ledger_entries WHERE reference_type = 'fee_accrual' ORDER BY reference_id, user_id");
+    const fees = await pool.query<{ user_id: string; fee_currency: string; fee: string }>(
+      'SELECT user_id, fee_currency, sum(fee)::text AS fee FROM fills WHERE ts >= $1 AND ts < $2 GROUP BY 1, 2 HAVING sum(fee) > 0 ORDER BY 1, 2',
+      [new Date(window.startMs), new Date(window.endMs)]);
+    expect(fees.rows.length).toBeGreaterThan(0);
+    const expected = fees.rows.flatMap((f) => {
+      const reference = `${date}:${f.user_id}:${f.fee_currency}`;
+      return [
+        { reference_id: reference, user_id: 'house:fee_revenue', currency: f.fee_currency, amount: f.fee },
+        { reference_id: reference, user_id: 'house:fees_unaccrued', currency: f.fee_currency, amount: `-${f.fee}` },
+      ];
+    }).sort((a, b) => (a.reference_id < b.reference_id ? -1 : a.reference_id > b.reference_id ? 1 : a.user_id < b.user_id ? -1 : 1));
+    expect(legs.rows.map(({ reference_id, user_id, currency, amount }) => ({ reference_id, user_id, currency, amount }))).toEqual(expected);
+    // One journal per reference, balanced.
+    for (const reference of new Set(legs.rows.map((l) => l.reference_id))) {
+      expect(new Set(legs.rows.filter((l) => l.reference_id === reference).map((l) => l.journal_id)).size).toBe(1);
+    }
+  });
+
   it('posting the same accrual again (the unique index) changes nothing', async () => {
     const settings = loadSettings({}, { NAMESPACE: names.namespace, LOG_LEVEL: 'silent' });
     const context = { date, window, previousSealedDate: null, pool, nc, settings, log: silentLogger(), signal: new AbortController().signal,

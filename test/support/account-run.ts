@@ -19,6 +19,20 @@ export interface PlannedMove {
   reasonCode: string;
 }
 
+/** Ten allowed moves per account, ending in `suspended` (the crash and outage tests' run). */
+export const tenMovePlan: readonly PlannedMove[] = [
+  { target: 'pending_kyc', authority: 'self', reasonCode: 'signup' },
+  { target: 'kyc_rejected', authority: 'system', reasonCode: 'kyc_fail' },
+  { target: 'pending_kyc', authority: 'self', reasonCode: 'resubmit' },
+  { target: 'kyc_approved', authority: 'admin', reasonCode: 'kyc_pass' },
+  { target: 'active', authority: 'system', reasonCode: 'first_deposit' },
+  { target: 'suspended', authority: 'system', reasonCode: 'dispute' },
+  { target: 'active', authority: 'admin', reasonCode: 'dispute_closed' },
+  { target: 'restricted', authority: 'admin', reasonCode: 'dormancy' },
+  { target: 'active', authority: 'admin', reasonCode: 'restore' },
+  { target: 'suspended', authority: 'admin', reasonCode: 'court_order_review' },
+];
+
 /** A run of many accounts through the same moves, as the crash tests drive it. */
 export interface AccountRun {
   names: NatsNames;

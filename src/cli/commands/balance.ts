@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { actorIdSchema, userIdSchema } from '../../actors/identifiers.js';
+import { currencySchema } from '../../adapters/matching-engine/contract.js';
 import { withAdmin } from '../lazy.js';
 import { checked } from '../arguments.js';
 import { emit, withCommon, type CommonOptions } from '../output.js';
 
 const signedDecimal = z.string().regex(/^-?\d+(\.\d{1,18})?$/, 'expected a signed decimal string with at most 18 decimals, e.g. -0.5 or 100').refine((a) => !/^-?0+(\.0+)?$/.test(a), 'an adjustment of zero posts nothing');
-const currency = z.string().regex(/^[A-Z0-9]{2,16}$/, 'expected a currency code like BTC');
+/** The engine's own currency schema: the CLI refuses exactly what the engine would (a narrower check hid real ledger currencies). */
+const currency = currencySchema;
 const idempotencyKey = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, '1–128 characters of A-Z a-z 0-9 _ . : -');
 
 export function balanceCommands(program: Command): void {

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { userIdSchema } from '../../actors/identifiers.js';
+import { currencySchema } from '../../adapters/matching-engine/contract.js';
 import { eodStepNames } from '../../eod/report/report-schema.js';
 import { withAdmin } from '../lazy.js';
 import { checked } from '../arguments.js';
@@ -10,7 +11,8 @@ import { emit, fields, table, withCommon, type CommonOptions } from '../output.j
 import { progressBar } from '../progress.js';
 
 export const businessDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a calendar date');
-const currency = z.string().regex(/^[A-Z0-9]{2,16}$/, 'expected a currency code like BTC');
+/** The engine's own currency schema: the CLI refuses exactly what the engine would (a narrower check hid real ledger currencies). */
+const currency = currencySchema;
 
 interface StepView { name: string; status: string; attempts?: number; startedAt?: string | null; endedAt?: string | null; error?: string }
 interface RunView { date: string; status: string; steps: StepView[] }
