@@ -1,5 +1,5 @@
-import { isConnectionLost } from '../db/connection-lost.js';
 import type { Logger } from '../observability/logger.js';
+import { classifyFailure } from '../supervisor/failure-class.js';
 import { FencedError } from '../supervisor/fence.js';
 import type { BreakRegistry } from './breaks/break-registry.js';
 import { breakKinds } from './breaks/break-kinds.js';
@@ -27,8 +27,8 @@ export function reportReconcilerError(ctx: ErrorReportingContext, where: string,
     ctx.onFenced?.(error);
     return;
   }
-  if (isConnectionLost(error) && forgivesCut(ctx)) {
-    ctx.log.warn({ event: 'recon.connection_cut', boundary: ctx.boundary, where, err: message }, 'a Postgres connection was cut under a statement; retried on a fresh one, paged if cuts go on');
+  if (isPostgresAway(error) && forgivesCut(ctx)) {
+    ctx.log.warn({ event: 'recon.connection_cut', boundary: ctx.boundary, where, err: message }, 'Postgres went away under a statement (a cut): retried on a fresh connection; paged if it lasts or comes back');
     return;
   }
   ctx.log.error({ event: 'recon.error', boundary: ctx.boundary, where, err: message }, 'reconciler error');
@@ -38,15 +38,20 @@ export function reportReconcilerError(ctx: ErrorReportingContext, where: string,
   });
 }
 
+function isPostgresAway(error: unknown): boolean {
+  const failure = classifyFailure(error);
+  return failure.kind === 'transient' && failure.dependency === 'postgres';
+}
+
 /** When each reconciler's current run of cut connections began (keyed by its context: one per reconciler). */
 const cutSince = new WeakMap<ErrorReportingContext, number>();
 
 /**
  * One cut (a Postgres restart or failover, pg_terminate_backend) fails every statement in flight
  * at once; each is retried on a fresh connection (the ledger poll, the next drain, the next
- * checkpoint), so it is not a reconciler failure. The statements failing in the first
- * `connectionCutSpreadMs` of a cut are forgiven; another cut before `connectionCutQuietMs` has
- * passed pages as any error does (ADR 0027).
+ * checkpoint), so it is not a reconciler failure. Postgres-away errors (ADR 0028's classifier)
+ * in the first `connectionCutSpreadMs` are forgiven; after that, an outage that lasts or a cut
+ * again before `connectionCutQuietMs` pages as any error does (ADR 0027).
  */
 function forgivesCut(ctx: ErrorReportingContext): boolean {
   const nowMs = ctx.nowMs();

@@ -7,7 +7,7 @@ export const reconLimits = {
   /** More rows than this waiting is itself a reconciler_error (the rows stay: never dropped). */
   outboxPendingMax: 10_000,
   outboxPublishTimeoutMs: 5_000,
-  /** The statements a cut connection fails within this of the first are one cut: not paged (ADR 0027). */
+  /** Postgres-away errors within this of the first are one cut: not paged (ADR 0027). */
   connectionCutSpreadMs: 2_000,
   /** A second cut sooner than this after the first is paged as a reconciler_error. */
   connectionCutQuietMs: 60_000,
