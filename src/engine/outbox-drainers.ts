@@ -18,22 +18,23 @@ export interface LeaderDrainerDeps {
 }
 
 /**
- * A drainer the leader runs for outbox rows no running reconciler owns (ADR 0020): the
- * matching-engine commands that follow a posting, and the rows a boundary left pending before it
- * was switched off (its alerts, resolutions and freezes still go out; nothing adds new ones).
+ * The one drainer the leader runs for the outbox rows no running reconciler owns (ADR 0020):
+ * the matching-engine commands that follow a posting, and the rows a boundary left pending
+ * before it was switched off (its alerts, resolutions and freezes still go out; nothing adds
+ * new ones). One poll for all of them, each channel's rows still in order and paged apart.
  */
-export function startLeaderDrainer(channel: string, deps: LeaderDrainerDeps): OutboxDrainer {
+export function startLeaderDrainer(channels: readonly string[], deps: LeaderDrainerDeps): OutboxDrainer {
   const drainer = new OutboxDrainer({
-    boundary: channel,
+    channels,
     pool: deps.pool,
     js: deps.js,
     writes: deps.writes,
     log: deps.log,
     ...(deps.commands ? { commands: deps.commands } : {}),
-    onBacklog: (pending) => deps.log.error({ event: 'outbox.backlog', channel, pending, limit: reconLimits.outboxPendingMax }, `${pending} outbox rows of ${channel} are waiting; none is dropped`),
+    onBacklog: (channel, pending) => deps.log.error({ event: 'outbox.backlog', channel, pending, limit: reconLimits.outboxPendingMax }, `${pending} outbox rows of ${channel} are waiting; none is dropped`),
     onWriteFailed: (error) => {
       if (error instanceof FencedError) return deps.onFenced(error);
-      deps.log.warn({ event: 'outbox.drain_failed', channel, err: error instanceof Error ? error.message : String(error) }, `draining the outbox of ${channel} failed; retried`);
+      deps.log.warn({ event: 'outbox.drain_failed', channels, err: error instanceof Error ? error.message : String(error) }, `draining the outbox of ${channels.join(', ')} failed; retried`);
     },
   });
   drainer.start();

@@ -163,10 +163,9 @@ export class Singletons {
         reconcilers.set(boundary.name, reconciler);
       }
       const drainerDeps = { pool, js, writes: durableWrites(pool, fence), log, commands, onFenced: (error: Error) => this.stepDown(error) };
-      for (const channel of [engineCommandChannel, ...boundaries.filter((b) => !reconcilers.has(b.name)).map((b) => b.name)]) {
-        const drainer = startLeaderDrainer(channel, drainerDeps);
-        started.push({ name: `outbox-${channel}`, stop: () => drainer.stop() });
-      }
+      const orphanChannels = [engineCommandChannel, ...boundaries.filter((b) => !reconcilers.has(b.name)).map((b) => b.name)];
+      const drainer = startLeaderDrainer(orphanChannels, drainerDeps);
+      started.push({ name: 'outbox-leader', stop: () => drainer.stop() });
       const close = await EodService.start({ nc, js, jsm, pool, names, log, settings, fence: () => this.lease.fence });
       started.push({ name: 'eod-close', stop: () => close.stop() });
       eodService = close;

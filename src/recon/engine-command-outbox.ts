@@ -2,8 +2,8 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { adjustBalanceMessage, type AdjustBalanceCommand } from '../adapters/matching-engine/engine-commands.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { NatsNames } from '../nats/names.js';
-import { recordEffects, type OutboxEffect } from './breaks/outbox.js';
-import { reconLimits } from './limits.js';
+import { carryOutEffect, recordEffects, type OutboxEffect } from './breaks/outbox.js';
+import { durableWrites } from './durable-writes.js';
 
 /**
  * Commands to the matching engine that follow a posting this engine made (an admin adjustment,
@@ -26,11 +26,11 @@ export function recordEngineCommands(client: PoolClient, effects: readonly Outbo
 }
 
 /**
- * After the posting committed, where a caller waits for it (an admin request): publish now and
- * mark the row done, so the engine follows at once. If this fails or the process dies first,
- * the row is still pending and the leader's drainer carries it out.
+ * After the posting committed, where a caller waits for it (an admin request): carry it out now
+ * (published, its row marked done), so the engine follows at once. If this fails or the process
+ * dies first, the row is still pending and the leader's drainer carries it out.
  */
 export async function publishEngineCommandNow(pool: Pool, js: JetStreamClient, effect: OutboxEffect): Promise<void> {
-  await js.publish(effect.subject, JSON.stringify(effect.payload), { msgID: effect.msgId, timeout: reconLimits.outboxPublishTimeoutMs });
-  await pool.query('UPDATE recon_outbox SET done_at = now(), attempts = attempts + 1 WHERE msg_id = $1 AND done_at IS NULL', [effect.msgId]);
+  const failure = await carryOutEffect({ js, writes: durableWrites(pool, null) }, { effect: effect.effect, subject: effect.subject, payload: JSON.stringify(effect.payload), msgId: effect.msgId });
+  if (failure !== null) throw new Error(`engine command ${effect.msgId} not sent yet (${failure}); it is recorded, and the leader's drainer sends it`);
 }

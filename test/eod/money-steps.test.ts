@@ -128,7 +128,7 @@ describe('the close\'s money and compliance steps on a hand-computed day', () =>
     const jsm = await jetstreamManager(nc);
     expect((await jsm.streams.info(names.meCommandStream)).state.messages).toBe(0);
     expect(await pendingEngineCommands()).toEqual([`staking_reward:${date}:s1`, `staking_reward:${date}:s2`, `staking_reward:${date}:s3`]);
-    const drainer = startLeaderDrainer(engineCommandChannel, { pool, js: jetstream(nc), writes: durableWrites(pool, fence), log: silentLogger(), onFenced: (error) => { throw error; } });
+    const drainer = startLeaderDrainer([engineCommandChannel], { pool, js: jetstream(nc), writes: durableWrites(pool, fence), log: silentLogger(), onFenced: (error) => { throw error; } });
     await drainer.kick();
     await drainer.stop();
     expect(await pendingEngineCommands()).toEqual([]);

@@ -27,14 +27,17 @@ let sim: ExchangeSimulator | null = null;
 const admin = async (relative: string, body: unknown): Promise<Record<string, unknown>> =>
   (await nc.request(`${names.adminPrefix}.${relative}`, JSON.stringify(body), { timeout: 15_000 })).json();
 
+/** On a timeout: whether the engine still runs, and its last log lines (it once died on a cut connection). */
+const engineState = { pollMs: 200, detail: () => `engine running: ${engine.running}; its log ends: ${engine.output.slice(-3_000)}` };
+
 /** One fault on `userId`: it must page once and freeze the account, and resolve once fixed. */
 async function faultPagesOnce(userId: string): Promise<void> {
   const handle = sim!.faults.engineOnlyChange({ userId, currency: 'USDT', deltaMinor: 2_000_000_000_000_000_000n });
   await handle.settled;
-  const row = await until(`${userId}'s break`, async () => (await breakRows(pool)).find((r) => r.user_id === userId), 60_000, 200);
-  await until(`${userId} frozen`, async () => (await admin('account.get', { userId }).catch((): Record<string, unknown> => ({}))).state === 'suspended', 30_000, 200);
+  const row = await until(`${userId}'s break`, async () => (await breakRows(pool)).find((r) => r.user_id === userId), 60_000, engineState);
+  await until(`${userId} frozen`, async () => (await admin('account.get', { userId }).catch((): Record<string, unknown> => ({}))).state === 'suspended', 30_000, engineState);
   await sim!.fix(handle.faultId);
-  await until(`${userId}'s break resolved`, async () => (await breakRows(pool)).find((r) => r.id === row.id)?.resolved, 60_000, 200);
+  await until(`${userId}'s break resolved`, async () => (await breakRows(pool)).find((r) => r.id === row.id)?.resolved, 60_000, engineState);
 }
 
 beforeAll(async () => {

@@ -65,13 +65,15 @@ interface UnrecordedMeta {
 export class BreakRegistry {
   private readonly live = new Map<string, LiveBreak>();
   private readonly unrecordedMeta = new Map<string, UnrecordedMeta>();
+  /** The meta-alerts being recorded (see retryUnrecorded). */
+  private recording: Promise<void> = Promise.resolve();
   private readonly outbox: OutboxDrainer;
 
   constructor(private readonly deps: BreakRegistryDeps) {
     this.outbox = new OutboxDrainer({
-      boundary: deps.boundary, pool: deps.pool, js: deps.js, writes: deps.writes, log: deps.log,
+      channels: [deps.boundary], pool: deps.pool, js: deps.js, writes: deps.writes, log: deps.log,
       ...(deps.commands ? { commands: deps.commands } : {}),
-      onBacklog: (pending) => void this.raiseMeta({ kind: breakKinds.reconcilerError, key: 'outbox', detail: `${pending} break effects waiting in the outbox (limit ${reconLimits.outboxPendingMax}); none is dropped` }, Date.now()).catch(() => undefined),
+      onBacklog: (_channel, pending) => void this.raiseMeta({ kind: breakKinds.reconcilerError, key: 'outbox', detail: `${pending} break effects waiting in the outbox (limit ${reconLimits.outboxPendingMax}); none is dropped` }, Date.now()).catch(() => undefined),
       onWriteFailed: (error) => deps.onWriteFailed(error),
       beforeRound: () => this.retryUnrecorded(),
     });
@@ -176,8 +178,17 @@ export class BreakRegistry {
     await this.retryUnrecorded();
   }
 
-  /** Records the meta-alerts paged while Postgres was away (their alert row is recorded as done: not published twice). */
-  async retryUnrecorded(): Promise<void> {
+  /**
+   * Records the meta-alerts paged while Postgres was away (their alert row is recorded as done:
+   * not published twice). One call at a time: raiseMeta and the drainer's round both call it,
+   * and two at once would insert the same break twice (a duplicate key, paged as an error).
+   */
+  retryUnrecorded(): Promise<void> {
+    this.recording = this.recording.catch(() => undefined).then(() => this.recordUnrecorded());
+    return this.recording;
+  }
+
+  private async recordUnrecorded(): Promise<void> {
     for (const [fingerprint, meta] of [...this.unrecordedMeta]) {
       const alert = this.alertEffect(meta.live);
       await this.record(meta.live, [alert], meta.published ? new Set([alert.msgId]) : undefined);
