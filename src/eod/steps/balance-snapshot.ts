@@ -1,11 +1,15 @@
 import { minorToDecimal } from '../../config/decimal.js';
 import type { PoolClient } from '../../db/pool.js';
 import { buildMerkleSumTree, NegativeBalanceError, paddingSaltsFromSeed, userSaltFromSeed } from '../proof/index.js';
-import { moneyScale } from '../cut-balances.js';
+import { breakKinds } from '../../recon/breaks/break-kinds.js';
+import { meDbBoundary } from '../../recon/me-db/checkpoint.js';
+import { keyOf, moneyScale, type EngineCut, type LedgerCut } from '../cut-balances.js';
 import { cutSides, isHouseAccount } from './cut-sides.js';
-import { EodStepFailure, type EodStep, type JsonObject } from './step.js';
+import { EodStepFailure, type CutBreak, type EodStep, type JsonObject } from './step.js';
 
 const rowsPerInsertMax = 5_000;
+/** Negative balances named in the step's error (all of them are breaks). */
+const negativesNamedMax = 5;
 const whole = (m: bigint): string => minorToDecimal(m, moneyScale);
 
 interface CurrencyRoot {
@@ -24,17 +28,24 @@ interface CurrencyRoot {
 export const balanceSnapshotStep: EodStep = {
   name: 'balance_snapshot',
   skipReason: () => null,
+  // me_db owns user balances (both sides of them); its reconciler lists and pages these with its own (ADR 0029).
+  failureBreaks: { boundary: meDbBoundary, kinds: [breakKinds.negativeBalance] },
   async run(context) {
     const { engine, ledger } = await cutSides(context);
+    const negatives = negativeBalancesAtCut(engine, ledger);
+    if (negatives.breaks.length > 0) {
+      const more = negatives.messages.length - negativesNamedMax;
+      throw new EodStepFailure(
+        `${negatives.messages.slice(0, negativesNamedMax).join('; ')}${more > 0 ? `; and ${more} more` : ''} (${negatives.breaks.length} negative_balance break(s) on ${meDbBoundary})`,
+        negatives.breaks);
+    }
     const ledgerUserTotals = new Map<string, bigint>();
     for (const b of ledger.balances.values()) {
       if (isHouseAccount(b.account)) continue;
-      if (b.totalMinor < 0n) throw new EodStepFailure(`user ${b.account} has a negative ledger balance in ${b.currency} (${whole(b.totalMinor)}): never a leaf`);
       ledgerUserTotals.set(b.currency, (ledgerUserTotals.get(b.currency) ?? 0n) + b.totalMinor);
     }
     const byCurrency = new Map<string, Array<{ userId: string; balanceMinor: bigint }>>();
     for (const b of engine.balances.values()) {
-      if (b.totalMinor < 0n) throw new EodStepFailure(`user ${b.userId} has a negative balance in ${b.currency} (${whole(b.totalMinor)}): never a leaf`);
       const list = byCurrency.get(b.currency) ?? [];
       list.push({ userId: b.userId, balanceMinor: b.totalMinor });
       byCurrency.set(b.currency, list);
@@ -107,3 +118,39 @@ export const balanceSnapshotStep: EodStep = {
     };
   },
 };
+
+/**
+ * Every user balance below zero at the cut, either side: one break per (user, currency) with
+ * both sides' totals (left the engine's, right the ledger's, 0 where a side has no row), and
+ * one message per negative side, ledger first.
+ */
+function negativeBalancesAtCut(engine: EngineCut, ledger: LedgerCut): { breaks: CutBreak[]; messages: string[] } {
+  const messages: string[] = [];
+  const negative = new Map<string, { userId: string; currency: string; sides: string[] }>();
+  const mark = (userId: string, currency: string, side: string, totalMinor: bigint): void => {
+    const key = keyOf(userId, currency);
+    const entry = negative.get(key) ?? { userId, currency, sides: [] };
+    entry.sides.push(`${side} ${whole(totalMinor)}`);
+    negative.set(key, entry);
+  };
+  for (const b of ledger.balances.values()) {
+    if (isHouseAccount(b.account) || b.totalMinor >= 0n) continue;
+    messages.push(`user ${b.account} has a negative ledger balance in ${b.currency} (${whole(b.totalMinor)}): never a leaf`);
+    mark(b.account, b.currency, 'ledger', b.totalMinor);
+  }
+  for (const b of engine.balances.values()) {
+    if (b.totalMinor >= 0n) continue;
+    messages.push(`user ${b.userId} has a negative balance in ${b.currency} (${whole(b.totalMinor)}): never a leaf`);
+    mark(b.userId, b.currency, 'engine', b.totalMinor);
+  }
+  const breaks = [...negative.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, n]): CutBreak => {
+    const leftMinor = engine.balances.get(key)?.totalMinor ?? 0n;
+    const rightMinor = ledger.balances.get(key)?.totalMinor ?? 0n;
+    return {
+      boundary: meDbBoundary, kind: breakKinds.negativeBalance, userId: n.userId, currency: n.currency,
+      left: whole(leftMinor), right: whole(rightMinor), delta: whole(leftMinor - rightMinor),
+      detail: `negative at the cut (${n.sides.join(', ')}): never a proof-of-liabilities leaf; balance_snapshot fails until it is not`,
+    };
+  });
+  return { breaks, messages };
+}
