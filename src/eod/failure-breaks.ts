@@ -4,7 +4,7 @@ import type { PoolClient } from '../db/pool.js';
 import { queryRows } from '../db/rows.js';
 import type { NatsNames } from '../nats/names.js';
 import type { LiveBreak } from '../recon/breaks/break.js';
-import { alertOf, insertBreak, resolutionOf, resolveBreak } from '../recon/breaks/break-rows.js';
+import { alertOf, insertBreak, resolutionOf, resolveBreak, wireAmount } from '../recon/breaks/break-rows.js';
 import type { CutBreak, FailureBreakOwner } from './steps/step.js';
 
 /** What one attempt of a step changed among its date's breaks. */
@@ -50,7 +50,7 @@ export async function syncFailureBreaks(
     [owner.boundary, owner.kinds, `${date}/`]);
   const live = new Map(rows.map((r): [string, LiveBreak] => [fingerprintOf(r.kind, r.break_key), {
     id: r.id, boundary: owner.boundary, kind: r.kind, key: r.break_key, userId: r.user_id, currency: r.currency,
-    left: r.left_amount, right: r.right_amount, delta: r.delta, detail: r.detail, status: r.status, firstSeenAtMs: r.first_seen_at.getTime(),
+    left: wireAmount(r.left_amount), right: wireAmount(r.right_amount), delta: wireAmount(r.delta), detail: r.detail, status: r.status, firstSeenAtMs: r.first_seen_at.getTime(),
   }]));
   const changes: FailureBreakChanges = { raised: [], resolved: [] };
   const seen = new Set<string>();

@@ -24,10 +24,12 @@ const users = ['nb-a', 'nb-b', 'nb-c'];
 let t: TestEngine;
 let dir: string;
 let alerts: Subscription;
+let resolutions: Subscription;
 const received: BreakAlert[] = [];
+const resolved: BreakAlert[] = [];
 
 type RunAnswer = { date: string; status: string; steps: Array<{ name: string; status: string; attempts: number; error?: string }> };
-type ListedBreak = { breakId: string; boundary: string; kind: string; key: string; userId: string | null; currency: string | null; status: string };
+type ListedBreak = { breakId: string; boundary: string; kind: string; key: string; userId: string | null; currency: string | null; left: string | null; right: string | null; delta: string | null; status: string };
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'recon-negbal-'));
@@ -35,6 +37,11 @@ beforeAll(async () => {
   alerts = t.client.subscribe(t.names.reconAlertSubject('me_db'), {
     callback: (_error, msg) => {
       received.push(msg.json<BreakAlert>());
+    },
+  });
+  resolutions = t.client.subscribe(t.names.reconResolvedSubject('me_db'), {
+    callback: (_error, msg) => {
+      resolved.push(msg.json<BreakAlert>());
     },
   });
   const fx = new ExchangeFixture(t.pool, t.client, t.names);
@@ -49,6 +56,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   alerts?.unsubscribe();
+  resolutions?.unsubscribe();
   await t?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -74,7 +82,7 @@ describe('a negative user balance at the cut', () => {
     expect(Number.isNaN(Date.parse(alert?.firstSeenAt ?? ''))).toBe(false);
 
     const breaks = await listed();
-    expect(breaks).toEqual([expect.objectContaining({ breakId: alert?.breakId, boundary: 'me_db', kind: 'negative_balance', key: `${date}/nb-d/BTC`, userId: 'nb-d', currency: 'BTC', status: 'open' })]);
+    expect(breaks).toEqual([expect.objectContaining({ breakId: alert?.breakId, boundary: 'me_db', kind: 'negative_balance', key: `${date}/nb-d/BTC`, userId: 'nb-d', currency: 'BTC', left: '0', right: '-2', delta: '2', status: 'open' })]);
     const metrics = await t.engine.observability.metrics.getSingleMetricAsString('recon_breaks_open');
     expect(metrics).toMatch(/^recon_breaks_open\{boundary="me_db",kind="negative_balance"\} 1$/m);
     // Carried out by me_db's drainer: nothing of it waits in the outbox.
@@ -102,5 +110,26 @@ describe('a negative user balance at the cut', () => {
     expect((await t.pool.query('SELECT resolved_at FROM recon_breaks WHERE id = $1', [first?.breakId])).rows).toEqual([{ resolved_at: null }]);
     expect(received.filter((a) => a.breakId === first?.breakId)).toHaveLength(1);
     expect((await listed()).map((b) => b.breakId)).toEqual([first?.breakId]);
+  });
+
+  it('a re-run after the day is corrected no longer finds it: the break resolves, paged once on recon.resolved.me_db, and is no longer listed', async () => {
+    const [first] = negativeAlerts();
+    // The correction, dated inside the (unsealed) day: the user's ledger balance at the cut is 0.
+    await t.pool.query(
+      `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id, created_at)
+       VALUES ('nbc1', 'nb-d', 'BTC', 2, 'deposit', 'nbc1', $1), ('nbc1', 'house:custody', 'BTC', -2, 'deposit', 'nbc1', $1)`,
+      [new Date(window.startMs + 120_000).toISOString()]);
+    await t.admin('eod.run', { date });
+    expect(await snapshotStep()).toMatchObject({ status: 'completed' });
+    const [resolution] = await until('the recon.resolved.me_db page', async () => {
+      const found = resolved.filter((r) => r.breakId === first?.breakId);
+      return found.length > 0 ? found : null;
+    }, 10_000);
+    expect(resolution).toMatchObject({ breakId: first?.breakId, boundary: 'me_db', kind: 'negative_balance', userId: 'nb-d', currency: 'BTC', lastLeft: '0', lastRight: '-2', resolvedAt: expect.any(String) });
+    expect(await listed()).toEqual([]);
+    expect((await t.pool.query('SELECT status FROM recon_breaks WHERE id = $1', [first?.breakId])).rows).toEqual([{ status: 'resolved' }]);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(resolved.filter((r) => r.breakId === first?.breakId)).toHaveLength(1);
+    expect(negativeAlerts()).toHaveLength(1);
   });
 });

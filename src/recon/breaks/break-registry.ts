@@ -9,7 +9,7 @@ import type { DurableWrites } from '../durable-writes.js';
 import { reconLimits } from '../limits.js';
 import { breakKinds } from './break-kinds.js';
 import type { Agreement, BreakAlert, BreakCandidate, LiveBreak } from './break.js';
-import { alertOf, amountsOf, appendBreakEvent, insertBreak, resolutionOf, resolveBreak } from './break-rows.js';
+import { alertOf, amountsOf, appendBreakEvent, insertBreak, resolutionOf, resolveBreak, wireAmount } from './break-rows.js';
 import { OutboxDrainer, type OutboxEffect } from './outbox.js';
 
 export interface BreakRegistryDeps {
@@ -89,7 +89,7 @@ export class BreakRegistry {
       const live: LiveBreak = {
         id: r.id, boundary: this.deps.boundary, kind: r.kind, key: r.break_key,
         userId: r.user_id, currency: r.currency,
-        left: r.left_amount, right: r.right_amount, delta: r.delta, detail: r.detail,
+        left: wireAmount(r.left_amount), right: wireAmount(r.right_amount), delta: wireAmount(r.delta), detail: r.detail,
         status: r.status, firstSeenAtMs: r.first_seen_at.getTime(),
       };
       this.live.set(fingerprintOf(live), live);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { minorToDecimal } from '../../config/decimal.js';
+import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
 import type { PoolClient } from '../../db/pool.js';
 import { queryRows } from '../../db/rows.js';
 import { moneyScale, type BreakAlert, type BreakCandidate, type LiveBreak } from './break.js';
@@ -87,4 +87,9 @@ export function amountsOf(c: BreakCandidate): Pick<LiveBreak, 'left' | 'right' |
     delta: c.leftMinor !== undefined && c.rightMinor !== undefined ? decimal(c.leftMinor - c.rightMinor) : null,
     detail: c.detail ?? null,
   };
+}
+
+/** An amount as Postgres returns numeric(38,18) ("-2.000000000000000000") in its wire form ("-2"), as the alerts carry it. */
+export function wireAmount(text: string | null): string | null {
+  return text === null ? null : minorToDecimal(signedDecimalToMinor(text, moneyScale), moneyScale);
 }
