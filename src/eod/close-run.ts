@@ -299,7 +299,7 @@ export class EodClose {
 
   /** After the commit: logged, and handed to the boundary's reconciler to list and page (its outbox drainer carries the alerts out). */
   private async afterBreakChanges(step: EodStep, date: string, changes: FailureBreakChanges | null): Promise<void> {
-    if (!changes || !step.failureBreaks || changes.raised.length + changes.resolved.length === 0) return;
+    if (!changes || !step.failureBreaks || changes.raised.length + changes.resolved.length + changes.refreshed === 0) return;
     const { log } = this.deps;
     for (const b of changes.raised) log.warn({ event: 'eod.break_raised', date, step: step.name, boundary: b.boundary, breakId: b.id, kind: b.kind, key: b.key, left: b.left, right: b.right }, `${step.name}: break recorded`);
     for (const b of changes.resolved) log.info({ event: 'eod.break_resolved', date, step: step.name, boundary: b.boundary, breakId: b.id, kind: b.kind, key: b.key }, `${step.name}: break no longer found at the cut`);

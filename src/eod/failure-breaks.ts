@@ -11,6 +11,8 @@ import type { CutBreak, FailureBreakOwner } from './steps/step.js';
 export interface FailureBreakChanges {
   raised: LiveBreak[];
   resolved: LiveBreak[];
+  /** Live already; their amounts refreshed from this attempt's cut. */
+  refreshed: number;
 }
 
 const liveRowSchema = z.object({
@@ -45,14 +47,13 @@ export async function syncFailureBreaks(
   const rows = await queryRows(client, liveRowSchema,
     `SELECT id, kind, break_key, user_id, currency, left_amount::text, right_amount::text, delta::text, detail, status, first_seen_at
        FROM recon_breaks
-      WHERE boundary = $1 AND kind = ANY($2::text[]) AND starts_with(break_key, $3) AND resolved_at IS NULL
-      FOR UPDATE`,
+      WHERE boundary = $1 AND kind = ANY($2::text[]) AND starts_with(break_key, $3) AND resolved_at IS NULL`,
     [owner.boundary, owner.kinds, `${date}/`]);
   const live = new Map(rows.map((r): [string, LiveBreak] => [fingerprintOf(r.kind, r.break_key), {
     id: r.id, boundary: owner.boundary, kind: r.kind, key: r.break_key, userId: r.user_id, currency: r.currency,
     left: wireAmount(r.left_amount), right: wireAmount(r.right_amount), delta: wireAmount(r.delta), detail: r.detail, status: r.status, firstSeenAtMs: r.first_seen_at.getTime(),
   }]));
-  const changes: FailureBreakChanges = { raised: [], resolved: [] };
+  const changes: FailureBreakChanges = { raised: [], resolved: [], refreshed: 0 };
   const seen = new Set<string>();
   for (const b of found) {
     if (b.boundary !== owner.boundary || !owner.kinds.includes(b.kind)) throw new Error(`a ${b.boundary}/${b.kind} break is not the step's to record (${owner.boundary}: ${owner.kinds.join(', ')})`);
@@ -64,6 +65,7 @@ export async function syncFailureBreaks(
     if (existing) {
       await client.query('UPDATE recon_breaks SET last_seen_at = now(), left_amount = $2, right_amount = $3, delta = $4, detail = $5 WHERE id = $1',
         [existing.id, b.left, b.right, b.delta, b.detail ?? null]);
+      changes.refreshed++;
       continue;
     }
     const raised: LiveBreak = {

@@ -221,7 +221,7 @@ export class BreakRegistry {
     await this.deps.writes.transaction(async (client) => {
       await client.query(
         `UPDATE recon_breaks b SET last_seen_at = now(), left_amount = u.l, right_amount = u.r, delta = u.d
-           FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::numeric[]) AS u(id, l, r, d) WHERE b.id = u.id`,
+           FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::numeric[]) AS u(id, l, r, d) WHERE b.id = u.id AND b.resolved_at IS NULL`,
         [all.map((b) => b.id), all.map((b) => b.left), all.map((b) => b.right), all.map((b) => b.delta)],
       );
     });
