@@ -166,7 +166,11 @@ export class Singletons {
       const orphanChannels = [engineCommandChannel, ...boundaries.filter((b) => !reconcilers.has(b.name)).map((b) => b.name)];
       const drainer = startLeaderDrainer(orphanChannels, drainerDeps);
       started.push({ name: 'outbox-leader', stop: () => drainer.stop() });
-      const close = await EodService.start({ nc, js, jsm, pool, names, log, settings, fence: () => this.lease.fence });
+      const close = await EodService.start({
+        nc, js, jsm, pool, names, log, settings, fence: () => this.lease.fence,
+        // The close's failure breaks (negative balances) go to the boundary's reconciler: listed, counted, paged (ADR 0029).
+        breaksRecorded: async (boundary) => reconcilers.get(boundary)?.adoptRecordedBreaks?.(),
+      });
       started.push({ name: 'eod-close', stop: () => close.stop() });
       eodService = close;
       const strays = new StrayCommands({ nc, js, jsm, names, log, partitions: settings.COMMAND_PARTITIONS, park: (origin, error, attempts) => parkCommand(pool, origin, error, attempts) });

@@ -9,6 +9,7 @@ import { eodStepDuration } from '../observability/metrics.js';
 import { FencedError, withFencedTransaction, type Fence } from '../supervisor/fence.js';
 import { addDays, businessDateOf, businessWindow, isBusinessDate, type Cutover } from './business-date.js';
 import { ledgerRowsInWindow } from './cut-balances.js';
+import { syncFailureBreaks, type FailureBreakChanges } from './failure-breaks.js';
 import { assembleReport, stepOutputOf } from './report-assembly.js';
 import { writeReportFiles, type ReportHtmlRenderer, type SealedReportDocument } from './report-files.js';
 import { pruneCloseInputs } from './history-retention.js';
@@ -51,6 +52,12 @@ export interface EodCloseDeps {
   /** The JetStream object store of sealed reports: `<date>.json` and `<date>.html`. */
   reportsStore: ObjectStore;
   renderHtml: ReportHtmlRenderer;
+  /**
+   * The close recorded or resolved breaks of `boundary` (a step's failure breaks, ADR 0029): its
+   * running reconciler takes them into its live set and drains their alerts. Absent, or the
+   * boundary not running: they wait in the outbox for the leader's drainer of that channel.
+   */
+  breaksRecorded?(boundary: string): Promise<void>;
   nowMs?: () => number;
 }
 
@@ -254,12 +261,15 @@ export class EodClose {
     try {
       const result = await Promise.race([this.delayed(controller.signal).then(() => step.run(context)), timedOut]);
       const computedMs = performance.now();
-      await withFencedTransaction(pool, fence, async (client) => {
+      const breakChanges = await withFencedTransaction(pool, fence, async (client) => {
         if (controller.signal.aborted) throw new EodStepFailure(`timed out after ${timeoutMs} ms (EOD_STEP_TIMEOUT_MS)`);
         await result.write?.(client);
         await markCompleted(client, date, step.name, { figures: result.figures, breaks: result.breaks ?? [] });
+        // Passed: none of the breaks an earlier attempt failed on is found at the cut any more.
+        return step.failureBreaks ? syncFailureBreaks(client, names, fence.token, date, step.failureBreaks, [], this.nowMs()) : null;
       });
       clearTimeout(timer);
+      await this.afterBreakChanges(step, date, breakChanges);
       eodStepDuration.observe({ step: step.name, outcome: 'completed' }, stepSeconds());
       log.info({ event: `eod.${step.name}.completed`, date, attempt, computeMs: Math.round(computedMs - startedMs), writeMs: Math.round(performance.now() - computedMs) }, `${step.name} completed`);
       await this.announce(names.eodStepSubject(step.name, 'completed'), { date, step: step.name }, `eod:${date}:${step.name}:completed`);
@@ -275,10 +285,27 @@ export class EodClose {
       const message = error instanceof Error ? error.message : String(error);
       eodStepDuration.observe({ step: step.name, outcome: 'failed' }, stepSeconds());
       log.error({ event: `eod.${step.name}.failed`, date, attempt, err: message }, `${step.name} failed`);
-      await withFencedTransaction(pool, fence, (client) => markFailed(client, date, step.name, message));
+      const found = error instanceof EodStepFailure ? error.breaks : undefined;
+      const breakChanges = await withFencedTransaction(pool, fence, async (client) => {
+        await markFailed(client, date, step.name, message);
+        // The breaks the step failed on, recorded with the failure: one per (date, user, currency) however often it is re-run.
+        return step.failureBreaks && found ? syncFailureBreaks(client, names, fence.token, date, step.failureBreaks, found, this.nowMs()) : null;
+      });
+      await this.afterBreakChanges(step, date, breakChanges);
       await this.announce(names.eodStepSubject(step.name, 'failed'), { date, step: step.name, attempt, error: message }, `eod:${date}:${step.name}:failed:${attempt}`);
       return 'failed';
     }
+  }
+
+  /** After the commit: logged, and handed to the boundary's reconciler to list and page (its outbox drainer carries the alerts out). */
+  private async afterBreakChanges(step: EodStep, date: string, changes: FailureBreakChanges | null): Promise<void> {
+    if (!changes || !step.failureBreaks || changes.raised.length + changes.resolved.length + changes.refreshed === 0) return;
+    const { log } = this.deps;
+    for (const b of changes.raised) log.warn({ event: 'eod.break_raised', date, step: step.name, boundary: b.boundary, breakId: b.id, kind: b.kind, key: b.key, left: b.left, right: b.right }, `${step.name}: break recorded`);
+    for (const b of changes.resolved) log.info({ event: 'eod.break_resolved', date, step: step.name, boundary: b.boundary, breakId: b.id, kind: b.kind, key: b.key }, `${step.name}: break no longer found at the cut`);
+    const boundary = step.failureBreaks.boundary;
+    await this.deps.breaksRecorded?.(boundary).catch((error: unknown) =>
+      log.error({ event: 'eod.breaks_handover_failed', date, boundary, err: (error as Error).message }, 'the boundary did not take the recorded breaks in yet; their alerts wait in the outbox for its drainer'));
   }
 
   /** A day whose ledger moved under the close: the steps computed from the cut are failed and their rows removed, so a re-run recomputes them. */

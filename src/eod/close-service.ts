@@ -17,6 +17,8 @@ export interface EodServiceDeps extends ServiceContext {
   /** Test-only: steps that replace the registry's of the same name. */
   stepOverrides?: readonly EodStep[];
   renderHtml?: ReportHtmlRenderer;
+  /** A step's failure breaks were recorded for `boundary`: its running reconciler takes them in (ADR 0029). */
+  breaksRecorded?(boundary: string): Promise<void>;
   nowMs?: () => number;
 }
 
@@ -63,6 +65,7 @@ export class EodService {
       pool: deps.pool, nc: deps.nc, js: deps.js, names: deps.names, log: deps.log, settings: deps.settings, signer: loadSigner,
       steps: eodStepRegistry(deps.stepOverrides), fence: deps.fence, reportsStore, renderHtml: deps.renderHtml ?? renderReportHtml,
       engineCaughtUp: () => meDbCaughtUp(deps),
+      ...(deps.breaksRecorded ? { breaksRecorded: deps.breaksRecorded } : {}),
       ...(deps.nowMs ? { nowMs: deps.nowMs } : {}),
     });
     const service = new EodService(close, new ProofService(deps.pool), deps);

@@ -22,6 +22,8 @@ export interface Reconciler {
   act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<LiveBreak | null>;
   /** The boundary's consistent cut for a business date, written once (a repeat returns the first). */
   seal(businessDate: string): Promise<BoundarySeal>;
+  /** Takes in the breaks another writer (the close) recorded for this boundary, so they are listed and paged (ADR 0029). */
+  adoptRecordedBreaks?(): Promise<void>;
   /** Re-seeds the left side from its source's snapshot after a sequence fault (where the boundary has one). */
   rebaseline?(actorId: string, reason: string): Promise<object>;
   stop(): Promise<void>;

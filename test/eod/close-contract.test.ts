@@ -126,4 +126,33 @@ describe('the close as the public contract states it', () => {
     expect((await pool.query('SELECT 1 FROM eod_reports WHERE business_date = $1', [d3])).rowCount).toBe(0);
     await eod.stop();
   });
+
+  it('the negative balance is a negative_balance break on me_db, recorded with the failure and its alert in the outbox, once however often the date is re-run', async () => {
+    const breaks = async () => (await pool.query<{ id: string; status: string; user_id: string; currency: string; left: string; right: string; delta: string; key: string }>(
+      `SELECT id, status, user_id, currency, left_amount::text AS left, right_amount::text AS right, delta::text AS delta, break_key AS key
+         FROM recon_breaks WHERE boundary = 'me_db' AND kind = 'negative_balance'`)).rows;
+    const alerts = async () => (await pool.query<{ subject: string; msg_id: string; payload: Record<string, unknown> }>(
+      "SELECT subject, msg_id, payload FROM recon_outbox WHERE boundary = 'me_db' ORDER BY id")).rows;
+    const recorded = await breaks();
+    expect(recorded).toHaveLength(1);
+    const [only] = recorded;
+    expect(only).toMatchObject({ status: 'open', user_id: 'c3', currency: 'BTC', key: `${d3}/c3/BTC` });
+    expect(Number(only?.left)).toBe(-1);
+    expect(Number(only?.right)).toBe(0);
+    expect(Number(only?.delta)).toBe(-1);
+    expect(await alerts()).toEqual([{
+      subject: names.reconAlertSubject('me_db'), msg_id: `alert:${only?.id}`,
+      payload: expect.objectContaining({ breakId: only?.id, boundary: 'me_db', kind: 'negative_balance', userId: 'c3', currency: 'BTC', left: '-1', right: '0', delta: '-1', firstSeenAt: expect.any(String) }),
+    }]);
+    // The break was written in the fenced transaction that marked the step failed.
+    expect((await pool.query("SELECT fence_token FROM recon_break_events WHERE break_id = $1 AND event = 'raised'", [only?.id])).rows).toEqual([{ fence_token: String(fence.token) }]);
+
+    const eod = await harness.service();
+    const again = await eod.run(d3);
+    expect(again.steps.find((s) => s.name === 'balance_snapshot')).toMatchObject({ status: 'failed', attempts: 2, error: expect.stringMatching(/user c3 has a negative balance in BTC \(-1\)/) });
+    expect((await breaks()).map((b) => b.id)).toEqual([only?.id]);
+    expect(await alerts()).toHaveLength(1);
+    expect((await pool.query('SELECT 1 FROM recon_break_events WHERE break_id = $1', [only?.id])).rowCount).toBe(1);
+    await eod.stop();
+  });
 });

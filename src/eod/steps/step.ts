@@ -52,17 +52,29 @@ export interface EodStepResult {
   write?(client: PoolClient): Promise<void>;
 }
 
-/** A failure the step expects and names (a negative balance, a root that does not tie to the ledger). */
+/**
+ * A failure the step expects and names (a negative balance, a root that does not tie to the
+ * ledger). `breaks`, when given, are every break the step found at the cut (none left out): the
+ * close records them with the failure, and resolves the date's earlier ones not among them (ADR 0029).
+ */
 export class EodStepFailure extends Error {
-  constructor(message: string) {
+  constructor(message: string, readonly breaks?: readonly CutBreak[]) {
     super(message);
     this.name = 'EodStepFailure';
   }
+}
+
+/** Where the breaks a step fails on are recorded: a boundary's `recon_breaks`, of these kinds, keyed `<date>/<userId>/<currency>`. */
+export interface FailureBreakOwner {
+  boundary: string;
+  kinds: readonly string[];
 }
 
 export interface EodStep {
   name: EodStepName;
   /** Why the step does not run in this deployment (not built yet, a boundary not configured), or null. */
   skipReason(settings: Settings): string | null;
+  /** The breaks a failure of this step records (absent: it records none). */
+  failureBreaks?: FailureBreakOwner;
   run(context: EodStepContext): Promise<EodStepResult>;
 }

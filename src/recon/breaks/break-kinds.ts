@@ -9,6 +9,8 @@ export const breakKinds = {
   position: 'position',
   /** A side could not be read for longer than the grace window. */
   unreachable: 'unreachable',
+  /** A user balance below zero at a business date's cut (engine or ledger side): recorded by the close, which fails `balance_snapshot` on it (ADR 0029). */
+  negativeBalance: 'negative_balance',
   /** Meta: the reconciler itself failed (never silent; paged through NATS first). */
   reconcilerError: 'reconciler_error',
   /** Meta: the engine's sequence went backwards / jumped implausibly; the boundary needs a re-baseline. */

@@ -2,16 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { z } from 'zod';
 import type { AccountCommandClient } from '../../actors/command-client.js';
-import { minorToDecimal } from '../../config/decimal.js';
-import type { Pool, PoolClient } from '../../db/pool.js';
-import { queryRows } from '../../db/rows.js';
+import type { Pool } from '../../db/pool.js';
 import type { NatsNames } from '../../nats/names.js';
 import type { Logger } from '../../observability/logger.js';
 import type { DurableWrites } from '../durable-writes.js';
 import { reconLimits } from '../limits.js';
 import { breakKinds } from './break-kinds.js';
-import { moneyScale, type Agreement, type BreakAlert, type BreakCandidate, type LiveBreak } from './break.js';
-import { OutboxDrainer, recordEffects, type OutboxEffect } from './outbox.js';
+import type { Agreement, BreakAlert, BreakCandidate, LiveBreak } from './break.js';
+import { alertOf, amountsOf, appendBreakEvent, insertBreak, resolutionOf, resolveBreak, wireAmount } from './break-rows.js';
+import { OutboxDrainer, type OutboxEffect } from './outbox.js';
 
 export interface BreakRegistryDeps {
   boundary: string;
@@ -92,11 +91,21 @@ export class BreakRegistry {
       const live: LiveBreak = {
         id: r.id, boundary: this.deps.boundary, kind: r.kind, key: r.break_key,
         userId: r.user_id, currency: r.currency,
-        left: r.left_amount, right: r.right_amount, delta: r.delta, detail: r.detail,
+        left: wireAmount(r.left_amount), right: wireAmount(r.right_amount), delta: wireAmount(r.delta), detail: r.detail,
         status: r.status, firstSeenAtMs: r.first_seen_at.getTime(),
       };
       this.live.set(fingerprintOf(live), live);
     }
+  }
+
+  /**
+   * Takes in the breaks another writer recorded for this boundary in Postgres (the close's
+   * negative balances, ADR 0029): listed, counted and acted on like this registry's own, and
+   * their effects carried out now by this registry's drainer.
+   */
+  async adoptRecorded(): Promise<void> {
+    await this.load();
+    void this.outbox.kick();
   }
 
   /** Starts re-driving the outbox (now, after every change, and every outboxRetryMs). */
@@ -205,27 +214,12 @@ export class BreakRegistry {
     const live = this.live.get(fingerprint);
     if (!live) return;
     const resolution = agreed ? amountsOf({ kind, key, leftMinor: agreed.leftMinor, rightMinor: agreed.rightMinor }) : { left: null, right: null, delta: null };
-    const resolvedAt = new Date().toISOString();
-    const payload: BreakAlert = {
-      ...alertOf(live), left: resolution.left, right: resolution.right, delta: resolution.delta,
-      resolvedAt, lastLeft: live.left, lastRight: live.right, lastDelta: live.delta,
-    };
+    const payload: BreakAlert = resolutionOf(live, resolution, new Date().toISOString());
     const effects: OutboxEffect[] = [
       { effect: 'publish', subject: this.deps.names.reconResolvedSubject(this.deps.boundary), payload, msgId: `resolved:${live.id}` },
       ...(this.deps.effectsOnResolved?.(live) ?? []),
     ];
-    await this.deps.writes.transaction(async (client) => {
-      // An accepted break keeps its status (the operator's decision) and only gets its end time.
-      await client.query(
-        `UPDATE recon_breaks SET status = CASE WHEN status = 'accepted' THEN status ELSE 'resolved' END,
-                resolved_at = now(), last_seen_at = now(),
-                last_left = $2, last_right = $3, last_delta = $4, left_amount = $5, right_amount = $6, delta = $7
-          WHERE id = $1 AND resolved_at IS NULL`,
-        [live.id, live.left, live.right, live.delta, resolution.left, resolution.right, resolution.delta],
-      );
-      await this.appendEvent(client, live.id, 'resolved', { ...resolution, detail: live.delta === null ? null : `last delta ${live.delta}` }, 'system', null);
-      await recordEffects(client, this.deps.boundary, live.id, effects);
-    });
+    await this.deps.writes.transaction((client) => resolveBreak(client, live, resolution, effects, this.deps.writes.fenceToken));
     this.live.delete(fingerprint);
     this.deps.log.info({ event: 'recon.break_resolved', boundary: live.boundary, breakId: live.id, kind: live.kind, key: live.key, lastDelta: live.delta }, 'reconciliation break resolved');
     void this.outbox.kick();
@@ -238,7 +232,7 @@ export class BreakRegistry {
     await this.deps.writes.transaction(async (client) => {
       await client.query(
         `UPDATE recon_breaks b SET last_seen_at = now(), left_amount = u.l, right_amount = u.r, delta = u.d
-           FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::numeric[]) AS u(id, l, r, d) WHERE b.id = u.id`,
+           FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::numeric[]) AS u(id, l, r, d) WHERE b.id = u.id AND b.resolved_at IS NULL`,
         [all.map((b) => b.id), all.map((b) => b.left), all.map((b) => b.right), all.map((b) => b.delta)],
       );
     });
@@ -263,7 +257,7 @@ export class BreakRegistry {
         await client.query(`UPDATE recon_breaks SET status = 'accepted', accepted_by = $2, accepted_reason = $3, accepted_at = now() WHERE id = $1`, [breakId, actorId, reason]);
       }
       await client.query('INSERT INTO recon_break_actions (break_id, action, actor_id, reason) VALUES ($1, $2, $3, $4)', [breakId, action, actorId, reason]);
-      await this.appendEvent(client, breakId, action === 'accept' ? 'accepted' : 'acknowledged', live, actorId, reason);
+      await appendBreakEvent(client, breakId, action === 'accept' ? 'accepted' : 'acknowledged', live, actorId, reason, this.deps.writes.fenceToken);
     });
     if (action === 'accept') live.status = 'accepted';
     else if (live.status === 'open') live.status = 'acknowledged';
@@ -286,58 +280,9 @@ export class BreakRegistry {
   /** One transaction: the break row, its `raised` (or `reopened`) event, its alert and side effects. */
   private async record(live: LiveBreak, effects: OutboxEffect[], alreadyDone?: ReadonlySet<string>): Promise<void> {
     const all = [...effects, ...(this.deps.effectsOnRaised?.(live) ?? [])];
-    await this.deps.writes.transaction(async (client) => {
-      const prior = await queryRows(client, z.object({ id: z.string() }),
-        `SELECT id FROM recon_breaks WHERE boundary = $1 AND kind = $2 AND break_key = $3 AND resolved_at IS NOT NULL ORDER BY resolved_at DESC LIMIT 1`,
-        [live.boundary, live.kind, live.key]);
-      await client.query(
-        `INSERT INTO recon_breaks (id, boundary, kind, break_key, user_id, currency, left_amount, right_amount, delta, detail, status, first_seen_at, last_seen_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, now())`,
-        [live.id, live.boundary, live.kind, live.key, live.userId, live.currency, live.left, live.right, live.delta, live.detail, new Date(live.firstSeenAtMs)],
-      );
-      const priorId = prior[0]?.id;
-      await this.appendEvent(client, live.id, priorId ? 'reopened' : 'raised', live, 'system', priorId ? `the fingerprint's previous break ${priorId} had resolved` : null);
-      await recordEffects(client, this.deps.boundary, live.id, all, alreadyDone);
-    });
+    await this.deps.writes.transaction((client) => insertBreak(client, live, all, this.deps.writes.fenceToken, alreadyDone));
     this.live.set(fingerprintOf(live), live);
     this.deps.log.warn({ event: 'recon.break_raised', boundary: live.boundary, breakId: live.id, kind: live.kind, key: live.key, delta: live.delta }, 'reconciliation break');
     void this.outbox.kick();
   }
-
-  private async appendEvent(
-    client: PoolClient, breakId: string, event: 'raised' | 'acknowledged' | 'accepted' | 'resolved' | 'reopened',
-    amounts: { left: string | null; right: string | null; delta: string | null; detail: string | null }, actorId: string, reason: string | null,
-  ): Promise<void> {
-    await client.query(
-      `INSERT INTO recon_break_events (break_id, event, left_amount, right_amount, delta, detail, actor_id, reason, fence_token)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [breakId, event, amounts.left, amounts.right, amounts.delta, amounts.detail, actorId, reason, this.deps.writes.fenceToken],
-    );
-  }
-}
-
-/** The outbound JSON of docs/contract.md §8 (`recon.alert.*`; the resolution adds its own fields). */
-function alertOf(live: LiveBreak): BreakAlert {
-  return {
-    breakId: live.id,
-    boundary: live.boundary,
-    kind: live.kind,
-    ...(live.userId ? { userId: live.userId } : {}),
-    currency: live.currency,
-    left: live.left,
-    right: live.right,
-    delta: live.delta,
-    firstSeenAt: new Date(live.firstSeenAtMs).toISOString(),
-    ...(live.detail ? { detail: live.detail } : {}),
-  };
-}
-
-function amountsOf(c: BreakCandidate): Pick<LiveBreak, 'left' | 'right' | 'delta' | 'detail'> {
-  const decimal = (v: bigint | undefined): string | null => (v === undefined ? null : minorToDecimal(v, moneyScale));
-  return {
-    left: decimal(c.leftMinor),
-    right: decimal(c.rightMinor),
-    delta: c.leftMinor !== undefined && c.rightMinor !== undefined ? decimal(c.leftMinor - c.rightMinor) : null,
-    detail: c.detail ?? null,
-  };
 }

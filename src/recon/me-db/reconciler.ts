@@ -175,6 +175,11 @@ export class MeDbReconciler implements Reconciler {
     return this.breaks.list();
   }
 
+  /** Breaks the close recorded under me_db (negative balances at a cut, ADR 0029): taken into the live set between two messages. */
+  adoptRecordedBreaks(): Promise<void> {
+    return this.queue.run(() => this.breaks.adoptRecorded());
+  }
+
   /** Acknowledge or accept a live break (admin). */
   act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<LiveBreak | null> {
     return this.queue.run(() => this.breaks.act(breakId, action, actorId, reason));
