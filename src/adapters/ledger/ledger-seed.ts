@@ -58,9 +58,12 @@ export async function readLedgerSeed(pool: Pool): Promise<LedgerSeed> {
     if (!/^[0-9]+$/.test(horizonText)) throw new Error(`ledger seed: horizon "${horizonText}" is not a transaction id`);
     // The last position first (through the index); then the sums with index scans off: the
     // filter keeps nearly every row, but a freshly grown table's statistics may not say so yet.
+    // ORDER BY names the table's columns (e.): an unqualified `id` would be the ::text output
+    // column, sorted as text ("9999" after "10005"), and the follower would read the rows past
+    // that watermark a second time.
     const second = (await client.query(
-      `SELECT tx_id::text, id::text FROM ledger_entries WHERE tx_id < '${horizonText}'::xid8
-        ORDER BY tx_id DESC, id DESC LIMIT 1;
+      `SELECT e.tx_id::text AS tx_id, e.id::text AS id FROM ledger_entries e WHERE e.tx_id < '${horizonText}'::xid8
+        ORDER BY e.tx_id DESC, e.id DESC LIMIT 1;
        SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off;
        SELECT user_id, currency, sum(amount)::text AS total, count(*)::text AS rows
          FROM ledger_entries WHERE tx_id < '${horizonText}'::xid8
@@ -110,10 +113,10 @@ export interface UnbalancedJournals {
  */
 export async function readUnbalancedJournals(pool: Pool, horizonTxId: bigint, journalsMax: number): Promise<UnbalancedJournals> {
   const result = await pool.query(
-    `SELECT tx_id::text, journal_id, currency, sum(amount)::text AS total
-       FROM ledger_entries WHERE tx_id < $1::text::xid8
-      GROUP BY tx_id, journal_id, currency HAVING sum(amount) <> 0
-      ORDER BY tx_id, journal_id, currency LIMIT $2`,
+    `SELECT e.tx_id::text AS tx_id, e.journal_id, e.currency, sum(e.amount)::text AS total
+       FROM ledger_entries e WHERE e.tx_id < $1::text::xid8
+      GROUP BY e.tx_id, e.journal_id, e.currency HAVING sum(e.amount) <> 0
+      ORDER BY e.tx_id, e.journal_id, e.currency LIMIT $2`,
     [horizonTxId.toString(), journalsMax + 1],
   );
   const journals = z.array(journalRow).parse(result.rows).map((j) => ({

@@ -137,6 +137,27 @@ describe('seeding the ledger side at a consistent watermark', () => {
     }
   });
 
+  it('the watermark is the last row below the horizon by number, not as text: ids across a power of ten (9999 → 10000) are not read twice', { timeout: 60_000 }, async () => {
+    // The next ids straddle a power of ten: as text "9999" sorts after "10005". One transaction holds them all.
+    const maxId = BigInt((await pool.query<{ m: string }>('SELECT coalesce(max(id), 0)::text AS m FROM ledger_entries')).rows[0]?.m ?? '0');
+    let power = 10n;
+    while (power <= maxId + 5n) power *= 10n;
+    await pool.query("SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), $1::bigint)", [(power - 5n).toString()]);
+    await pool.query(
+      `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
+       SELECT 'straddle-' || (g / 2), CASE WHEN g % 2 = 0 THEN 'ustraddle' ELSE 'house:custody' END, 'BTC', CASE WHEN g % 2 = 0 THEN 1 ELSE -1 END, 'test', 'straddle'
+         FROM generate_series(0, 9) g`);
+    const last = (await pool.query<{ tx_id: string; id: string }>('SELECT tx_id::text AS tx_id, id::text AS id FROM ledger_entries e ORDER BY e.tx_id DESC, e.id DESC LIMIT 1')).rows[0];
+    expect(BigInt(last?.id ?? '0')).toBe(power + 5n);
+    const seed = await readLedgerSeed(pool);
+    // The horizon is cluster-wide (another database's open transaction holds it back): only judged once the seed covers the straddling transaction.
+    if (seed.horizonTxId <= BigInt(last?.tx_id ?? '0')) return;
+    expect(seed.watermark).toEqual({ txId: BigInt(last?.tx_id ?? '0'), id: power + 5n });
+    const { totals } = await seedThenFollow(seed);
+    expect(totals).toEqual(await tableTotals());
+    expect((await readLedgerBatch(pool, seed.watermark, 100)).rows.filter((r) => r.txId < seed.horizonTxId)).toEqual([]);
+  });
+
   it('lists the journals below a horizon that do not sum to zero, whenever asked (the rows there are final)', async () => {
     await pool.query(
       `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
