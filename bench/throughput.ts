@@ -201,7 +201,7 @@ export async function runThroughput(ctx: Ctx, opts: ThroughputOptions): Promise<
 }
 
 async function lastLedgerPosition(pool: Pool): Promise<{ txId: string; id: string }> {
-  const r = await pool.query<{ tx_id: string; id: string }>('SELECT tx_id::text, id::text FROM ledger_entries ORDER BY tx_id DESC, id DESC LIMIT 1');
+  const r = await pool.query<{ tx_id: string; id: string }>('SELECT e.tx_id::text AS tx_id, e.id::text AS id FROM ledger_entries e ORDER BY e.tx_id DESC, e.id DESC LIMIT 1');
   return { txId: r.rows[0]?.tx_id ?? '0', id: r.rows[0]?.id ?? '0' };
 }
 

@@ -36,7 +36,7 @@ async function startReconciler(limits: Partial<MeDbLimits> = {}): Promise<MeDbRe
 
 /** The last (tx_id, id) in the table: where a follower that has read everything stands. */
 async function ledgerEnd(): Promise<{ txId: string; id: string }> {
-  const r = await pool.query<{ tx_id: string; id: string }>('SELECT tx_id::text, id::text FROM ledger_entries ORDER BY tx_id DESC, id DESC LIMIT 1');
+  const r = await pool.query<{ tx_id: string; id: string }>('SELECT e.tx_id::text AS tx_id, e.id::text AS id FROM ledger_entries e ORDER BY e.tx_id DESC, e.id DESC LIMIT 1');
   return { txId: r.rows[0]?.tx_id ?? '0', id: r.rows[0]?.id ?? '0' };
 }
 
@@ -232,5 +232,30 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
     ]);
     const journalBreak = await pool.query<{ break_key: string }>("SELECT break_key FROM recon_breaks WHERE kind = 'journal_unbalanced'");
     expect(journalBreak.rows.map((r) => r.break_key)).toEqual([`${txId}:lopsided/ETH`]);
+  });
+
+  it('a seed whose last transaction\'s ids cross a power of ten (…9999 → …10000): every row once, no journal split, no currency break', { timeout: 60_000 }, async () => {
+    await forgetCheckpoint();
+    alerts.length = 0;
+    const maxId = BigInt((await pool.query<{ m: string }>('SELECT max(id)::text AS m FROM ledger_entries')).rows[0]?.m ?? '0');
+    let power = 10n;
+    while (power <= maxId + 5n) power *= 10n;
+    await pool.query("SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), $1::bigint)", [(power - 5n).toString()]);
+    // One transaction, ids power−4 … power+5: as text "…9999" sorted after "…10005" (the seed's watermark before the fix).
+    await pool.query(
+      `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
+       SELECT 'straddle-' || (g / 2), CASE WHEN g % 2 = 0 THEN 'ustraddle' ELSE 'house:custody' END, 'ETH', CASE WHEN g % 2 = 0 THEN 1 ELSE -1 END, 'test', 'straddle'
+         FROM generate_series(0, 9) g`);
+    const reconciler = await startReconciler({ snapshotTimeoutMs: 300 });
+    const end = await ledgerEnd();
+    await until('the ledger read to its end', () => {
+      const w = reconciler.status().watermarks;
+      return w?.ledgerTxId === end.txId && w.ledgerId === end.id;
+    }, 30_000, { detail: () => JSON.stringify({ end, watermarks: reconciler.status().watermarks, counters: reconciler.status().counters }) });
+    await new Promise((r) => setTimeout(r, 1_500)); // past the grace window and the seeded journals' check
+    const status = reconciler.status();
+    await reconciler.stop();
+    expect((status.counters?.ledgerRowsSeeded ?? 0) + (status.counters?.ledgerRowsReadSinceStart ?? 0)).toBe(await ledgerRowCount());
+    expect(alerts.filter((a) => a.kind === 'journal_unbalanced' || a.kind === 'currency_nonzero')).toEqual([]);
   });
 });
