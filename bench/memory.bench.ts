@@ -8,6 +8,12 @@
  * (every one of them live), and after every account has had one (cap live, the rest passivated
  * by the cap, least recently used first). Bytes per passivated account = the growth between the
  * last two ÷ the accounts passivated; bytes per live account = the growth before ÷ cap.
+ *
+ * Then the me_db reconciler alone (bench/me-db-child.ts): P positions saved in
+ * recon_me_db_positions, restored once with every one held (the baseline) and once with the
+ * position cap (RECON_ME_DB_POSITIONS_MAX), which then reconciles a change on both sides for T
+ * users (a ledger journal each, an engine event each), each loaded back from Postgres when
+ * touched: its memory follows the cap, not the positions known.
  */
 import { randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -21,6 +27,8 @@ import { natsNames, type NatsNames } from '../src/nats/names.js';
 import { ensureAccountTopology } from '../src/nats/topology.js';
 import { startBenchChild, type BenchChild } from './child.js';
 import type { ChildMemory } from './engine-child.js';
+import type { MeDbChildMemory } from './me-db-child.js';
+import { defaultMeDbLimits } from '../src/recon/me-db/limits.js';
 import type { BenchContext, BenchSuite, SuiteResult } from './suite.js';
 import { benchNamespace, createBenchDatabase, deleteNamespaceStreams, fmtInt, fmtMs, fmtRows, nowMs, sleep, until } from './support.js';
 
@@ -43,7 +51,12 @@ function readOptions(quick: boolean) {
   if (liveMax >= touched) throw new RangeError('BENCH_MEMORY_LIVE_MAX must be below the accounts touched (some must be passivated)');
   // glibc gives each thread its own malloc arena; capped, RSS stops growing with work done (see docs/bench.md).
   const mallocArenaMax = process.env.MALLOC_ARENA_MAX ?? '2';
-  return { accounts, liveMax, touched, mallocArenaMax };
+  // me_db: P positions saved, a cap below them, T users touched past the cap (~1.5 min full, ~20 s quick).
+  const positions = int('BENCH_MEMORY_POSITIONS', 1_000_000, 50_000);
+  const positionsMax = int('BENCH_MEMORY_POSITIONS_MAX', 50_000, 5_000);
+  const positionsTouched = Math.min(positions, int('BENCH_MEMORY_POSITIONS_TOUCHED', 100_000, 10_000));
+  if (positionsMax >= positionsTouched) throw new RangeError('BENCH_MEMORY_POSITIONS_MAX must be below the positions touched (some must be evicted)');
+  return { accounts, liveMax, touched, mallocArenaMax, positions, positionsMax, positionsTouched };
 }
 type Options = ReturnType<typeof readOptions>;
 
@@ -101,6 +114,7 @@ export const memorySuite: BenchSuite = {
       ctx.say(`memory: RSS ${mb(rssAll)} with ${fmtInt(opts.accounts)} known, ${fmtInt(opts.touched)} touched, ${fmtInt(opts.liveMax)} live`);
       await stopEngine();
 
+      const meDb = await measureMeDb(ctx, opts);
       const passivated = opts.touched - opts.liveMax;
       const perPassivated = (rssAll - half.rss) / (opts.touched - middle);
       const perPassivatedAverage = (rssAll - rssLive) / passivated;
@@ -133,14 +147,16 @@ export const memorySuite: BenchSuite = {
             ratio: rest.perSec / first.perSec,
             ratioMeaning: 'passivating ÷ not',
           },
+          ...meDb.figures,
         ],
         details: [
           `### memory\n\n${fmtInt(opts.accounts)} accounts seeded in KV and Postgres (${fmtMs(seedMs)}); engine as a child process, ${partitions} partitions, LIVE_ACTORS_MAX ${fmtInt(opts.liveMax)}, ` +
           `ACTOR_IDLE_MS 1 h, MALLOC_ARENA_MAX ${opts.mallocArenaMax}. ${fmtInt(opts.touched)} of them get a transition through the engine; the others stay in KV and Postgres only. Passivated per-account cost counts heap and RSS growth: heap used grew ${fmtInt((all.heapUsed - live.heapUsed) / passivated)} B per passivated account. RSS at ready ${mb(rssIdle)}; after ${fmtInt(opts.liveMax)} transitions (all live) ${mb(rssLive)}; after ${fmtInt(middle)} ${mb(half.rss)}; after all ${fmtInt(opts.touched)} ${mb(rssAll)}. ` +
           `Averaged over every passivated account (allocator warm-up included): ${fmtInt(perPassivatedAverage)} B each. ` +
           `Transitions: ${fmtInt(opts.liveMax)} in ${fmtMs(first.ms)}, then ${fmtInt(passivated)} in ${fmtMs(rest.ms)}. RSS is read after a full GC in the engine process (bench/engine-child.ts, --expose-gc). Heap used: ${mb(idle.heapUsed)} → ${mb(live.heapUsed)} → ${mb(half.heapUsed)} → ${mb(all.heapUsed)}.`,
+          meDb.details,
         ],
-        raw: { idle, live, half, all, perPassivatedAverage, perPassivated, perLive, seedMs, first, rest },
+        raw: { idle, live, half, all, perPassivatedAverage, perPassivated, perLive, seedMs, first, rest, meDb: meDb.raw },
         settings: { ...opts, partitions },
       };
       return result;
@@ -149,6 +165,112 @@ export const memorySuite: BenchSuite = {
     }
   },
 };
+
+/**
+ * The me_db reconciler's memory with many positions known: P saved, restored with all held
+ * (baseline), then with the cap, which reconciles T users' changes (each loaded back when touched).
+ */
+async function measureMeDb(ctx: BenchContext, opts: Options): Promise<{ figures: SuiteResult['figures']; details: string; raw: unknown }> {
+  const db = await createBenchDatabase(ctx.serverUrl, 'memdb', ctx.log, 4);
+  const names = natsNames(benchNamespace());
+  let child: BenchChild | null = null;
+  try {
+    const t0 = nowMs();
+    await db.pool.query(
+      `INSERT INTO recon_me_db_positions (user_id, currency, engine_total, engine_seq, ledger_total)
+       SELECT 'p' || lpad(i::text, 7, '0'), 'USDT', 100, 0, 100 FROM generate_series(0, $1::int - 1) AS i`, [opts.positions]);
+    await db.pool.query(`INSERT INTO recon_watermarks (boundary, left_seq, right_tx, right_id, rows_read) VALUES ('me_db', 0, '0', 0, 0)`);
+    const seedMs = nowMs() - t0;
+    const start = async (positionsMax: number): Promise<BenchChild> => startBenchChild('bench/me-db-child.ts', {
+      NATS_URL: ctx.natsUrl, DATABASE_URL: db.url, NAMESPACE: names.namespace, RECON_ME_DB_POSITIONS_MAX: String(positionsMax),
+      MALLOC_ARENA_MAX: opts.mallocArenaMax,
+    }, ['--expose-gc']);
+
+    ctx.say(`memory: me_db, ${fmtInt(opts.positions)} positions saved (${fmtMs(seedMs)}); restoring with every one held`);
+    let t = nowMs();
+    child = await start(opts.positions);
+    const allHeldRestoreMs = nowMs() - t;
+    const allHeld = await measureMeDbChild(child);
+    await child.stop();
+    ctx.say(`memory: me_db RSS ${mb(allHeld.rss)} with ${fmtInt(allHeld.positionsInMemory)} held; now with the cap ${fmtInt(opts.positionsMax)}`);
+
+    t = nowMs();
+    child = await start(opts.positionsMax);
+    const cappedRestoreMs = nowMs() - t;
+    const restored = await measureMeDbChild(child);
+
+    // T users change on both sides: a journal each (user +1, house −1), an engine event each (total 101).
+    t = nowMs();
+    await db.pool.query(
+      `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
+       SELECT 'jm' || i, u, 'USDT', a, 'deposit', 'jm' || i
+         FROM generate_series(0, $1::int - 1) AS i, LATERAL (VALUES ('p' || lpad(i::text, 7, '0'), 1::numeric), ('house:custody', -1::numeric)) AS side(u, a)`,
+      [opts.positionsTouched]);
+    const js = jetstream(ctx.nc);
+    const ts = new Date().toISOString();
+    let inFlight: Array<Promise<unknown>> = [];
+    for (let i = 0; i < opts.positionsTouched; i++) {
+      const userId = `p${String(i).padStart(7, '0')}`;
+      inFlight.push(js.publish(names.meBalanceSubject(userId), JSON.stringify({ seq: i + 1, userId, currency: 'USDT', total: '101', locked: '0', available: '101', ts })));
+      if (inFlight.length >= 1_000) {
+        await Promise.all(inFlight);
+        inFlight = [];
+      }
+    }
+    await Promise.all(inFlight);
+    const running = child;
+    let last: MeDbChildMemory | null = null;
+    // The most held at any poll: while one side runs ahead, positions that differ cannot be evicted.
+    let peakHeld = 0;
+    await until('me_db to reconcile the touched positions', async () => {
+      last = await measureMeDbChild(running);
+      peakHeld = Math.max(peakHeld, last.positionsInMemory);
+      return last.engineSeq >= opts.positionsTouched && last.ledgerRowsRead >= 2 * opts.positionsTouched;
+    }, 600_000, 2_000, () => ctx.say(`memory: me_db at engine seq ${fmtInt(last?.engineSeq ?? 0)}, ${fmtInt(last?.ledgerRowsRead ?? 0)} ledger rows`));
+    const touchMs = nowMs() - t;
+    await sleep(2_000);
+    const touched = await measureMeDbChild(child);
+    await child.stop();
+    child = null;
+    const saved = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM recon_me_db_positions WHERE engine_total = 101 AND ledger_total = 101`);
+    const exact = saved.rows[0]?.n ?? 0;
+    ctx.say(`memory: me_db RSS ${mb(touched.rss)} with ${fmtInt(touched.positionsInMemory)} held of ${fmtInt(touched.positionsKnown)} after ${fmtInt(opts.positionsTouched)} touched`);
+
+    // The cap plus one batch (ledger rows or engine events) is what the book may hold.
+    const heldBound = opts.positionsMax + defaultMeDbLimits.ledgerBatchRowsMax;
+    const figures: SuiteResult['figures'] = [
+      {
+        measure: `me_db reconciler RSS after GC, ${fmtRows(opts.positions)} positions known, cap ${fmtRows(opts.positionsMax)}, after ${fmtRows(opts.positionsTouched)} touched (each loaded back from Postgres)`,
+        ours: `${mb(touched.rss)} (${fmtInt(touched.positionsInMemory)} held)`,
+        baseline: `every position held: ${mb(allHeld.rss)} (${fmtInt(allHeld.positionsInMemory)} held)`,
+        ratio: allHeld.rss / touched.rss,
+        ratioMeaning: 'all held ÷ capped',
+        goal: 'bounded by the cap, not by the positions known',
+        met: touched.positionsInMemory <= heldBound && touched.positionsKnown === opts.positions && exact === opts.positionsTouched && touched.openBreaks === 0,
+      },
+      {
+        measure: `me_db: ${fmtRows(opts.positionsTouched)} users' changes reconciled under the cap (events + ledger rows /s from the first publish, evicting and loading back)`,
+        ours: `${fmtInt((3 * opts.positionsTouched) / (touchMs / 1000))} /s`,
+        baseline: `restore of ${fmtRows(opts.positions)} positions: ${fmtMs(cappedRestoreMs)} capped, ${fmtMs(allHeldRestoreMs)} all held`,
+        ratio: null,
+        ratioMeaning: 'no ratio: context',
+      },
+    ];
+    const details = `me_db: ${fmtInt(opts.positions)} positions in recon_me_db_positions (1 currency each), the reconciler alone in a child process (bench/me-db-child.ts, grace 5 s, MALLOC_ARENA_MAX ${opts.mallocArenaMax}). ` +
+      `Every position held (cap ≥ known): restored in ${fmtMs(allHeldRestoreMs)}, RSS ${mb(allHeld.rss)}, heap ${mb(allHeld.heapUsed)}. ` +
+      `Cap ${fmtInt(opts.positionsMax)}: restored in ${fmtMs(cappedRestoreMs)} holding ${fmtInt(restored.positionsInMemory)}, RSS ${mb(restored.rss)}, heap ${mb(restored.heapUsed)}; ` +
+      `then ${fmtInt(opts.positionsTouched)} users changed on both sides (${fmtInt(opts.positionsTouched)} engine events, ${fmtInt(2 * opts.positionsTouched)} ledger rows) reconciled in ${fmtMs(touchMs)} (publishing included; at most ${fmtInt(peakHeld)} held at the 2 s polls, while the ledger ran behind): ` +
+      `RSS ${mb(touched.rss)}, heap ${mb(touched.heapUsed)}, ${fmtInt(touched.positionsInMemory)} held of ${fmtInt(touched.positionsKnown)} known, ${touched.openBreaks} open breaks, ${fmtInt(exact)} saved positions exact (engine = ledger = 101).`;
+    return { figures, details, raw: { seedMs, allHeld, allHeldRestoreMs, restored, cappedRestoreMs, touched, touchMs, exact, peakHeld } };
+  } finally {
+    await child?.stop().catch(() => undefined);
+    await deleteNamespaceStreams(ctx.nc, names).catch(() => undefined);
+    await db.drop();
+  }
+}
+
+const isMeDbMemory = (m: unknown): m is MeDbChildMemory => typeof (m as MeDbChildMemory | null)?.positionsInMemory === 'number';
+const measureMeDbChild = (child: BenchChild): Promise<MeDbChildMemory> => child.ask({ measure: true }, isMeDbMemory, 120_000);
 
 const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 

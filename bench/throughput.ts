@@ -1,17 +1,27 @@
 /**
- * Phase 1: delta throughput. A backlog of engine events (in the balance stream) and ledger
- * rows (in ledger_entries) is made by the exchange simulator with no reconciler running; then
- * a fresh me_db reconciler starts and is timed until both its watermarks reach the end.
+ * Phase 1: catch-up throughput and the cold start. A backlog of engine events (in the balance
+ * stream) and ledger rows (in ledger_entries) is made by the exchange simulator with no
+ * reconciler running; then, on that same backlog:
+ * - catch-up (the delta path): a reconciler whose checkpoint was saved just before the backlog
+ *   began (it ran once on the empty exchange and stopped) is timed until both its watermarks
+ *   reach the end: every event and every row applied one by one, checkpoints and engine history
+ *   written as in production;
+ * - cold start: the checkpoint is removed and a fresh reconciler, with the engine answering
+ *   snapshots, is timed from start() until both watermarks are at the end (it seeds both sides as
+ *   sets, ADR 0025, then follows).
+ * Each must find the right answer: no alert, and its saved state equal to the full scan's.
  *
  * Compared, on the same backlog and in the same run, with:
  * - the I/O + parse ceiling: the same reads without the reconciliation (an ordered consumer
  *   that parses every event with the contract parser; readLedgerBatch from the start in the
- *   reconciler's batch size), one after the other as the reconciler's single mailbox does;
- * - the baseline full scan (bench/baseline.ts) over the same ledger.
+ *   reconciler's batch size), one after the other;
+ * - the baseline full scan (bench/baseline.ts) over the same ledger, with the engine snapshot.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { startExchangeSimulator } from '../src/adapters/exchange-simulator/index.js';
+import { startExchangeSimulator, type ExchangeSimulator } from '../src/adapters/exchange-simulator/index.js';
+import { signedDecimalToMinor } from '../src/config/decimal.js';
+import type { Pool } from '../src/db/pool.js';
 import { ledgerStart, readLedgerBatch } from '../src/adapters/ledger/ledger-follower.js';
 import { parseBalanceEvent, userIdOfBalanceSubject } from '../src/adapters/matching-engine/contract.js';
 import { natsNames } from '../src/nats/names.js';
@@ -30,26 +40,44 @@ export interface ThroughputOptions {
   graceMs: number;
   /** When set, a V8 CPU profile of this process during the catch-up is written there. */
   profilePath?: string;
+  /** … and of the cold start. */
+  coldProfilePath?: string;
+}
+
+/** One timed reconciler run over the backlog. */
+export interface ReconcilerRun {
+  /** start() until both watermarks are at the end of the backlog. */
+  totalMs: number;
+  startMs: number;
+  engineDoneMs: number;
+  ledgerDoneMs: number;
+  /** Rows applied one by one, and rows taken in as sums by a seed. */
+  ledgerRowsRead: number;
+  ledgerRowsSeeded: number;
+  engineEventsApplied: number;
+  alerts: number;
+  openBreaksAfter: number;
+  /** Keys (and currencies) whose saved state differs from the full scan: must be 0. */
+  stateDifferences: number;
 }
 
 export interface ThroughputResult {
   events: number;
   ledgerRows: number;
   generateMs: number;
-  /** start() (restore, consumer, snapshot attempt) until both watermarks are at the end. */
-  oursMs: number;
-  startMs: number;
-  engineDoneMs: number;
-  ledgerDoneMs: number;
-  alertsDuringCatchup: number;
-  openBreaksAfter: number;
+  /** The delta path: from a checkpoint saved just before the backlog. */
+  catchUp: ReconcilerRun;
+  /** No checkpoint, the engine answering snapshots. */
+  coldStart: ReconcilerRun;
   ceilingEngineMs: number;
   ceilingLedgerMs: number;
   baseline: FullScanResult;
   graceMs: number;
 }
 
-export async function runThroughput(ctx: { serverUrl: string; nc: NatsConnection; log: Logger; cleanup: Cleanup; say: (line: string) => void }, opts: ThroughputOptions): Promise<ThroughputResult> {
+type Ctx = { serverUrl: string; nc: NatsConnection; log: Logger; cleanup: Cleanup; say: (line: string) => void };
+
+export async function runThroughput(ctx: Ctx, opts: ThroughputOptions): Promise<ThroughputResult> {
   const { nc, log, cleanup, say } = ctx;
   const db = await createBenchDatabase(ctx.serverUrl, 'tp', log);
   cleanup.add(`drop ${db.name}`, () => db.drop());
@@ -57,6 +85,16 @@ export async function runThroughput(ctx: { serverUrl: string; nc: NatsConnection
   cleanup.add(`streams of ${names.namespace}`, () => deleteNamespaceStreams(nc, names));
   await ensureAccountTopology(nc, names);
   const pool = db.pool;
+  const jsm = await jetstreamManager(nc);
+  const newReconciler = (): MeDbReconciler => new MeDbReconciler({
+    nc, js: jetstream(nc), jsm, pool, names, log,
+    limits: { ...defaultMeDbLimits, graceMs: opts.graceMs, snapshotTimeoutMs: 2_000 },
+  });
+
+  // The checkpoint the catch-up starts from: a reconciler that ran on the empty exchange and stopped.
+  const first = newReconciler();
+  await first.start();
+  await first.stop();
 
   say(`throughput: generating a backlog of ≥ ${opts.backlogEvents} engine events with the simulator (no reconciler running)`);
   const sim = await startExchangeSimulator({
@@ -67,18 +105,15 @@ export async function runThroughput(ctx: { serverUrl: string; nc: NatsConnection
     await until('the backlog', () => sim.lastSeq() >= opts.backlogEvents, Math.max(120_000, opts.backlogEvents), 20);
     await sim.pause();
   });
-  const jsm = await jetstreamManager(nc);
   const events = (await jsm.streams.info(names.meBalanceStream)).state.messages;
   const ledgerRows = await countRows(pool);
   say(`throughput: backlog ${events} events + ${ledgerRows} ledger rows in ${(generated.ms / 1000).toFixed(1)} s; baseline full scan`);
 
-  // The baseline over the same ledger, while the simulator still serves its snapshot.
+  // The baseline over the same ledger; the simulator (paused) serves its snapshot until the end.
   const baseline = await fullScanReconcile(pool, nc, names);
   if (baseline.mismatches.length > 0 || baseline.currenciesNonZero.length > 0) {
     throw new Error(`throughput: the backlog does not reconcile (${baseline.mismatches.length} mismatches): the simulator or the baseline is wrong`);
   }
-  // Stopped: no snapshot is served, so the reconciler reads the stream from its first event.
-  await sim.stop();
 
   say('throughput: I/O + parse ceiling');
   const ceilingEngine = await timed(async () => {
@@ -105,47 +140,100 @@ export async function runThroughput(ctx: { serverUrl: string; nc: NatsConnection
   });
   if (ceilingLedger.value !== ledgerRows) throw new Error(`ceiling: read ${ceilingLedger.value} ledger rows, expected ${ledgerRows}`);
 
-  say(`throughput: the reconciler catches up (grace ${opts.graceMs} ms)`);
-  let alerts = 0;
-  const sub = nc.subscribe(names.reconAlertSubject('me_db'), { callback: () => void alerts++ });
-  await nc.flush();
-  const reconciler = new MeDbReconciler({
-    nc, js: jetstream(nc), jsm, pool, names, log,
-    limits: { ...defaultMeDbLimits, graceMs: opts.graceMs, snapshotTimeoutMs: 2_000 },
-  });
-  const stopReconciler = once(() => reconciler.stop());
-  cleanup.add('throughput reconciler', stopReconciler);
-  const profiler = opts.profilePath ? await startProfile() : null;
-  const t0 = performance.now();
-  await reconciler.start();
-  const startMs = performance.now() - t0;
-  let engineDoneMs = Number.NaN;
-  let ledgerDoneMs = Number.NaN;
-  await until('the reconciler to catch up', () => {
-    const s = reconciler.status();
-    const now = performance.now() - t0;
-    if (Number.isNaN(engineDoneMs) && Number(s.watermarks?.engineSeq ?? 0) >= events) engineDoneMs = now;
-    if (Number.isNaN(ledgerDoneMs) && (s.counters?.ledgerRowsReadSinceStart ?? 0) >= ledgerRows) ledgerDoneMs = now;
-    return !Number.isNaN(engineDoneMs) && !Number.isNaN(ledgerDoneMs);
-  }, 600_000, 5);
-  const oursMs = Math.max(engineDoneMs, ledgerDoneMs);
-  if (profiler && opts.profilePath) {
-    await profiler.stop(opts.profilePath);
-    say(`throughput: CPU profile of the catch-up written to ${opts.profilePath} (open in Chrome DevTools › Performance)`);
+  const lastSeq = sim.lastSeq();
+  const ledgerEnd = await lastLedgerPosition(pool);
+  const timedRun = async (label: string, profilePath?: string): Promise<ReconcilerRun> => {
+    let alerts = 0;
+    const sub = nc.subscribe(names.reconAlertSubject('me_db'), { callback: () => void alerts++ });
+    await nc.flush();
+    const reconciler = newReconciler();
+    const stopReconciler = once(() => reconciler.stop());
+    cleanup.add(`throughput reconciler (${label})`, stopReconciler);
+    const profiler = profilePath ? await startProfile() : null;
+    const t0 = performance.now();
+    await reconciler.start();
+    const startMs = performance.now() - t0;
+    let engineDoneMs = Number.NaN;
+    let ledgerDoneMs = Number.NaN;
+    await until(`the reconciler (${label}) to reach the end`, () => {
+      const w = reconciler.status().watermarks;
+      const now = performance.now() - t0;
+      if (Number.isNaN(engineDoneMs) && Number(w?.engineSeq ?? 0) >= lastSeq) engineDoneMs = now;
+      if (Number.isNaN(ledgerDoneMs) && w?.ledgerTxId === ledgerEnd.txId && w.ledgerId === ledgerEnd.id) ledgerDoneMs = now;
+      return !Number.isNaN(engineDoneMs) && !Number.isNaN(ledgerDoneMs);
+    }, 600_000, 5);
+    const totalMs = Math.max(engineDoneMs, ledgerDoneMs, startMs);
+    if (profiler && profilePath) {
+      await profiler.stop(profilePath);
+      say(`throughput: CPU profile of the ${label} written to ${profilePath} (open in Chrome DevTools › Performance)`);
+    }
+    // Whatever was raised while one side was behind must resolve now that both are at the end.
+    await until('breaks raised while reconciling to resolve', () => reconciler.status().openBreaks === 0, 30_000, 50).catch(() => undefined);
+    await sleep(300);
+    const status = reconciler.status();
+    sub.unsubscribe();
+    await stopReconciler();
+    const counters = status.counters ?? {};
+    return {
+      totalMs, startMs, engineDoneMs, ledgerDoneMs,
+      ledgerRowsRead: counters.ledgerRowsReadSinceStart ?? 0, ledgerRowsSeeded: counters.ledgerRowsSeeded ?? 0, engineEventsApplied: counters.engineEventsApplied ?? 0,
+      alerts, openBreaksAfter: status.openBreaks, stateDifferences: await savedStateDifferences(pool, sim),
+    };
+  };
+
+  say(`throughput: the reconciler catches up from its checkpoint (grace ${opts.graceMs} ms)`);
+  const catchUp = await timedRun('catch-up', opts.profilePath);
+  say('throughput: a cold start (no checkpoint, the engine answering snapshots)');
+  await forgetCheckpoint(pool);
+  const coldStart = await timedRun('cold start', opts.coldProfilePath);
+  for (const [label, run] of [['catch-up', catchUp], ['cold start', coldStart]] as const) {
+    if (run.stateDifferences > 0) throw new Error(`throughput: the ${label} ended with ${run.stateDifferences} keys unlike the full scan`);
   }
-  const alertsDuringCatchup = alerts;
-  // Whatever was raised while one side was behind must resolve now that both are at the end.
-  await until('breaks raised during catch-up to resolve', () => reconciler.status().openBreaks === 0, 30_000, 50).catch(() => undefined);
-  await sleep(300);
-  const openBreaksAfter = reconciler.status().openBreaks;
-  sub.unsubscribe();
-  await stopReconciler();
+  await sim.stop();
   // Leave nothing running or stored for the next phase.
   await deleteNamespaceStreams(nc, names);
   await db.drop();
 
   return {
-    events, ledgerRows, generateMs: generated.ms, oursMs, startMs, engineDoneMs, ledgerDoneMs,
-    alertsDuringCatchup, openBreaksAfter, ceilingEngineMs: ceilingEngine.ms, ceilingLedgerMs: ceilingLedger.ms, baseline, graceMs: opts.graceMs,
+    events, ledgerRows, generateMs: generated.ms, catchUp, coldStart,
+    ceilingEngineMs: ceilingEngine.ms, ceilingLedgerMs: ceilingLedger.ms, baseline, graceMs: opts.graceMs,
   };
+}
+
+async function lastLedgerPosition(pool: Pool): Promise<{ txId: string; id: string }> {
+  const r = await pool.query<{ tx_id: string; id: string }>('SELECT e.tx_id::text AS tx_id, e.id::text AS id FROM ledger_entries e ORDER BY e.tx_id DESC, e.id DESC LIMIT 1');
+  return { txId: r.rows[0]?.tx_id ?? '0', id: r.rows[0]?.id ?? '0' };
+}
+
+async function forgetCheckpoint(pool: Pool): Promise<void> {
+  await pool.query("DELETE FROM recon_watermarks WHERE boundary = 'me_db'");
+  await pool.query('DELETE FROM recon_me_db_positions');
+  await pool.query('DELETE FROM recon_ledger_currency_totals');
+}
+
+/** The reconciler's saved positions and currency totals against a full scan and the engine's balances (not timed). */
+async function savedStateDifferences(pool: Pool, sim: ExchangeSimulator): Promise<number> {
+  const sums = await pool.query<{ user_id: string; currency: string; total: string }>('SELECT user_id, currency, sum(amount)::text AS total FROM ledger_entries GROUP BY 1, 2');
+  const ledger = new Map<string, bigint>();
+  const currencies = new Map<string, bigint>();
+  for (const r of sums.rows) {
+    const minor = signedDecimalToMinor(r.total, 18);
+    currencies.set(r.currency, (currencies.get(r.currency) ?? 0n) + minor);
+    if (!r.user_id.startsWith('house:')) ledger.set(`${r.user_id}/${r.currency}`, minor);
+  }
+  const engine = new Map(sim.registry().map((r) => [`${r.userId}/${r.currency}`, r.totalMinor]));
+  const saved = await pool.query<{ user_id: string; currency: string; engine_total: string; ledger_total: string }>(
+    'SELECT user_id, currency, engine_total::text, ledger_total::text FROM recon_me_db_positions');
+  let differences = 0;
+  const seen = new Set<string>();
+  for (const p of saved.rows) {
+    const key = `${p.user_id}/${p.currency}`;
+    seen.add(key);
+    if (signedDecimalToMinor(p.ledger_total, 18) !== (ledger.get(key) ?? 0n) || signedDecimalToMinor(p.engine_total, 18) !== (engine.get(key) ?? 0n)) differences++;
+  }
+  for (const [key, total] of [...ledger, ...engine]) if (!seen.has(key) && total !== 0n) differences++;
+  const savedTotals = await pool.query<{ currency: string; total: string }>('SELECT currency, total::text FROM recon_ledger_currency_totals');
+  const savedByCurrency = new Map(savedTotals.rows.map((r) => [r.currency, signedDecimalToMinor(r.total, 18)]));
+  for (const [currency, total] of currencies) if (savedByCurrency.get(currency) !== total) differences++;
+  return differences;
 }

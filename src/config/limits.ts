@@ -1,5 +1,6 @@
 /**
- * Every bound on the command path, in one place (TigerStyle: a limit on everything). Units are
+ * Every bound on the command path, in one place (TigerStyle: a limit on everything); the
+ * reconcilers' are in src/recon/limits.ts (positions, live breaks, outbox, mailboxes). Units are
  * in the names. Bounds an operator may tune per deployment are settings (src/config/settings.ts)
  * and are listed here by name so this file is the whole picture:
  *

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { defaultFeeTiers, parseFeeTiers } from '../eod/money/volume-tiers.js';
+import { reconLimits } from '../recon/limits.js';
 
 /**
  * Every setting of the engine, one zod schema. The same name is an env var and
@@ -82,6 +83,8 @@ export const settingsSchema = z.object({
   CLOSURE_COOLING_OFF_DAYS: z.coerce.number().nonnegative().max(3650).default(30),
   CUSTODY_TOLERANCES: custodyTolerances.default({}),
   RECON_GRACE_MS: nonNegativeInt.default(5_000),
+  /** me_db positions held in memory; the rest are in Postgres and loaded when touched (src/recon/limits.ts, ADR 0026). */
+  RECON_ME_DB_POSITIONS_MAX: positiveInt.min(100).default(reconLimits.meDbPositionsInMemoryMaxDefault),
   BITGO_ROOT_URI: optionalUrl,
   BITGO_ACCESS_TOKEN: z.string().min(1).optional(),
   BITGO_WALLETS: bitgoWallets.default([]),

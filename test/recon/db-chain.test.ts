@@ -184,6 +184,18 @@ describe('db_chain on a real anvil', () => {
     expect(alerts.filter((a) => a.kind !== 'position')).toEqual([]);
   });
 
+  it('more stakers on chain than addressesMax is a reconciler_error naming the limit, not a comparison', async () => {
+    await recon.stop();
+    const before = alerts.length;
+    recon = await startDbChainReconciler({ nc, js: jetstream(nc), jsm, pool, names, log: silentLogger(), settings, limits: { addressesMax: 2 } });
+    const alert = await until('the limit alert', () => alerts.slice(before).find((a) => a.kind === 'reconciler_error'), 15_000);
+    expect(alert.detail).toMatch(/stakers on chain, more than 2 \(limit addressesMax/);
+    await recon.stop();
+    recon = await start();
+    await until('the limit alert resolved', () => resolved.find((r) => r.breakId === alert.breakId), 15_000);
+    expect(alerts.slice(before).filter((a) => a.kind !== 'reconciler_error')).toEqual([]);
+  });
+
   it('an unreachable node raises one unreachable alert and never a balance break', async () => {
     const before = alerts.length;
     await pool.query("UPDATE staking_positions SET amount = amount + 1 WHERE user_id = 'u1'"); // would be a break if judged

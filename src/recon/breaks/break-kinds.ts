@@ -16,6 +16,11 @@ export const breakKinds = {
   /** Meta: the engine's sequence went backwards / jumped implausibly; the boundary needs a re-baseline. */
   sequenceRegression: 'sequence_regression',
   sequenceJump: 'sequence_jump',
+  /** Meta: more live breaks at once than a boundary holds in memory; the rest are recorded, not paged (ADR 0026). */
+  breakStorm: 'break_storm',
 } as const;
+
+/** Kinds with a key per user, address or journal: the ones a storm can multiply, so the ones the live-break cap counts. */
+export const keyedBreakKinds: ReadonlySet<string> = new Set([breakKinds.balance, breakKinds.journalUnbalanced, breakKinds.position]);
 
 export type BreakKind = (typeof breakKinds)[keyof typeof breakKinds];

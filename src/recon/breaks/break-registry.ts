@@ -3,12 +3,13 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { z } from 'zod';
 import type { AccountCommandClient } from '../../actors/command-client.js';
 import type { Pool } from '../../db/pool.js';
+import { queryRows } from '../../db/rows.js';
 import type { NatsNames } from '../../nats/names.js';
 import type { Logger } from '../../observability/logger.js';
 import type { DurableWrites } from '../durable-writes.js';
 import { reconLimits } from '../limits.js';
-import { breakKinds } from './break-kinds.js';
-import type { Agreement, BreakAlert, BreakCandidate, LiveBreak } from './break.js';
+import { breakKinds, keyedBreakKinds } from './break-kinds.js';
+import { type Agreement, type BreakAlert, type BreakCandidate, type LiveBreak } from './break.js';
 import { alertOf, amountsOf, appendBreakEvent, insertBreak, resolutionOf, resolveBreak, wireAmount } from './break-rows.js';
 import { OutboxDrainer, type OutboxEffect } from './outbox.js';
 
@@ -27,6 +28,8 @@ export interface BreakRegistryDeps {
   effectsOnResolved?(live: LiveBreak): OutboxEffect[];
   /** A durable write failed in the background (the outbox drainer); FencedError among them. */
   onWriteFailed(error: unknown): void;
+  /** Default reconLimits.liveBreaksHeldMax. */
+  liveBreaksHeldMax?: number;
 }
 
 const uniqueViolation = '23505';
@@ -66,9 +69,15 @@ export class BreakRegistry {
   private readonly unrecordedMeta = new Map<string, UnrecordedMeta>();
   /** The meta-alerts being recorded (see retryUnrecorded). */
   private recording: Promise<void> = Promise.resolve();
+  /** Live breaks of the keyed kinds held in `live`. */
+  private keyedHeld = 0;
+  /** Live breaks recorded in recon_breaks but not held (a storm, ADR 0026): not paged, no effects. */
+  private unheld = 0;
+  private readonly heldMax: number;
   private readonly outbox: OutboxDrainer;
 
   constructor(private readonly deps: BreakRegistryDeps) {
+    this.heldMax = deps.liveBreaksHeldMax ?? reconLimits.liveBreaksHeldMax;
     this.outbox = new OutboxDrainer({
       channels: [deps.boundary], pool: deps.pool, js: deps.js, writes: deps.writes, log: deps.log,
       ...(deps.commands ? { commands: deps.commands } : {}),
@@ -80,12 +89,23 @@ export class BreakRegistry {
 
   /** Loads the breaks that are still open or acknowledged (after a restart), and re-drives their pending effects. */
   async load(): Promise<void> {
+    // The meta-breaks and the oldest keyed ones, up to the cap; the rest stay unheld (a storm).
+    const keyed = [...keyedBreakKinds];
     const result = await this.deps.pool.query(
-      `SELECT id, kind, break_key, user_id, currency, left_amount, right_amount, delta, detail, status, first_seen_at
-         FROM recon_breaks WHERE boundary = $1 AND resolved_at IS NULL AND status IN ('open', 'acknowledged', 'accepted')`,
-      [this.deps.boundary],
+      `(SELECT id, kind, break_key, user_id, currency, left_amount, right_amount, delta, detail, status, first_seen_at
+          FROM recon_breaks WHERE boundary = $1 AND resolved_at IS NULL AND status IN ('open', 'acknowledged', 'accepted') AND NOT kind = ANY($2::text[]))
+       UNION ALL
+       (SELECT id, kind, break_key, user_id, currency, left_amount, right_amount, delta, detail, status, first_seen_at
+          FROM recon_breaks WHERE boundary = $1 AND resolved_at IS NULL AND status IN ('open', 'acknowledged', 'accepted') AND kind = ANY($2::text[])
+         ORDER BY first_seen_at, id LIMIT $3)`,
+      [this.deps.boundary, keyed, this.heldMax],
+    );
+    const counted = await this.deps.pool.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM recon_breaks WHERE boundary = $1 AND resolved_at IS NULL AND status IN ('open', 'acknowledged', 'accepted') AND kind = ANY($2::text[])`,
+      [this.deps.boundary, keyed],
     );
     this.live.clear();
+    this.keyedHeld = 0;
     for (const raw of result.rows) {
       const r = liveRowSchema.parse(raw);
       const live: LiveBreak = {
@@ -95,7 +115,9 @@ export class BreakRegistry {
         status: r.status, firstSeenAtMs: r.first_seen_at.getTime(),
       };
       this.live.set(fingerprintOf(live), live);
+      if (keyedBreakKinds.has(live.kind)) this.keyedHeld++;
     }
+    this.unheld = Number(counted.rows[0]?.n ?? 0) - this.keyedHeld;
   }
 
   /**
@@ -122,9 +144,14 @@ export class BreakRegistry {
     return this.outbox.pending;
   }
 
-  /** Open or acknowledged (accepted ones are known and tolerated). */
+  /** Open or acknowledged (accepted ones are known and tolerated), held or not. */
   get openCount(): number {
-    return this.list().filter((b) => b.status !== 'accepted').length;
+    return this.list().filter((b) => b.status !== 'accepted').length + this.unheld;
+  }
+
+  /** Live breaks recorded in recon_breaks but not held in memory (a break storm). */
+  get unheldCount(): number {
+    return this.unheld;
   }
 
   has(kind: string, key: string): boolean {
@@ -143,6 +170,10 @@ export class BreakRegistry {
       return existing;
     }
     const live = this.newLive(candidate, firstSeenAtMs, randomUUID());
+    if (keyedBreakKinds.has(candidate.kind) && this.keyedHeld >= this.heldMax) {
+      await this.recordUnheld(live);
+      return live;
+    }
     try {
       await this.record(live, [this.alertEffect(live)]);
     } catch (error) {
@@ -212,7 +243,10 @@ export class BreakRegistry {
     if (this.unrecordedMeta.get(fingerprint)?.published) await this.retryUnrecorded();
     else this.unrecordedMeta.delete(fingerprint);
     const live = this.live.get(fingerprint);
-    if (!live) return;
+    if (!live) {
+      if (this.unheld > 0 && keyedBreakKinds.has(kind)) await this.resolveUnheld(kind, key, agreed);
+      return;
+    }
     const resolution = agreed ? amountsOf({ kind, key, leftMinor: agreed.leftMinor, rightMinor: agreed.rightMinor }) : { left: null, right: null, delta: null };
     const payload: BreakAlert = resolutionOf(live, resolution, new Date().toISOString());
     const effects: OutboxEffect[] = [
@@ -221,6 +255,7 @@ export class BreakRegistry {
     ];
     await this.deps.writes.transaction((client) => resolveBreak(client, live, resolution, effects, this.deps.writes.fenceToken));
     this.live.delete(fingerprint);
+    if (keyedBreakKinds.has(live.kind)) this.keyedHeld--;
     this.deps.log.info({ event: 'recon.break_resolved', boundary: live.boundary, breakId: live.id, kind: live.kind, key: live.key, lastDelta: live.delta }, 'reconciliation break resolved');
     void this.outbox.kick();
   }
@@ -265,6 +300,51 @@ export class BreakRegistry {
     return live;
   }
 
+  /**
+   * A storm: the break is recorded (its row and `raised` event, once per fingerprint: the live
+   * index dedupes) but not held, not paged and not acted on (no freeze, no pause); the one
+   * break_storm meta-break pages instead.
+   */
+  private async recordUnheld(live: LiveBreak): Promise<void> {
+    let inserted = false;
+    await this.deps.writes.transaction(async (client) => {
+      const result = await client.query(
+        `INSERT INTO recon_breaks (id, boundary, kind, break_key, user_id, currency, left_amount, right_amount, delta, detail, status, first_seen_at, last_seen_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, now())
+         ON CONFLICT (boundary, kind, break_key) WHERE status IN ('open', 'acknowledged') DO NOTHING`,
+        [live.id, live.boundary, live.kind, live.key, live.userId, live.currency, live.left, live.right, live.delta, live.detail, new Date(live.firstSeenAtMs)],
+      );
+      if (result.rowCount === 0) return;
+      inserted = true;
+      await appendBreakEvent(client, live.id, 'raised', live, 'system', `break storm: more than ${this.heldMax} live breaks; recorded, not paged, no effects (ADR 0026)`, this.deps.writes.fenceToken);
+    });
+    if (!inserted) return;
+    this.unheld++;
+    await this.raiseMeta({
+      kind: breakKinds.breakStorm, key: 'breaks',
+      detail: `more than ${this.heldMax} live breaks at once (limit liveBreaksHeldMax, src/recon/limits.ts): the first ${this.heldMax} are paged and acted on; ` +
+        `every further one is recorded in recon_breaks (boundary ${this.deps.boundary}, status open) but not paged, frozen or paused. Resolves when they are back under the limit.`,
+    }, Date.now());
+  }
+
+  /** A key agreeing again whose break may be one of the unheld: resolved in recon_breaks (never paged, so no resolution page). */
+  private async resolveUnheld(kind: string, key: string, agreed: Agreement | undefined): Promise<void> {
+    const resolution = agreed ? amountsOf({ kind, key, leftMinor: agreed.leftMinor, rightMinor: agreed.rightMinor }) : { left: null, right: null, delta: null };
+    let resolvedRows = 0;
+    await this.deps.writes.transaction(async (client) => {
+      const rows = await queryRows(client, z.object({ id: z.string() }),
+        `UPDATE recon_breaks SET status = CASE WHEN status = 'accepted' THEN status ELSE 'resolved' END,
+                resolved_at = now(), last_seen_at = now(), last_left = left_amount, last_right = right_amount, last_delta = delta,
+                left_amount = $4, right_amount = $5, delta = $6
+          WHERE boundary = $1 AND kind = $2 AND break_key = $3 AND resolved_at IS NULL RETURNING id`,
+        [this.deps.boundary, kind, key, resolution.left, resolution.right, resolution.delta]);
+      for (const row of rows) await appendBreakEvent(client, row.id, 'resolved', { ...resolution, detail: null }, 'system', 'unheld (break storm): no page', this.deps.writes.fenceToken);
+      resolvedRows = rows.length;
+    });
+    this.unheld = Math.max(0, this.unheld - resolvedRows);
+    if (resolvedRows > 0 && this.unheld === 0) await this.resolve(breakKinds.breakStorm, 'breaks');
+  }
+
   private newLive(candidate: BreakCandidate, firstSeenAtMs: number, id: string): LiveBreak {
     return {
       id, boundary: this.deps.boundary, kind: candidate.kind, key: candidate.key,
@@ -282,6 +362,7 @@ export class BreakRegistry {
     const all = [...effects, ...(this.deps.effectsOnRaised?.(live) ?? [])];
     await this.deps.writes.transaction((client) => insertBreak(client, live, all, this.deps.writes.fenceToken, alreadyDone));
     this.live.set(fingerprintOf(live), live);
+    if (keyedBreakKinds.has(live.kind)) this.keyedHeld++;
     this.deps.log.warn({ event: 'recon.break_raised', boundary: live.boundary, breakId: live.id, kind: live.kind, key: live.key, delta: live.delta }, 'reconciliation break');
     void this.outbox.kick();
   }

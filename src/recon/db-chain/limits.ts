@@ -1,5 +1,6 @@
 import { defaultStakingFollowerLimits, type StakingFollowerLimits } from '../../adapters/chain/staking-follower.js';
 import type { Settings } from '../../config/settings.js';
+import { reconLimits } from '../limits.js';
 
 export interface DbChainLimits extends StakingFollowerLimits {
   /** RECON_GRACE_MS: how long a difference (or an unreachable node) may last before it is a break. */
@@ -7,7 +8,7 @@ export interface DbChainLimits extends StakingFollowerLimits {
   /** CHAIN_POLL_MS. */
   pollMs: number;
   rpcTimeoutMs: number;
-  /** Distinct addresses in staking_positions read per comparison. */
+  /** Distinct addresses on either side (staking_positions, the chain's stakers) per comparison. */
   addressesMax: number;
   /** How often live breaks get their last_seen_at and amounts saved. */
   touchBreaksMs: number;
@@ -19,9 +20,9 @@ export interface DbChainLimits extends StakingFollowerLimits {
 export const defaultDbChainLimits: Omit<DbChainLimits, 'graceMs' | 'pollMs' | 'confirmations'> = {
   ...defaultStakingFollowerLimits,
   rpcTimeoutMs: 10_000,
-  addressesMax: 1_000_000,
+  addressesMax: reconLimits.dbChainAddressesMax,
   touchBreaksMs: 5_000,
-  queueDepthMax: 1_000,
+  queueDepthMax: reconLimits.dbChainQueueDepthMax,
   currency: 'STAKE',
 };
 

@@ -210,6 +210,9 @@ class DbChainActor implements DbChainReconciler {
     }
     const stakes = this.follower?.stakes;
     if (!stakes) return;
+    // The chain side is bounded like the database side: a comparison holds every address of both.
+    const stakers = stakes.stakerNets().size;
+    if (stakers > this.limits.addressesMax) throw new Error(`the pool has ${stakers} stakers on chain, more than ${this.limits.addressesMax} (limit addressesMax, src/recon/limits.ts)`);
     const db = await readStakingPositions(this.deps.pool, this.limits.addressesMax);
     if (this.lastDbTotal !== null && db.totalBase !== this.lastDbTotal) this.lastDeltaAtMs = nowMs;
     this.lastDbTotal = db.totalBase;

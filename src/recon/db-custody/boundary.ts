@@ -3,6 +3,7 @@ import type { BoundaryDefinition, ConfigProblem } from '../boundary-definition.j
 import { dbCustodyBoundary } from './ledger-holdings.js';
 import { dbCustodyDisabledReason } from './limits.js';
 import { startDbCustodyReconciler } from './reconciler.js';
+import { reconLimits } from '../limits.js';
 
 /** Ledger ↔ BitGo custody (docs/bitgo-custody.md). */
 export const dbCustodyDefinition: BoundaryDefinition = {
@@ -14,6 +15,9 @@ export const dbCustodyDefinition: BoundaryDefinition = {
     const missing = Object.entries(given).filter(([, set]) => !set).map(([name]) => name);
     if (missing.length > 0 && missing.length < 3) {
       problems.push({ setting: missing[0]!, message: `db_custody is half configured: set ${missing.join(' and ')} too (or none of BITGO_ROOT_URI, BITGO_ACCESS_TOKEN, BITGO_WALLETS)` });
+    }
+    if (settings.BITGO_WALLETS.length > reconLimits.dbCustodyWalletsMax) {
+      problems.push({ setting: 'BITGO_WALLETS', message: `lists ${settings.BITGO_WALLETS.length} wallets, more than ${reconLimits.dbCustodyWalletsMax} (limit dbCustodyWalletsMax, src/recon/limits.ts)` });
     }
     const seen = new Set<string>();
     for (const w of settings.BITGO_WALLETS) {

@@ -59,7 +59,8 @@ export async function seedHoldings(pool: Pool): Promise<LedgerHoldings> {
       `SELECT currency, (-sum(amount))::text AS held FROM ledger_entries
         WHERE user_id = $1 AND tx_id < $2::text::xid8 GROUP BY currency`, [custodyAccount, horizon]);
     const last = await queryRows(client, z.object({ tx_id: z.string(), id: z.string() }),
-      'SELECT tx_id::text, id::text FROM ledger_entries WHERE tx_id < $1::text::xid8 ORDER BY tx_id DESC, id DESC LIMIT 1', [horizon]);
+      // e.tx_id, e.id: the columns, not the ::text outputs of the same name (sorted as text, "9999" after "10005").
+      'SELECT e.tx_id::text AS tx_id, e.id::text AS id FROM ledger_entries e WHERE e.tx_id < $1::text::xid8 ORDER BY e.tx_id DESC, e.id DESC LIMIT 1', [horizon]);
     await client.query('COMMIT');
     const lastRow = last[0];
     return {

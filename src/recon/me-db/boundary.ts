@@ -9,7 +9,7 @@ export const meDbDefinition: BoundaryDefinition = {
   validate: async () => [],
   async start(deps) {
     const { settings, ...rest } = deps;
-    const reconciler = new MeDbReconciler({ ...rest, limits: { ...defaultMeDbLimits, graceMs: settings.RECON_GRACE_MS } });
+    const reconciler = new MeDbReconciler({ ...rest, limits: { ...defaultMeDbLimits, graceMs: settings.RECON_GRACE_MS, positionsInMemoryMax: settings.RECON_ME_DB_POSITIONS_MAX } });
     await reconciler.start();
     return reconciler;
   },

@@ -6,7 +6,7 @@ import { reconLimits } from '../limits.js';
 import type { LedgerWatermark } from '../../adapters/ledger/ledger-follower.js';
 import type { BalanceEvent } from '../../adapters/matching-engine/contract.js';
 import { moneyScale } from '../breaks/break.js';
-import type { Position } from './positions.js';
+import type { SavedPosition } from './positions.js';
 
 export const meDbBoundary = 'me_db';
 
@@ -16,12 +16,11 @@ export interface SavedState {
   engineStreamSeq: number | null;
   ledger: LedgerWatermark;
   rowsRead: bigint;
-  positions: Array<{ userId: string; currency: string; engineTotalMinor: bigint; engineSeq: number; ledgerTotalMinor: bigint }>;
+  /** The positions are not here: restorePositions (position-store.ts) pages through them, at most the cap held. */
   currencyTotals: Map<string, bigint>;
 }
 
 const watermarkRow = z.object({ left_seq: z.string(), left_stream_seq: z.string().nullable(), right_tx: z.string(), right_id: z.string(), rows_read: z.string() });
-const positionRow = z.object({ user_id: z.string(), currency: z.string(), engine_total: z.string(), engine_seq: z.string(), ledger_total: z.string() });
 const totalRow = z.object({ currency: z.string(), total: z.string() });
 
 /** The saved state, or null on a first start. */
@@ -30,31 +29,25 @@ export async function loadCheckpoint(pool: Pool): Promise<SavedState | null> {
     'SELECT left_seq::text, left_stream_seq::text, right_tx::text, right_id::text, rows_read::text FROM recon_watermarks WHERE boundary = $1', [meDbBoundary]);
   if (!mark.rows[0]) return null;
   const row = watermarkRow.parse(mark.rows[0]);
-  const positions = z.array(positionRow).parse((await pool.query(
-    'SELECT user_id, currency, engine_total::text, engine_seq::text, ledger_total::text FROM recon_me_db_positions')).rows);
   const totals = z.array(totalRow).parse((await pool.query('SELECT currency, total::text FROM recon_ledger_currency_totals')).rows);
   return {
     engineSeq: Number(row.left_seq),
     engineStreamSeq: row.left_stream_seq === null ? null : Number(row.left_stream_seq),
     ledger: { txId: BigInt(row.right_tx), id: BigInt(row.right_id) },
     rowsRead: BigInt(row.rows_read),
-    positions: positions.map((p) => ({
-      userId: p.user_id,
-      currency: p.currency,
-      engineTotalMinor: signedDecimalToMinor(p.engine_total, moneyScale),
-      engineSeq: Number(p.engine_seq),
-      ledgerTotalMinor: signedDecimalToMinor(p.ledger_total, moneyScale),
-    })),
     currencyTotals: new Map(totals.map((t) => [t.currency, signedDecimalToMinor(t.total, moneyScale)])),
   };
 }
+
+/** A position as a checkpoint saves it (values copied when the checkpoint was taken). */
+export type { SavedPosition } from './positions.js';
 
 export interface CheckpointWrite {
   engineSeq: number;
   engineStreamSeq: number;
   ledger: LedgerWatermark;
   rowsRead: bigint;
-  dirtyPositions: Position[];
+  dirtyPositions: SavedPosition[];
   currencyTotals: Map<string, bigint>;
   check: { keysCompared: number; keysEqual: number; keysInFlight: number; breaksOpen: number };
   /** Engine events applied since the last checkpoint, kept as history for the close's cut. */
@@ -95,20 +88,17 @@ export async function saveCheckpoint(writes: DurableWrites, write: CheckpointWri
   });
 }
 
-async function upsertPositions(client: PoolClient, positions: Position[]): Promise<void> {
+export async function upsertPositions(client: PoolClient, positions: readonly SavedPosition[]): Promise<void> {
   if (positions.length === 0) return;
+  // One JSON parameter: serialised natively, where pg's array encoding is per element in JS.
   await client.query(
     `INSERT INTO recon_me_db_positions (user_id, currency, engine_total, engine_seq, ledger_total)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::bigint[], $5::numeric[])
+     SELECT u, c, e::numeric, s::bigint, l::numeric FROM json_to_recordset($1::json) AS t(u text, c text, e text, s text, l text)
      ON CONFLICT (user_id, currency) DO UPDATE SET engine_total = EXCLUDED.engine_total,
        engine_seq = EXCLUDED.engine_seq, ledger_total = EXCLUDED.ledger_total`,
-    [
-      positions.map((p) => p.userId),
-      positions.map((p) => p.currency),
-      positions.map((p) => minorToDecimal(p.engineTotalMinor, moneyScale)),
-      positions.map((p) => String(p.engineSeq)),
-      positions.map((p) => minorToDecimal(p.ledgerTotalMinor, moneyScale)),
-    ],
+    [JSON.stringify(positions.map((p) => ({
+      u: p.userId, c: p.currency, e: minorToDecimal(p.engineTotalMinor, moneyScale), s: String(p.engineSeq), l: minorToDecimal(p.ledgerTotalMinor, moneyScale),
+    })))],
   );
 }
 
@@ -117,16 +107,12 @@ async function insertEngineHistory(client: PoolClient, events: readonly BalanceE
   if (events.length === 0) return;
   await client.query(
     `INSERT INTO engine_balance_history (seq, user_id, currency, total, locked, available, ts)
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::numeric[], $7::timestamptz[])
+     SELECT s::bigint, u, c, t::numeric, l::numeric, a::numeric, 'epoch'::timestamptz + ms * interval '1 millisecond'
+       FROM json_to_recordset($1::json) AS r(s text, u text, c text, t text, l text, a text, ms bigint)
      ON CONFLICT (seq) DO NOTHING`,
-    [
-      events.map((e) => String(e.seq)),
-      events.map((e) => e.userId),
-      events.map((e) => e.currency),
-      events.map((e) => minorToDecimal(e.totalMinor, moneyScale)),
-      events.map((e) => minorToDecimal(e.lockedMinor, moneyScale)),
-      events.map((e) => minorToDecimal(e.availableMinor, moneyScale)),
-      events.map((e) => new Date(e.tsMs).toISOString()),
-    ],
+    [JSON.stringify(events.map((e) => ({
+      s: String(e.seq), u: e.userId, c: e.currency, t: minorToDecimal(e.totalMinor, moneyScale),
+      l: minorToDecimal(e.lockedMinor, moneyScale), a: minorToDecimal(e.availableMinor, moneyScale), ms: e.tsMs,
+    })))],
   );
 }

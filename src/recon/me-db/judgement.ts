@@ -2,7 +2,7 @@ import { minorToDecimal } from '../../config/decimal.js';
 import type { BreakRegistry } from '../breaks/break-registry.js';
 import { breakKinds } from '../breaks/break-kinds.js';
 import { moneyScale } from '../breaks/break.js';
-import { keyOf, type Position, type PositionBook, type SideClocks } from './positions.js';
+import { keyOf, type Eviction, type Position, type PositionBook, type SideClocks } from './positions.js';
 
 export const balanceKind = breakKinds.balance;
 export const journalKind = breakKinds.journalUnbalanced;
@@ -84,4 +84,37 @@ export function stillBreaking(book: PositionBook, suspects: readonly Position[],
     const pending = committed.get(keyOf(p.userId, p.currency));
     return pending === undefined || book.evaluate(keyOf(p.userId, p.currency), clocks, p.ledgerTotalMinor + pending) === 'break';
   });
+}
+
+/** The key of the meta-alert raised while the position book is over its cap. */
+export const positionCapKey = 'positions';
+
+/**
+ * More positions in memory than the cap with none evictable (every one differs, or has a live
+ * break) for longer than the grace window: paged once as a reconciler_error naming the limit.
+ * The reconciler keeps working and keeps every position; the alert resolves once the book is
+ * within its cap again. A shorter excess is in-flight changes outnumbering the cap: not paged.
+ */
+export class PositionCapAlarm {
+  private overSinceMs: number | null = null;
+  private raised = false;
+
+  constructor(private readonly breaks: BreakRegistry, private readonly inMemoryMax: number, private readonly graceMs: number) {}
+
+  async judge(eviction: Eviction, nowMs: number): Promise<void> {
+    if (eviction.underCap) {
+      this.overSinceMs = null;
+      if (this.raised) await this.breaks.resolve(errorKind, positionCapKey);
+      this.raised = false;
+      return;
+    }
+    this.overSinceMs ??= nowMs;
+    if (nowMs - this.overSinceMs < this.graceMs) return;
+    this.raised = true;
+    await this.breaks.raiseMeta({
+      kind: errorKind, key: positionCapKey,
+      detail: `${eviction.inMemory} me_db positions in memory, over the cap of ${this.inMemoryMax} (setting RECON_ME_DB_POSITIONS_MAX) ` +
+        'with none evictable: every one differs or has a live break. All are kept and still reconciled; memory grows until they agree.',
+    }, nowMs);
+  }
 }

@@ -16,17 +16,23 @@ import { reportReconcilerError, type ErrorReportingContext } from '../error-repo
 import { reconLimits } from '../limits.js';
 import { writeSealOnce } from '../seal-store.js';
 import { SerialQueue } from '../serial-queue.js';
-import { loadCheckpoint, meDbBoundary, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, meDbBoundary, saveCheckpoint, type CheckpointWrite, type SavedPosition } from './checkpoint.js';
 import type { MeDbCounters } from './counters.js';
+import { journalSumsOf, seededCurrencyTotals, seededPositions, takeColdSeed } from './cold-seed.js';
+import { readUnbalancedJournals } from '../../adapters/ledger/ledger-seed.js';
+import { DigestChanges } from './digest-changes.js';
 import { EngineInbox } from './engine-inbox.js';
+import { LedgerPrefetch, sameWatermark, type LedgerRead } from './ledger-prefetch.js';
+import { recreateDurableConsumerAt, streamSeqAfter } from './engine-start.js';
 import { rebaselineTotals } from './engine-snapshot.js';
 import { judgeSequence, sequenceFaultDetail, sequenceKey } from './engine-sequence.js';
 import { freezeEffects } from './freeze-effects.js';
 import {
-  balanceKind, breakKeyOf, compareWatched, dateOfChange, errorKind, judgeCurrencyTotals, judgeJournals, stillBreaking, type CheckCounts,
+  balanceKind, breakKeyOf, compareWatched, PositionCapAlarm, dateOfChange, errorKind, judgeCurrencyTotals, judgeJournals, stillBreaking, type CheckCounts,
 } from './judgement.js';
 import { addToJournal, committedPastWatermark, readLedgerTransactions } from './ledger-side.js';
 import type { MeDbLimits } from './limits.js';
+import { holdSeededPositions, replaceSavedPositions, restorePositions, savedPositions } from './position-store.js';
 import { keyOf, PositionBook, type Position, type SideClocks } from './positions.js';
 import { leafValue, type MeDbSeal } from './seal-record.js';
 import type { ReconcilerDeps } from '../reconciler-deps.js';
@@ -57,9 +63,11 @@ export class MeDbReconciler implements Reconciler {
   private readonly queue = new SerialQueue(reconLimits.meDbQueueDepthMax);
   private readonly book: PositionBook;
   private readonly breaks: BreakRegistry;
+  private readonly positionCap: PositionCapAlarm;
   private readonly writes: DurableWrites;
   private readonly errors: ErrorReportingContext;
   private readonly digest = new CutDigest();
+  private readonly digestChanges = new DigestChanges();
   private readonly nowMs: () => number;
   private readonly watched = new Set<string>();
   private readonly dirty = new Set<string>();
@@ -76,10 +84,14 @@ export class MeDbReconciler implements Reconciler {
   /** The stream seq of the last engine message handled (applied, seen or parked). */
   private engineStreamSeq = 0;
   private ledger: LedgerWatermark = ledgerStart;
+  private readonly readLedgerAfter = (from: LedgerWatermark) => readLedgerTransactions(this.deps.pool, from, this.deps.limits.ledgerBatchRowsMax);
+  private readonly prefetch: LedgerPrefetch;
+  /** The last ledger read was full: more rows are waiting. */
+  private ledgerBehind = true;
   private rowsRead = 0n;
   private lastDeltaAtMs: number | null = null;
   private checkCounts: CheckCounts = { keysCompared: 0, keysEqual: 0, keysInFlight: 0 };
-  private readonly counters: MeDbCounters = { engineEventsApplied: 0, engineEventsParked: 0, ledgerRowsRead: 0, ledgerRowsReadSinceStart: 0, checks: 0 };
+  private readonly counters: MeDbCounters = { engineEventsApplied: 0, engineEventsParked: 0, ledgerRowsRead: 0, ledgerRowsReadSinceStart: 0, ledgerRowsSeeded: 0, checks: 0 };
   private messages: ConsumerMessages | null = null;
   private timers: NodeJS.Timeout[] = [];
   private listener: { close(): Promise<void> } | null = null;
@@ -87,10 +99,12 @@ export class MeDbReconciler implements Reconciler {
   private stopped = false;
   private loops: Promise<void>[] = [];
   private lastCheckpointMs = 0;
+  private lastCompareMs = 0;
   /** Engine events in the stream behind the last one applied (JetStream's count). */
   private engineBacklog = 0;
   /** Engine messages received, waiting for the next batch. */
-  private readonly engineInbox = new EngineInbox<JsMsg>(this.queue, (msg) => this.onEngineMessage(msg), (error) => this.reportError('engine', error));
+  private readonly engineInbox = new EngineInbox<JsMsg>(this.queue, (msg) => this.onEngineMessage(msg), (error) => this.reportError('engine', error),
+    (msgs) => this.prepareBatch(msgs.map((msg) => userIdOfBalanceSubject(msg.subject))));
   /** The ts of the last engine event applied. */
   private engineAppliedTsMs = 0;
   /** When the ledger was last read up to its horizon. */
@@ -100,7 +114,19 @@ export class MeDbReconciler implements Reconciler {
 
   constructor(private readonly deps: MeDbDeps) {
     this.nowMs = deps.nowMs ?? Date.now;
-    this.book = new PositionBook({ graceMs: deps.limits.graceMs, historyMs: Math.max(60_000, deps.limits.graceMs * 4), historyPointsMax: 2_000 });
+    this.prefetch = new LedgerPrefetch(this.readLedgerAfter, this.nowMs);
+    this.book = new PositionBook({
+      graceMs: deps.limits.graceMs,
+      historyMs: Math.max(reconLimits.meDbHistoryMsMin, deps.limits.graceMs * 4),
+      historyPointsMax: reconLimits.meDbHistoryPointsPerSideMax,
+      inMemoryMax: deps.limits.positionsInMemoryMax,
+    }, {
+      source: savedPositions(deps.pool),
+      pinOf: (key, p) => (this.dirty.has(key) ? 'dirty' : this.breaks.has(balanceKind, breakKeyOf(p)) ? 'break'
+        : this.breaks.unheldCount > 0 && this.watched.has(key) ? 'watched' : null),
+      isWatched: (key) => this.watched.has(key),
+      onEvicted: (key) => this.watched.delete(key),
+    });
     this.writes = durableWrites(deps.pool, deps.fence);
     this.breaks = new BreakRegistry({
       boundary: meDbBoundary,
@@ -112,7 +138,9 @@ export class MeDbReconciler implements Reconciler {
       ...(deps.commands ? { commands: deps.commands } : {}),
       effectsOnRaised: (live) => freezeEffects(deps.commands, live),
       onWriteFailed: (error) => this.reportError('outbox', error),
+      ...(deps.limits.liveBreaksHeldMax === undefined ? {} : { liveBreaksHeldMax: deps.limits.liveBreaksHeldMax }),
     });
+    this.positionCap = new PositionCapAlarm(this.breaks, deps.limits.positionsInMemoryMax, deps.limits.graceMs);
     this.errors = {
       boundary: meDbBoundary, log: deps.log, breaks: this.breaks, key: 'engine', nowMs: this.nowMs,
       ...(deps.onFenced ? { onFenced: deps.onFenced } : {}),
@@ -123,16 +151,22 @@ export class MeDbReconciler implements Reconciler {
     const { deps } = this;
     await ensureBalanceStream(deps.jsm, deps.names);
     await ensureReconStream(deps.jsm, deps.names);
-    await this.restore();
-    const startSeq = await rewindDurableConsumer(deps.jsm, {
+    const restored = await this.restore();
+    const consumerSpec = {
       stream: deps.names.meBalanceStream,
       name: deps.names.meDbConsumer,
       filterSubject: deps.names.meBalanceSubjectAll,
       ackWaitMs: deps.limits.engineAckWaitMs,
       inFlightMax: deps.limits.engineInFlightMax,
-      firstStart: 'all',
-    });
-    if (startSeq === null && this.engineSeq === 0) await this.seedFromSnapshot();
+    };
+    if (!restored && deps.limits.coldSeed) {
+      await recreateDurableConsumerAt(deps.jsm, consumerSpec, await this.coldSeed());
+      // The seeded keys compared once before start() returns: those equal are confirmed now.
+      await this.queue.run(() => this.judgeWatched(this.nowMs()));
+    } else {
+      const startSeq = await rewindDurableConsumer(deps.jsm, { ...consumerSpec, firstStart: 'all' });
+      if (startSeq === null && this.engineSeq === 0) await this.seedFromSnapshot();
+    }
     const consumer = await deps.js.consumers.get(deps.names.meBalanceStream, deps.names.meDbConsumer);
     // Until the first message says otherwise, the engine side is as far behind as the consumer's
     // backlog: after a restart, a ledger read faster than the stream must not judge a lagging engine.
@@ -151,6 +185,7 @@ export class MeDbReconciler implements Reconciler {
     this.ledgerWake?.();
     await this.messages?.close();
     await Promise.all(this.loops);
+    await this.prefetch.close();
     await this.listener?.close();
     // A last checkpoint so the next start re-reads as little as possible.
     await this.queue.run(() => this.checkpoint()).catch((e: unknown) => this.reportError('checkpoint', e));
@@ -167,7 +202,7 @@ export class MeDbReconciler implements Reconciler {
       openBreaks: this.breaks.openCount,
       ageBuckets: ageBucketsOf(live.filter((b) => b.status !== 'accepted'), this.nowMs()),
       watermarks: { engineSeq: this.engineSeq, ledgerTxId: this.ledger.txId.toString(), ledgerId: this.ledger.id.toString() },
-      counters: { ...this.counters, effectsPending: this.breaks.effectsPending },
+      counters: { ...this.counters, effectsPending: this.breaks.effectsPending, positionsKnown: this.book.size, positionsInMemory: this.book.inMemory },
     };
   }
 
@@ -199,17 +234,17 @@ export class MeDbReconciler implements Reconciler {
     });
   }
 
-  private async restore(): Promise<void> {
+  /** False on a first start: no checkpoint. */
+  private async restore(): Promise<boolean> {
     const saved = await loadCheckpoint(this.deps.pool);
     await this.breaks.load();
-    if (!saved) return;
+    if (!saved) return false;
     const nowMs = this.nowMs();
     this.book.markRestored(nowMs);
-    for (const p of saved.positions) {
-      this.book.restore(p.userId, p.currency, p.engineTotalMinor, p.engineSeq, p.ledgerTotalMinor, nowMs);
-      this.digest.replace(`${p.userId}/${p.currency}`, null, leafValue(p.engineTotalMinor, p.ledgerTotalMinor));
-      this.watched.add(keyOf(p.userId, p.currency));
-    }
+    const restored = await restorePositions(this.deps.pool, this.book, this.digest, {
+      inMemoryMax: this.deps.limits.positionsInMemoryMax, nowMs, breaking: (userId, currency) => this.breaks.has(balanceKind, breakKeyOf({ userId, currency })),
+    });
+    for (const key of restored.held) this.watched.add(key);
     for (const [currency, total] of saved.currencyTotals) this.currencyTotals.set(currency, total);
     this.engineSeq = saved.engineSeq;
     this.appliedThroughSeq = saved.engineSeq;
@@ -217,6 +252,74 @@ export class MeDbReconciler implements Reconciler {
     this.engineStreamSeq = saved.engineStreamSeq ?? 0;
     this.ledger = saved.ledger;
     this.rowsRead = saved.rowsRead;
+    return true;
+  }
+
+  /**
+   * A first start: both sides seeded as sets at their own watermarks (cold-seed.ts, ADR 0025),
+   * restored as a checkpoint would be (so a difference dates from now at the earliest, and is
+   * judged once both sides are complete past it). Returns where the balance stream is followed
+   * from: the first event past the snapshot, or its start when there is no snapshot.
+   */
+  private async coldSeed(): Promise<number | 'all'> {
+    const { deps } = this;
+    const startedMs = performance.now();
+    const seed = await takeColdSeed({
+      nc: deps.nc, names: deps.names, pool: deps.pool, snapshotTimeoutMs: deps.limits.snapshotTimeoutMs, nowMs: this.nowMs,
+      locate: (asOfSeq) => streamSeqAfter(deps.jsm, deps.names.meBalanceStream, deps.names.meBalanceSubjectAll, asOfSeq),
+    });
+    const readMs = performance.now() - startedMs;
+    const nowMs = this.nowMs();
+    this.book.markRestored(nowMs);
+    const positions = seededPositions(seed);
+    if (positions.size <= deps.limits.positionsInMemoryMax) {
+      await replaceSavedPositions(this.writes, []);
+      for (const [key, p] of positions) {
+        this.digestChanges.noteBefore(this.book, key); // new to the digest: added at the first checkpoint
+        this.book.restore(p.userId, p.currency, p.engineTotalMinor, p.engineSeq, p.ledgerTotalMinor, nowMs);
+        this.watched.add(key);
+        this.dirty.add(key);
+      }
+    } else {
+      // More than the cap (ADR 0026): all saved now, so the ones not held are where an eviction
+      // would have left them; held, as a restart holds: those that differ (or break) first.
+      const all = [...positions.values()];
+      positions.clear();
+      await replaceSavedPositions(this.writes, all);
+      const { held } = holdSeededPositions(this.book, this.digest, all, {
+        inMemoryMax: deps.limits.positionsInMemoryMax, nowMs, breaking: (userId, currency) => this.breaks.has(balanceKind, breakKeyOf({ userId, currency })),
+      });
+      for (const key of held) this.watched.add(key);
+    }
+    for (const [currency, total] of seededCurrencyTotals(seed)) {
+      this.currencyTotals.set(currency, total);
+      this.currenciesToCheck.add(currency);
+    }
+    this.loops.push(this.checkSeededJournals(seed.ledger.horizonTxId));
+    this.ledger = seed.ledger.watermark;
+    this.rowsRead = seed.ledger.rows;
+    this.ledgerCompleteMs = seed.ledgerReadStartedMs;
+    this.ledgerBehind = false;
+    this.counters.ledgerRowsSeeded = Number(seed.ledger.rows);
+    this.lastDeltaAtMs = nowMs;
+    const log = {
+      event: 'recon.cold_seeded', boundary: meDbBoundary, ledgerRows: seed.ledger.rows.toString(), ledger: stringify(seed.ledger.watermark), positions: this.book.size,
+      readMs: Math.round(readMs), snapshotMs: Math.round(seed.engineReadMs), ledgerSeedMs: Math.round(seed.ledgerReadMs), applyMs: Math.round(performance.now() - startedMs - readMs),
+    };
+    if (!seed.engine) {
+      deps.log.warn({ ...log, code: seed.engineUnavailable?.code, err: seed.engineUnavailable?.message }, 'me_db seeded the ledger; engine snapshot unavailable, reading the balance stream from its start');
+      return 'all';
+    }
+    this.engineSeq = seed.engine.asOfSeq;
+    this.appliedThroughSeq = seed.engine.asOfSeq;
+    // A margin before the first event past the snapshot: events the snapshot holds are judged seen,
+    // and one stored out of order near the boundary is not skipped.
+    const startSeq = seed.engine.streamStartSeq === null ? null : Math.max(1, seed.engine.streamStartSeq - deps.limits.seedStreamMarginEvents);
+    // Below the start every event is in the snapshot: should the consumer ever be recreated from the
+    // stream's start, they are redeliveries (seen), not a sequence going back.
+    if (startSeq !== null) this.engineStreamSeq = startSeq - 1;
+    deps.log.info({ ...log, asOfSeq: seed.engine.asOfSeq, balances: seed.engine.balances.length, streamStartSeq: startSeq, totalMs: Math.round(performance.now() - startedMs) }, 'me_db seeded from the engine snapshot and the ledger');
+    return startSeq ?? 'all';
   }
 
   /** First start: the engine's balances as of a seq; events up to it are then skipped. */
@@ -227,6 +330,8 @@ export class MeDbReconciler implements Reconciler {
       this.deps.log.warn({ event: 'recon.snapshot_unavailable', code: result.error.code, err: result.error.message }, 'engine snapshot unavailable; reading the balance stream from its start');
       return;
     }
+    // A checkpoint at seq 0 may have left positions only in Postgres.
+    await this.book.ensureLoaded(result.snapshot.balances.map((b) => b.userId), reconLimits.meDbLoadUsersPerQueryMax);
     const nowMs = this.nowMs();
     for (const row of result.snapshot.balances) {
       this.applyEngineTotal(row.userId, row.currency, row.totalMinor, result.snapshot.asOfSeq, nowMs);
@@ -234,6 +339,33 @@ export class MeDbReconciler implements Reconciler {
     this.engineSeq = result.snapshot.asOfSeq;
     this.appliedThroughSeq = result.snapshot.asOfSeq;
     this.deps.log.info({ event: 'recon.snapshot_loaded', asOfSeq: result.snapshot.asOfSeq, rows: result.snapshot.balances.length }, 'engine snapshot loaded');
+  }
+
+  /**
+   * The journal check of the seeded history (every journal sums to zero), which the follower
+   * would have made row by row: one grouping over the rows below the seed's horizon, after
+   * start() (ADR 0025). Retried until it has run; a stop before then leaves it undone (logged).
+   */
+  private async checkSeededJournals(horizonTxId: bigint): Promise<void> {
+    const { limits, log } = this.deps;
+    for (let retryMs = 250; !this.stopped; retryMs = Math.min(2_000, retryMs * 2)) {
+      try {
+        const { journals, truncated } = await readUnbalancedJournals(this.deps.pool, horizonTxId, limits.seedJournalsMax);
+        await this.queue.run(async () => {
+          const nowMs = this.nowMs();
+          await judgeJournals(this.breaks, journalSumsOf(journals), nowMs);
+          if (truncated) {
+            await this.breaks.raise({ kind: errorKind, key: 'seed-journals', detail: `more than ${limits.seedJournalsMax} unbalanced journals in the ledger's history; the first are listed as breaks` }, nowMs);
+          }
+        });
+        log.info({ event: 'recon.seed_journals_checked', boundary: meDbBoundary, unbalanced: journals.length, truncated }, 'journals of the seeded ledger history checked');
+        return;
+      } catch (error) {
+        this.reportError('seed-journals', error);
+        await new Promise((resolve) => setTimeout(resolve, retryMs));
+      }
+    }
+    log.warn({ event: 'recon.seed_journals_unchecked', boundary: meDbBoundary }, 'stopped before the journals of the seeded ledger history were checked');
   }
 
   /** Feeds the engine inbox; it is bounded: the pump waits when it is full. */
@@ -288,6 +420,8 @@ export class MeDbReconciler implements Reconciler {
       const result = await fetchSnapshot(this.deps.nc, this.deps.names, { chunkSize: 1_000, timeoutMs: this.deps.limits.snapshotTimeoutMs });
       if (!result.ok) throw new Error(`engine snapshot unavailable (${result.error.code}): ${result.error.message}`);
       const previousSeq = this.engineSeq;
+      await this.prepareBatch(result.snapshot.balances.map((b) => b.userId));
+      await this.book.ensureEngineBalancesLoaded();
       const nowMs = this.nowMs();
       for (const t of rebaselineTotals(result.snapshot, this.book)) this.applyEngineTotal(t.userId, t.currency, t.totalMinor, result.snapshot.asOfSeq, nowMs);
       this.engineSeq = result.snapshot.asOfSeq;
@@ -309,17 +443,17 @@ export class MeDbReconciler implements Reconciler {
   }
 
   private applyEngineTotal(userId: string, currency: string, totalMinor: bigint, seq: number, atMs: number): void {
-    const before = this.book.get(keyOf(userId, currency));
-    const oldLeaf = before ? leafValue(before.engineTotalMinor, before.ledgerTotalMinor) : null;
-    const key = this.book.applyEngine(userId, currency, totalMinor, seq, atMs);
-    this.changed(key, oldLeaf);
+    this.digestChanges.noteBefore(this.book, keyOf(userId, currency));
+    this.changed(this.book.applyEngine(userId, currency, totalMinor, seq, atMs));
   }
 
   private async followLedger(): Promise<void> {
     while (!this.stopped) {
       let full = false;
       try {
-        full = await this.queue.run(() => this.readLedger());
+        // Read outside the queue (the next batch is read ahead meanwhile); only applying is serialised.
+        const read = await this.prefetch.next(this.ledger);
+        full = await this.queue.run(async () => (sameWatermark(read.from, this.ledger) ? this.applyLedgerRead(read) : true));
       } catch (error) {
         this.reportError('ledger', error);
       }
@@ -336,10 +470,16 @@ export class MeDbReconciler implements Reconciler {
     }
   }
 
-  /** Reads one batch past the watermark; true when the batch was full (more is waiting). */
+  /** Reads one batch past the watermark and applies it; true when the batch was full (more is waiting). */
   private async readLedger(): Promise<boolean> {
     const startedMs = this.nowMs();
-    const { full, batch } = await readLedgerTransactions(this.deps.pool, this.ledger, this.deps.limits.ledgerBatchRowsMax);
+    const { full, batch } = await this.readLedgerAfter(this.ledger);
+    return this.applyLedgerRead({ from: this.ledger, full, batch, startedMs });
+  }
+
+  /** Applies a batch read past the current watermark (the prefetched one too): its evicted positions are loaded first. */
+  private async applyLedgerRead({ full, batch, startedMs }: LedgerRead): Promise<boolean> {
+    await this.prepareBatch(batch.rows.map((row) => row.userId));
     const nowMs = this.nowMs();
     const journals = new Map<string, Map<string, bigint>>();
     for (const row of batch.rows) this.applyLedgerRow({ ...row, createdAtMs: dateOfChange(row.createdAtMs, this.ledgerCompleteMs, nowMs) }, nowMs, journals);
@@ -348,7 +488,8 @@ export class MeDbReconciler implements Reconciler {
       this.ledger = batch.next;
       this.lastDeltaAtMs = nowMs;
     }
-    if (!full) this.ledgerCompleteMs = startedMs;
+    this.ledgerBehind = full;
+    if (!full) this.ledgerCompleteMs = Math.max(this.ledgerCompleteMs, startedMs);
     return full;
   }
 
@@ -361,16 +502,12 @@ export class MeDbReconciler implements Reconciler {
     this.currenciesToCheck.add(row.currency);
     // House accounts live only in the ledger: no engine balance to compare with.
     if (row.userId.startsWith('house:')) return;
-    const before = this.book.get(keyOf(row.userId, row.currency));
-    const oldLeaf = before ? leafValue(before.engineTotalMinor, before.ledgerTotalMinor) : null;
-    const key = this.book.applyLedger(row.userId, row.currency, row.amountMinor, row.createdAtMs);
-    this.changed(key, oldLeaf);
+    this.digestChanges.noteBefore(this.book, keyOf(row.userId, row.currency));
+    this.changed(this.book.applyLedger(row.userId, row.currency, row.amountMinor, row.createdAtMs));
   }
 
-  private changed(key: string, oldLeaf: string | null): void {
-    const p = this.book.get(key);
-    if (!p) return;
-    this.digest.replace(`${p.userId}/${p.currency}`, oldLeaf, leafValue(p.engineTotalMinor, p.ledgerTotalMinor));
+  /** The digest catches up at the next checkpoint (digest-changes.ts). */
+  private changed(key: string): void {
     this.watched.add(key);
     this.dirty.add(key);
   }
@@ -383,6 +520,26 @@ export class MeDbReconciler implements Reconciler {
 
   private async tick(): Promise<void> {
     const nowMs = this.nowMs();
+    const catchingUp = this.catchingUp();
+    // Catching up, nothing can be judged complete past the changes being applied: comparing every
+    // watched key four times a second would only cost the catch-up time. Less often, not never.
+    if (!catchingUp || nowMs - this.lastCompareMs >= this.deps.limits.compareBehindMs) {
+      this.lastCompareMs = nowMs;
+      await this.judgeWatched(nowMs);
+    }
+    await judgeCurrencyTotals(this.breaks, this.currenciesToCheck, this.currencyTotals, nowMs);
+    // Catching up, checkpoints are further apart (each is a transaction the queue waits for); the
+    // unacked limit still forces one (pumpEngine), so a restart redoes a bounded amount.
+    if (nowMs - this.lastCheckpointMs >= (catchingUp ? this.deps.limits.checkpointBehindMs : this.deps.limits.checkpointMs)) await this.checkpoint();
+  }
+
+  /** A backlog on either side: the last ledger read was full, or more engine events wait than one batch holds. */
+  private catchingUp(): boolean {
+    return this.ledgerBehind || this.engineBacklog >= reconLimits.meDbEngineInboxMax;
+  }
+
+  /** Compares the watched keys, and raises those still breaking once the ledger is read to its horizon. */
+  private async judgeWatched(nowMs: number): Promise<void> {
     let suspects = await this.compareWatched(this.clocks());
     if (suspects.length > 0) {
       // Before calling anything a break, make sure our own view of the ledger is current:
@@ -402,9 +559,9 @@ export class MeDbReconciler implements Reconciler {
         { kind: balanceKind, key: breakKeyOf(p), userId: p.userId, currency: p.currency, leftMinor: p.engineTotalMinor, rightMinor: p.ledgerTotalMinor },
         p.differentSinceMs ?? nowMs,
       );
+      // A break recorded but not held (a storm): judged again when the key changes, not every tick.
+      if (!this.breaks.has(balanceKind, breakKeyOf(p))) this.watched.delete(keyOf(p.userId, p.currency));
     }
-    await judgeCurrencyTotals(this.breaks, this.currenciesToCheck, this.currencyTotals, nowMs);
-    if (nowMs - this.lastCheckpointMs >= this.deps.limits.checkpointMs) await this.checkpoint();
   }
 
   /**
@@ -424,37 +581,83 @@ export class MeDbReconciler implements Reconciler {
 
   /** Saves totals and watermarks, then acks the engine events they include. */
   private async checkpoint(): Promise<void> {
-    const dirtyPositions = [...this.dirty].map((key) => this.book.get(key)).filter((p): p is Position => p !== undefined);
-    const acks = this.unacked.splice(0);
-    const engineEvents = this.appliedEvents.splice(0);
-    try {
-      await saveCheckpoint(this.writes, {
-        engineEvents,
+    await this.writeCheckpoint(this.captureCheckpoint());
+    await this.afterCheckpoint();
+  }
+
+  /** The state to save, copied at the cut (a value, not the live positions). */
+  private captureCheckpoint(): CapturedCheckpoint {
+    this.digestChanges.flushInto(this.digest, this.book);
+    const keys = [...this.dirty];
+    this.dirty.clear();
+    const dirtyPositions: SavedPosition[] = [];
+    for (const key of keys) {
+      const p = this.book.get(key);
+      if (p) dirtyPositions.push({ userId: p.userId, currency: p.currency, engineTotalMinor: p.engineTotalMinor, engineSeq: p.engineSeq, ledgerTotalMinor: p.ledgerTotalMinor });
+    }
+    const check = { ...this.checkCounts, breaksOpen: this.breaks.openCount };
+    this.checkCounts = { keysCompared: 0, keysEqual: 0, keysInFlight: 0 };
+    return {
+      keys,
+      acks: this.unacked.splice(0),
+      write: {
+        engineEvents: this.appliedEvents.splice(0),
         engineSeq: this.engineSeq,
         engineStreamSeq: this.engineStreamSeq,
         ledger: this.ledger,
         rowsRead: this.rowsRead,
         dirtyPositions,
-        currencyTotals: this.currencyTotals,
-        check: { ...this.checkCounts, breaksOpen: this.breaks.openCount },
-      });
+        currencyTotals: new Map(this.currencyTotals),
+        check,
+      },
+    };
+  }
+
+  private async writeCheckpoint(captured: CapturedCheckpoint): Promise<void> {
+    try {
+      await saveCheckpoint(this.writes, captured.write);
     } catch (error) {
-      this.unacked.unshift(...acks);
-      this.appliedEvents.unshift(...engineEvents);
+      // Not saved: its positions are dirty again (their current values go in the next one), its events wait.
+      for (const key of captured.keys) this.dirty.add(key);
+      this.unacked.unshift(...captured.acks);
+      this.appliedEvents.unshift(...(captured.write.engineEvents ?? []));
       throw error;
     }
-    this.dirty.clear();
-    for (const msg of acks) msg.ack();
-    this.checkCounts = { keysCompared: 0, keysEqual: 0, keysInFlight: 0 };
+    for (const msg of captured.acks) msg.ack();
     this.counters.checks++;
     this.lastCheckpointMs = this.nowMs();
+  }
+
+  private async afterCheckpoint(): Promise<void> {
     await this.breaks.touchAll();
     await this.breaks.resolve(errorKind, 'engine');
+  }
+
+  /**
+   * Before a batch: room within the position cap (checkpointing first when only unsaved
+   * positions could make room), then the batch's evicted positions loaded back in one query.
+   */
+  private async prepareBatch(userIds: string[]): Promise<void> {
+    let eviction = this.book.evictToCap();
+    // A checkpoint per batch would cost more than it frees: only when it frees a tenth of the cap.
+    if (!eviction.underCap && eviction.keptDirty >= this.deps.limits.positionsInMemoryMax / 10) {
+      await this.checkpoint();
+      eviction = this.book.evictToCap();
+    }
+    await this.positionCap.judge(eviction, this.nowMs());
+    await this.book.ensureLoaded(userIds, reconLimits.meDbLoadUsersPerQueryMax);
   }
 
   private reportError(where: string, error: unknown): void {
     reportReconcilerError(this.errors, where, error);
   }
+}
+
+interface CapturedCheckpoint {
+  /** The dirty keys it covers, and the engine messages it acks once saved. */
+  keys: string[];
+  acks: JsMsg[];
+  write: CheckpointWrite;
 }
 
 const stringify = (w: LedgerWatermark) => ({ txId: w.txId.toString(), id: w.id.toString() });

@@ -1,0 +1,53 @@
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { parseBalanceEvent, userIdOfBalanceSubject } from '../../adapters/matching-engine/contract.js';
+import type { DurableConsumerSpec } from '../../nats/durable-consumer.js';
+
+/**
+ * The stream sequence of the first engine event past a snapshot's `asOfSeq`: where the
+ * balance stream is followed from after a seed, so the events the snapshot already holds are
+ * not delivered at all. A binary search over the stream (one message get per step): the
+ * engine's seq increases along its stream (docs/contract.md §7). Returns null when a probe
+ * cannot be read as a balance event: the stream is then read from its start, as before.
+ */
+export async function streamSeqAfter(jsm: JetStreamManager, stream: string, filterSubject: string, asOfSeq: number): Promise<number | null> {
+  const { state } = await jsm.streams.info(stream);
+  if (state.messages === 0) return state.last_seq + 1;
+  /** The first event at or after `seq` (null: none), with its engine seq. */
+  const probe = async (seq: number): Promise<{ streamSeq: number; engineSeq: number } | null | 'unreadable'> => {
+    // STREAM.MSG.GET takes next_by_subj with seq (a deleted or aged-out seq is skipped); the client's type omits it.
+    const msg = await jsm.streams.getMessage(stream, { seq, next_by_subj: filterSubject } as unknown as MsgRequest);
+    if (!msg) return null;
+    const parsed = parseBalanceEvent(msg.data, { subjectUserId: userIdOfBalanceSubject(msg.subject) });
+    return parsed.ok ? { streamSeq: msg.seq, engineSeq: parsed.event.seq } : 'unreadable';
+  };
+  let lo = state.first_seq;
+  let hi = state.last_seq + 1;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    const at = await probe(mid);
+    if (at === 'unreadable') return null;
+    if (at === null || at.engineSeq > asOfSeq) hi = mid;
+    else lo = at.streamSeq + 1;
+  }
+  return lo;
+}
+
+/**
+ * Creates the durable consumer afresh at `startSeq` ('all': the stream's start), whatever an
+ * earlier incarnation left: a cold start has no checkpoint, so nothing it acked can be trusted.
+ */
+export async function recreateDurableConsumerAt(jsm: JetStreamManager, spec: Omit<DurableConsumerSpec, 'firstStart'>, startSeq: number | 'all'): Promise<void> {
+  await jsm.consumers.delete(spec.stream, spec.name).catch((error: unknown) => {
+    if (!/consumer not found/i.test((error as Error).message)) throw error;
+  });
+  const config: Partial<ConsumerConfig> = {
+    durable_name: spec.name,
+    filter_subject: spec.filterSubject,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: nanos(spec.ackWaitMs),
+    max_ack_pending: spec.inFlightMax,
+    ...(startSeq === 'all' ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }),
+  };
+  await jsm.consumers.add(spec.stream, config);
+}
