@@ -95,4 +95,18 @@ describe('a reconciler error', () => {
     expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason))).toEqual([]);
     expect(await metaBreaks('meta_once')).toBe(1);
   });
+
+  it('paged just before a stop is recorded by the stop, so the next instance loads it and can resolve it', async () => {
+    const breaks = registryFor('stop_paging');
+    const raised = breaks.raiseMeta({ kind: breakKinds.reconcilerError, key: 'chain', detail: 'tick: too many stakers' }, Date.now());
+    await breaks.stopEffects();
+    expect(await metaBreaks('stop_paging')).toBe(1);
+    await raised;
+    const next = registryFor('stop_paging');
+    await next.load();
+    expect(next.has(breakKinds.reconcilerError, 'chain')).toBe(true);
+    await next.resolve(breakKinds.reconcilerError, 'chain');
+    expect(next.list()).toEqual([]);
+    expect(await metaBreaks('stop_paging')).toBe(1);
+  });
 });

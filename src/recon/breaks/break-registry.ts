@@ -137,6 +137,15 @@ export class BreakRegistry {
 
   async stopEffects(): Promise<void> {
     await this.outbox.stop();
+    // A meta-alert paged and not yet recorded would be unknown to the next instance, which could
+    // then never resolve it: record it now (if Postgres answers; if not, it stays paged only).
+    if (this.unrecordedMeta.size > 0) {
+      await this.retryUnrecorded().catch((error: unknown) => {
+        this.deps.log.warn({ event: 'recon.meta_unrecorded_at_stop', boundary: this.deps.boundary, count: this.unrecordedMeta.size, err: (error as Error).message }, 'stopping with paged meta-alerts not recorded');
+      });
+    } else {
+      await this.recording.catch(() => undefined);
+    }
   }
 
   /** Effects recorded and not yet carried out. */
