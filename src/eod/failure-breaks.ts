@@ -4,7 +4,7 @@ import type { PoolClient } from '../db/pool.js';
 import { queryRows } from '../db/rows.js';
 import type { NatsNames } from '../nats/names.js';
 import type { LiveBreak } from '../recon/breaks/break.js';
-import { alertOf, insertBreak, resolutionOf, resolveBreak, wireAmount } from '../recon/breaks/break-rows.js';
+import { alertOf, insertBreak, liveRowSchema, resolutionOf, resolveBreak, wireAmount } from '../recon/breaks/break-rows.js';
 import type { CutBreak, FailureBreakOwner } from './steps/step.js';
 
 /** What one attempt of a step changed among its date's breaks. */
@@ -14,20 +14,6 @@ export interface FailureBreakChanges {
   /** Live already; their amounts refreshed from this attempt's cut. */
   refreshed: number;
 }
-
-const liveRowSchema = z.object({
-  id: z.string(),
-  kind: z.string(),
-  break_key: z.string(),
-  user_id: z.string().nullable(),
-  currency: z.string().nullable(),
-  left_amount: z.string().nullable(),
-  right_amount: z.string().nullable(),
-  delta: z.string().nullable(),
-  detail: z.string().nullable(),
-  status: z.enum(['open', 'acknowledged', 'accepted']),
-  first_seen_at: z.date(),
-});
 
 /** One break per (date, user, currency): the fingerprint's key, so a re-run of the date finds the break it recorded before. */
 export const failureBreakKeyOf = (date: string, b: Pick<CutBreak, 'userId' | 'currency'>): string => `${date}/${b.userId ?? ''}/${b.currency}`;

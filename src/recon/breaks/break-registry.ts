@@ -10,7 +10,7 @@ import type { DurableWrites } from '../durable-writes.js';
 import { reconLimits } from '../limits.js';
 import { breakKinds, keyedBreakKinds } from './break-kinds.js';
 import { type Agreement, type BreakAlert, type BreakCandidate, type LiveBreak } from './break.js';
-import { alertOf, amountsOf, appendBreakEvent, insertBreak, resolutionOf, resolveBreak, wireAmount } from './break-rows.js';
+import { alertOf, amountsOf, appendBreakEvent, insertBreak, liveRowSchema, resolutionOf, resolveBreak, wireAmount } from './break-rows.js';
 import { OutboxDrainer, type OutboxEffect } from './outbox.js';
 
 export interface BreakRegistryDeps {
@@ -35,20 +35,6 @@ export interface BreakRegistryDeps {
 const uniqueViolation = '23505';
 
 const fingerprintOf = (c: Pick<BreakCandidate, 'kind' | 'key'>): string => `${c.kind}|${c.key}`;
-
-const liveRowSchema = z.object({
-  id: z.string(),
-  kind: z.string(),
-  break_key: z.string(),
-  user_id: z.string().nullable(),
-  currency: z.string().nullable(),
-  left_amount: z.string().nullable(),
-  right_amount: z.string().nullable(),
-  delta: z.string().nullable(),
-  detail: z.string().nullable(),
-  status: z.enum(['open', 'acknowledged', 'accepted']),
-  first_seen_at: z.date(),
-});
 
 /** A meta-alert paged through NATS before Postgres could record it. */
 interface UnrecordedMeta {

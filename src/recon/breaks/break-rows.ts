@@ -11,6 +11,21 @@ import { recordEffects, type OutboxEffect } from './outbox.js';
  * reconcilers' registry and the close, which records the breaks a step fails on (ADR 0029).
  */
 
+/** A live break's row as `recon_breaks` returns it (the registry's load, the close's failure breaks). */
+export const liveRowSchema = z.object({
+  id: z.string(),
+  kind: z.string(),
+  break_key: z.string(),
+  user_id: z.string().nullable(),
+  currency: z.string().nullable(),
+  left_amount: z.string().nullable(),
+  right_amount: z.string().nullable(),
+  delta: z.string().nullable(),
+  detail: z.string().nullable(),
+  status: z.enum(['open', 'acknowledged', 'accepted']),
+  first_seen_at: z.date(),
+});
+
 export type BreakEvent = 'raised' | 'acknowledged' | 'accepted' | 'resolved' | 'reopened';
 
 export async function appendBreakEvent(
