@@ -47,6 +47,19 @@ const journalRow = z.object({ tx_id: z.string(), journal_id: z.string(), currenc
  * describe the same rows.
  */
 export async function readLedgerSeed(pool: Pool): Promise<LedgerSeed> {
+  return readLedgerSums(pool, null);
+}
+
+/**
+ * The rows past a checkpoint's watermark W as sums (ADR 0025, "catch-up of the ledger side"):
+ * the seed's reading restricted to (tx_id, id) > W, the very rows the follower would read from
+ * W up to the same horizon. The watermark returned is W itself when there are none.
+ */
+export async function readLedgerSumsAfter(pool: Pool, after: LedgerWatermark): Promise<LedgerSeed> {
+  return readLedgerSums(pool, after);
+}
+
+async function readLedgerSums(pool: Pool, after: LedgerWatermark | null): Promise<LedgerSeed> {
   const client = await pool.connect();
   try {
     // Two round trips. The first statement takes the transaction's snapshot and its horizon; the
@@ -56,18 +69,22 @@ export async function readLedgerSeed(pool: Pool): Promise<LedgerSeed> {
     )) as unknown as QueryResult[];
     const horizonText = horizonRow.parse(first[1]?.rows[0]).horizon;
     if (!/^[0-9]+$/.test(horizonText)) throw new Error(`ledger seed: horizon "${horizonText}" is not a transaction id`);
-    // The last position first (through the index); then the sums with index scans off: the
-    // filter keeps nearly every row, but a freshly grown table's statistics may not say so yet.
+    // Past a watermark (bigints, so digits only): the row comparison readLedgerBatch makes.
+    const past = after === null ? '' : ` AND (e.tx_id, e.id) > ('${after.txId.toString()}'::xid8, ${after.id.toString()}::bigint)`;
+    // The last position first (through the index); then the sums. From the start, index scans
+    // are off: the filter keeps nearly every row, but a freshly grown table's statistics may not
+    // say so yet. Past a watermark the planner chooses (the range may be a small part of the table).
     // ORDER BY names the table's columns (e.): an unqualified `id` would be the ::text output
     // column, sorted as text ("9999" after "10005"), and the follower would read the rows past
     // that watermark a second time.
+    const scanSettings = `SET LOCAL enable_indexscan = ${after === null ? 'off' : 'on'}; SET LOCAL enable_bitmapscan = ${after === null ? 'off' : 'on'};`;
     const second = (await client.query(
-      `SELECT e.tx_id::text AS tx_id, e.id::text AS id FROM ledger_entries e WHERE e.tx_id < '${horizonText}'::xid8
+      `SELECT e.tx_id::text AS tx_id, e.id::text AS id FROM ledger_entries e WHERE e.tx_id < '${horizonText}'::xid8${past}
         ORDER BY e.tx_id DESC, e.id DESC LIMIT 1;
-       SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off;
-       SELECT user_id, currency, sum(amount)::text AS total, count(*)::text AS rows
-         FROM ledger_entries WHERE tx_id < '${horizonText}'::xid8
-        GROUP BY user_id, currency;
+       ${scanSettings}
+       SELECT e.user_id, e.currency, sum(e.amount)::text AS total, count(*)::text AS rows
+         FROM ledger_entries e WHERE e.tx_id < '${horizonText}'::xid8${past}
+        GROUP BY e.user_id, e.currency;
        COMMIT`,
     )) as unknown as QueryResult[];
     const [last, , , totals] = second;
@@ -86,7 +103,7 @@ export async function readLedgerSeed(pool: Pool): Promise<LedgerSeed> {
     const lastPosition = last.rows[0] === undefined ? null : lastRow.parse(last.rows[0]);
     return {
       totals: seeded,
-      watermark: lastPosition ? { txId: BigInt(lastPosition.tx_id), id: BigInt(lastPosition.id) } : ledgerStart,
+      watermark: lastPosition ? { txId: BigInt(lastPosition.tx_id), id: BigInt(lastPosition.id) } : (after ?? ledgerStart),
       horizonTxId: BigInt(horizonText),
       rows,
     };
@@ -111,13 +128,14 @@ export interface UnbalancedJournals {
  * it: it sees exactly the rows the seed summed. It costs a grouping by journal over all of
  * them, more than the seed itself, hence apart from it (ADR 0025).
  */
-export async function readUnbalancedJournals(pool: Pool, horizonTxId: bigint, journalsMax: number): Promise<UnbalancedJournals> {
+export async function readUnbalancedJournals(pool: Pool, horizonTxId: bigint, journalsMax: number, after: LedgerWatermark = ledgerStart): Promise<UnbalancedJournals> {
+  // `after`: a catch-up's range starts past the checkpoint's watermark (ledgerStart: the whole history).
   const result = await pool.query(
     `SELECT e.tx_id::text AS tx_id, e.journal_id, e.currency, sum(e.amount)::text AS total
-       FROM ledger_entries e WHERE e.tx_id < $1::text::xid8
+       FROM ledger_entries e WHERE e.tx_id < $1::text::xid8 AND (e.tx_id, e.id) > ($3::text::xid8, $4::bigint)
       GROUP BY e.tx_id, e.journal_id, e.currency HAVING sum(e.amount) <> 0
       ORDER BY e.tx_id, e.journal_id, e.currency LIMIT $2`,
-    [horizonTxId.toString(), journalsMax + 1],
+    [horizonTxId.toString(), journalsMax + 1, after.txId.toString(), after.id.toString()],
   );
   const journals = z.array(journalRow).parse(result.rows).map((j) => ({
     txId: BigInt(j.tx_id), journalId: j.journal_id, currency: j.currency, sumMinor: signedDecimalToMinor(j.total, ledgerScale),

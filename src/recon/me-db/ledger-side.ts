@@ -22,6 +22,15 @@ export async function readLedgerTransactions(pool: Pool, after: LedgerWatermark,
   return { full, batch };
 }
 
+/** At least `rowsMin` rows past the watermark (below any horizon): a catch-up worth taking as sums. One index range, at most `rowsMin` rows. */
+export async function ledgerRowsPastAtLeast(pool: Pool, after: LedgerWatermark, rowsMin: number): Promise<boolean> {
+  const result = await pool.query(
+    `SELECT count(*)::int AS n FROM (SELECT 1 FROM ledger_entries e WHERE (e.tx_id, e.id) > ($1::text::xid8, $2::bigint) LIMIT $3) past`,
+    [after.txId.toString(), after.id.toString(), rowsMin],
+  );
+  return z.object({ n: z.number() }).parse(result.rows[0]).n >= rowsMin;
+}
+
 const committedRow = z.object({ user_id: z.string(), currency: z.string(), total: z.string() });
 
 /**

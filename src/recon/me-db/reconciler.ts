@@ -19,7 +19,7 @@ import { SerialQueue } from '../serial-queue.js';
 import { loadCheckpoint, meDbBoundary, saveCheckpoint, type CheckpointWrite, type SavedPosition } from './checkpoint.js';
 import type { MeDbCounters } from './counters.js';
 import { journalSumsOf, seededCurrencyTotals, seededPositions, takeColdSeed } from './cold-seed.js';
-import { readUnbalancedJournals } from '../../adapters/ledger/ledger-seed.js';
+import { readLedgerSumsAfter, readUnbalancedJournals, type LedgerSeed } from '../../adapters/ledger/ledger-seed.js';
 import { DigestChanges } from './digest-changes.js';
 import { EngineInbox } from './engine-inbox.js';
 import { LedgerPrefetch, sameWatermark, type LedgerRead } from './ledger-prefetch.js';
@@ -30,7 +30,7 @@ import { freezeEffects } from './freeze-effects.js';
 import {
   balanceKind, breakKeyOf, compareWatched, PositionCapAlarm, dateOfChange, errorKind, judgeCurrencyTotals, judgeJournals, stillBreaking, type CheckCounts,
 } from './judgement.js';
-import { addToJournal, committedPastWatermark, readLedgerTransactions } from './ledger-side.js';
+import { addToJournal, committedPastWatermark, ledgerRowsPastAtLeast, readLedgerTransactions } from './ledger-side.js';
 import type { MeDbLimits } from './limits.js';
 import { holdSeededPositions, replaceSavedPositions, restorePositions, savedPositions } from './position-store.js';
 import { keyOf, PositionBook, type Position, type SideClocks } from './positions.js';
@@ -174,7 +174,7 @@ export class MeDbReconciler implements Reconciler {
     this.messages = await consumer.consume({ max_messages: 1_000 });
     this.breaks.startEffects();
     this.listener = await listenForLedgerInserts(deps.pool, () => this.ledgerWake?.(), deps.log).catch(() => null);
-    this.loops.push(this.pumpEngine(this.messages), this.followLedger());
+    this.loops.push(this.pumpEngine(this.messages), this.followLedger(restored));
     this.timers.push(setInterval(() => this.scheduleTick(), deps.limits.tickMs));
     deps.log.info({ event: 'recon.started', boundary: meDbBoundary, engineSeq: this.engineSeq, ledger: stringify(this.ledger), positions: this.book.size }, 'me_db reconciler started');
   }
@@ -346,11 +346,11 @@ export class MeDbReconciler implements Reconciler {
    * would have made row by row: one grouping over the rows below the seed's horizon, after
    * start() (ADR 0025). Retried until it has run; a stop before then leaves it undone (logged).
    */
-  private async checkSeededJournals(horizonTxId: bigint): Promise<void> {
+  private async checkSeededJournals(horizonTxId: bigint, after: LedgerWatermark = ledgerStart): Promise<void> {
     const { limits, log } = this.deps;
     for (let retryMs = 250; !this.stopped; retryMs = Math.min(2_000, retryMs * 2)) {
       try {
-        const { journals, truncated } = await readUnbalancedJournals(this.deps.pool, horizonTxId, limits.seedJournalsMax);
+        const { journals, truncated } = await readUnbalancedJournals(this.deps.pool, horizonTxId, limits.seedJournalsMax, after);
         await this.queue.run(async () => {
           const nowMs = this.nowMs();
           await judgeJournals(this.breaks, journalSumsOf(journals), nowMs);
@@ -447,7 +447,8 @@ export class MeDbReconciler implements Reconciler {
     this.changed(this.book.applyEngine(userId, currency, totalMinor, seq, atMs));
   }
 
-  private async followLedger(): Promise<void> {
+  private async followLedger(restored: boolean): Promise<void> {
+    if (restored) await this.catchUpLedgerAsSums();
     while (!this.stopped) {
       let full = false;
       try {
@@ -468,6 +469,65 @@ export class MeDbReconciler implements Reconciler {
         this.ledgerWake = null;
       }
     }
+  }
+
+  /**
+   * After a restore with at least a full batch of ledger rows past the checkpoint's watermark:
+   * those rows taken in as sums per key, as the cold seed does, from the watermark up to the
+   * horizon of one snapshot (ADR 0025, "catch-up of the ledger side"); the follower goes on from
+   * the last of them. Not applied if something else (a tick) read the ledger meanwhile; a failure
+   * leaves the rows to the follower.
+   */
+  private async catchUpLedgerAsSums(): Promise<void> {
+    const from = this.ledger;
+    try {
+      const { pool, limits } = this.deps;
+      if (!(await ledgerRowsPastAtLeast(pool, from, limits.ledgerBatchRowsMax))) return;
+      const startedMs = performance.now();
+      const readStartedMs = this.nowMs();
+      const sums = await readLedgerSumsAfter(pool, from);
+      const readMs = performance.now() - startedMs;
+      const applied = await this.queue.run(async () => {
+        if (!sameWatermark(from, this.ledger)) return false;
+        await this.applyLedgerSums(sums, readStartedMs);
+        return true;
+      });
+      this.deps.log.info({
+        event: 'recon.ledger_caught_up_as_sums', boundary: meDbBoundary, applied, rows: sums.rows.toString(), keys: sums.totals.length,
+        from: stringify(from), ledger: stringify(sums.watermark), readMs: Math.round(readMs), totalMs: Math.round(performance.now() - startedMs),
+      }, 'me_db took the ledger rows past its checkpoint in as sums');
+      if (applied && sums.rows > 0n) this.loops.push(this.checkSeededJournals(sums.horizonTxId, from));
+    } catch (error) {
+      this.reportError('ledger', error);
+    }
+  }
+
+  /**
+   * The sums of the rows past the watermark as ledger deltas, dated as a restore dates them (a
+   * difference from now at the earliest: the rows' own times are not known apart). Applied in
+   * chunks of at most one batch's keys, each chunk's evicted positions loaded first, as a batch.
+   */
+  private async applyLedgerSums(sums: LedgerSeed, readStartedMs: number): Promise<void> {
+    const chunkKeysMax = this.deps.limits.ledgerBatchRowsMax;
+    for (let i = 0; i < sums.totals.length; i += chunkKeysMax) {
+      const chunk = sums.totals.slice(i, i + chunkKeysMax);
+      await this.prepareBatch(chunk.map((t) => t.userId));
+      const nowMs = this.nowMs();
+      for (const t of chunk) {
+        this.currencyTotals.set(t.currency, (this.currencyTotals.get(t.currency) ?? 0n) + t.totalMinor);
+        this.currenciesToCheck.add(t.currency);
+        // House accounts live only in the ledger: no engine balance to compare with.
+        if (t.userId.startsWith('house:')) continue;
+        this.digestChanges.noteBefore(this.book, keyOf(t.userId, t.currency));
+        this.changed(this.book.applyLedger(t.userId, t.currency, t.totalMinor, nowMs));
+      }
+    }
+    this.ledger = sums.watermark;
+    this.rowsRead += sums.rows;
+    this.counters.ledgerRowsSeeded += Number(sums.rows);
+    this.ledgerCompleteMs = Math.max(this.ledgerCompleteMs, readStartedMs);
+    this.ledgerBehind = false;
+    if (sums.rows > 0n) this.lastDeltaAtMs = this.nowMs();
   }
 
   /** Reads one batch past the watermark and applies it; true when the batch was full (more is waiting). */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLedgerBatch, type LedgerWatermark } from '../../../src/adapters/ledger/ledger-follower.js';
-import { readLedgerSeed, readUnbalancedJournals, type LedgerSeed } from '../../../src/adapters/ledger/ledger-seed.js';
+import { readLedgerSeed, readLedgerSumsAfter, readUnbalancedJournals, type LedgerSeed } from '../../../src/adapters/ledger/ledger-seed.js';
 import { createPool, type Pool } from '../../../src/db/pool.js';
 import { createTestDatabase } from '../../support/database.js';
 
@@ -156,6 +156,87 @@ describe('seeding the ledger side at a consistent watermark', () => {
     const { totals } = await seedThenFollow(seed);
     expect(totals).toEqual(await tableTotals());
     expect((await readLedgerBatch(pool, seed.watermark, 100)).rows.filter((r) => r.txId < seed.horizonTxId)).toEqual([]);
+  });
+
+  it('sums past a watermark (a checkpoint\'s catch-up) + follow from their watermark give exact totals while rows commit, ids crossing a power of ten', { timeout: 60_000 }, async () => {
+    // A checkpoint's watermark: the follower has read to here.
+    const table = async (): Promise<LedgerWatermark> => {
+      const r = (await pool.query<{ tx_id: string; id: string }>('SELECT e.tx_id::text AS tx_id, e.id::text AS id FROM ledger_entries e ORDER BY e.tx_id DESC, e.id DESC LIMIT 1')).rows[0];
+      return { txId: BigInt(r?.tx_id ?? '0'), id: BigInt(r?.id ?? '0') };
+    };
+    const checkpoint = await table();
+    const before = await tableTotals();
+    // Past it, one transaction whose ids cross a power of ten (as text "…9999" sorts after "…10005").
+    const maxId = checkpoint.id;
+    let power = 10n;
+    while (power <= maxId + 5n) power *= 10n;
+    await pool.query("SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), $1::bigint)", [(power - 5n).toString()]);
+    await pool.query(
+      `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
+       SELECT 'cross-' || (g / 2), CASE WHEN g % 2 = 0 THEN 'ucross' ELSE 'house:custody' END, 'ETH', CASE WHEN g % 2 = 0 THEN 1 ELSE -1 END, 'test', 'cross'
+         FROM generate_series(0, 9) g`);
+    // Writers with overlapping transactions commit while the sums are read.
+    let writing = true;
+    const writers = Array.from({ length: 6 }, async (_, w) => {
+      for (let i = 0; writing; i++) {
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          await client.query(
+            `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
+             VALUES ($1, $2, $3, $4::numeric / 1e18, 'test', $1), ($1, 'house:custody', $3, -$4::numeric / 1e18, 'test', $1)`,
+            [`cw${w}-${i}`, `u${(w * 5 + i) % 20}`, currencies[(w + i) % 2], (BigInt(w * 1_000 + i + 1) * 10n ** 15n).toString()]);
+          await new Promise((r) => setTimeout(r, (w * 3 + i) % 10));
+          await client.query('COMMIT');
+        } finally {
+          client.release();
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 150));
+    const reads: LedgerSeed[] = [];
+    for (let i = 0; i < 8; i++) {
+      reads.push(await readLedgerSumsAfter(pool, checkpoint));
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    await new Promise((r) => setTimeout(r, 150));
+    writing = false;
+    await Promise.all(writers);
+
+    const expected = await tableTotals();
+    const tableRows = Number((await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM ledger_entries')).rows[0]?.n);
+    const rowsToCheckpoint = Number((await pool.query<{ n: string }>(
+      'SELECT count(*)::text AS n FROM ledger_entries e WHERE (e.tx_id, e.id) <= ($1::text::xid8, $2::bigint)', [checkpoint.txId.toString(), checkpoint.id.toString()])).rows[0]?.n);
+    const nonZero = (m: Map<string, bigint>) => new Map([...m].filter(([, v]) => v !== 0n));
+    for (const sums of reads) {
+      expect(sums.watermark.id > checkpoint.id || sums.watermark.txId > checkpoint.txId).toBe(true);
+      // The checkpoint's totals, plus the sums past it, plus what the follower reads from their watermark: the table, each row once.
+      const totals = new Map(before);
+      for (const t of sums.totals) totals.set(keyOf(t.userId, t.currency), (totals.get(keyOf(t.userId, t.currency)) ?? 0n) + t.totalMinor);
+      let mark: LedgerWatermark = sums.watermark;
+      let rows = rowsToCheckpoint + Number(sums.rows);
+      for (;;) {
+        const batch = await readLedgerBatch(pool, mark, 500);
+        if (batch.rows.length === 0) break;
+        for (const row of batch.rows) {
+          expect(row.txId >= sums.horizonTxId).toBe(true); // never a row the sums already hold
+          totals.set(keyOf(row.userId, row.currency), (totals.get(keyOf(row.userId, row.currency)) ?? 0n) + row.amountMinor);
+        }
+        rows += batch.rows.length;
+        mark = batch.next;
+      }
+      expect(rows).toBe(tableRows);
+      expect(nonZero(totals)).toEqual(nonZero(expected));
+      expect((await readUnbalancedJournals(pool, sums.horizonTxId, 10, checkpoint)).journals).toEqual([]);
+    }
+    // The crossing transaction is summed whole, once: its user's total is the 5 rows of +1.
+    expect(expected.get(keyOf('ucross', 'ETH'))).toBe(5n * minorOfUnit);
+    // Past the last row: no sums, the watermark unchanged.
+    const end = await table();
+    const none = await readLedgerSumsAfter(pool, end);
+    expect(none.totals).toEqual([]);
+    expect(none.rows).toBe(0n);
+    expect(none.watermark).toEqual(end);
   });
 
   it('lists the journals below a horizon that do not sum to zero, whenever asked (the rows there are final)', async () => {
