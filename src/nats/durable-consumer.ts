@@ -29,18 +29,35 @@ export async function rewindDurableConsumer(jsm: JetStreamManager, spec: Durable
     startSeq = info.ack_floor.stream_seq + 1;
     await jsm.consumers.delete(spec.stream, spec.name);
   } catch (error) {
-    if (!/consumer not found/i.test((error as Error).message)) throw error;
+    if (!isConsumerNotFound(error)) throw error;
   }
-  const config: Partial<ConsumerConfig> = {
+  await jsm.consumers.add(spec.stream, durableConsumerConfig(spec, startSeq ?? spec.firstStart));
+  return startSeq;
+}
+
+/**
+ * Creates the durable consumer afresh at `start`, whatever an earlier incarnation left (its
+ * acks included): a cold start that trusts nothing the consumer remembers.
+ */
+export async function recreateDurableConsumerAt(jsm: JetStreamManager, spec: Omit<DurableConsumerSpec, 'firstStart'>, start: number | 'all'): Promise<void> {
+  await jsm.consumers.delete(spec.stream, spec.name).catch((error: unknown) => {
+    if (!isConsumerNotFound(error)) throw error;
+  });
+  await jsm.consumers.add(spec.stream, durableConsumerConfig(spec, start));
+}
+
+/** The one config of the engine's durable pull consumers, delivering from a stream seq, the stream's start, or new messages only. */
+function durableConsumerConfig(spec: Omit<DurableConsumerSpec, 'firstStart'>, start: number | 'all' | 'new'): Partial<ConsumerConfig> {
+  return {
     durable_name: spec.name,
     filter_subject: spec.filterSubject,
     ack_policy: AckPolicy.Explicit,
     ack_wait: nanos(spec.ackWaitMs),
     max_ack_pending: spec.inFlightMax,
-    ...(startSeq === null
-      ? { deliver_policy: spec.firstStart === 'all' ? DeliverPolicy.All : DeliverPolicy.New }
-      : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }),
+    ...(start === 'all' ? { deliver_policy: DeliverPolicy.All }
+      : start === 'new' ? { deliver_policy: DeliverPolicy.New }
+      : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start }),
   };
-  await jsm.consumers.add(spec.stream, config);
-  return startSeq;
 }
+
+const isConsumerNotFound = (error: unknown): boolean => /consumer not found/i.test((error as Error).message);

@@ -1,7 +1,5 @@
-import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/nats-core';
+import type { JetStreamManager, MsgRequest } from '@nats-io/jetstream';
 import { parseBalanceEvent, userIdOfBalanceSubject } from '../../adapters/matching-engine/contract.js';
-import type { DurableConsumerSpec } from '../../nats/durable-consumer.js';
 
 /**
  * The stream sequence of the first engine event past a snapshot's `asOfSeq`: where the
@@ -31,23 +29,4 @@ export async function streamSeqAfter(jsm: JetStreamManager, stream: string, filt
     else lo = at.streamSeq + 1;
   }
   return lo;
-}
-
-/**
- * Creates the durable consumer afresh at `startSeq` ('all': the stream's start), whatever an
- * earlier incarnation left: a cold start has no checkpoint, so nothing it acked can be trusted.
- */
-export async function recreateDurableConsumerAt(jsm: JetStreamManager, spec: Omit<DurableConsumerSpec, 'firstStart'>, startSeq: number | 'all'): Promise<void> {
-  await jsm.consumers.delete(spec.stream, spec.name).catch((error: unknown) => {
-    if (!/consumer not found/i.test((error as Error).message)) throw error;
-  });
-  const config: Partial<ConsumerConfig> = {
-    durable_name: spec.name,
-    filter_subject: spec.filterSubject,
-    ack_policy: AckPolicy.Explicit,
-    ack_wait: nanos(spec.ackWaitMs),
-    max_ack_pending: spec.inFlightMax,
-    ...(startSeq === 'all' ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }),
-  };
-  await jsm.consumers.add(spec.stream, config);
 }

@@ -4,7 +4,7 @@ import { parseBalanceEvent, userIdOfBalanceSubject, type BalanceEvent } from '..
 import { fetchSnapshot } from '../../adapters/matching-engine/snapshot-client.js';
 import type { AccountCommandClient } from '../../actors/command-client.js';
 import { parkCommand } from '../../actors/parking.js';
-import { rewindDurableConsumer } from '../../nats/durable-consumer.js';
+import { recreateDurableConsumerAt, rewindDurableConsumer } from '../../nats/durable-consumer.js';
 import { ensureBalanceStream, ensureReconStream } from '../../nats/topology.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { breakKinds } from '../breaks/break-kinds.js';
@@ -23,7 +23,7 @@ import { readLedgerSumsAfter, readUnbalancedJournals, type LedgerSeed } from '..
 import { DigestChanges } from './digest-changes.js';
 import { EngineInbox } from './engine-inbox.js';
 import { LedgerPrefetch, sameWatermark, type LedgerRead } from './ledger-prefetch.js';
-import { recreateDurableConsumerAt, streamSeqAfter } from './engine-start.js';
+import { streamSeqAfter } from './engine-start.js';
 import { rebaselineTotals } from './engine-snapshot.js';
 import { judgeSequence, sequenceFaultDetail, sequenceKey } from './engine-sequence.js';
 import { freezeEffects } from './freeze-effects.js';
