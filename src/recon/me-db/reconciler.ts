@@ -513,14 +513,7 @@ export class MeDbReconciler implements Reconciler {
       const chunk = sums.totals.slice(i, i + chunkKeysMax);
       await this.prepareBatch(chunk.map((t) => t.userId));
       const nowMs = this.nowMs();
-      for (const t of chunk) {
-        this.currencyTotals.set(t.currency, (this.currencyTotals.get(t.currency) ?? 0n) + t.totalMinor);
-        this.currenciesToCheck.add(t.currency);
-        // House accounts live only in the ledger: no engine balance to compare with.
-        if (t.userId.startsWith('house:')) continue;
-        this.digestChanges.noteBefore(this.book, keyOf(t.userId, t.currency));
-        this.changed(this.book.applyLedger(t.userId, t.currency, t.totalMinor, nowMs));
-      }
+      for (const t of chunk) this.applyLedgerAmount(t.userId, t.currency, t.totalMinor, nowMs);
     }
     this.ledger = sums.watermark;
     this.rowsRead += sums.rows;
@@ -558,12 +551,17 @@ export class MeDbReconciler implements Reconciler {
     this.counters.ledgerRowsRead++;
     this.counters.ledgerRowsReadSinceStart++;
     addToJournal(journals, row);
-    this.currencyTotals.set(row.currency, (this.currencyTotals.get(row.currency) ?? 0n) + row.amountMinor);
-    this.currenciesToCheck.add(row.currency);
+    this.applyLedgerAmount(row.userId, row.currency, row.amountMinor, row.createdAtMs);
+  }
+
+  /** An amount posted to an account in the ledger (one row, or the sum of a catch-up's rows): its currency's total and its position. */
+  private applyLedgerAmount(userId: string, currency: string, amountMinor: bigint, atMs: number): void {
+    this.currencyTotals.set(currency, (this.currencyTotals.get(currency) ?? 0n) + amountMinor);
+    this.currenciesToCheck.add(currency);
     // House accounts live only in the ledger: no engine balance to compare with.
-    if (row.userId.startsWith('house:')) return;
-    this.digestChanges.noteBefore(this.book, keyOf(row.userId, row.currency));
-    this.changed(this.book.applyLedger(row.userId, row.currency, row.amountMinor, row.createdAtMs));
+    if (userId.startsWith('house:')) return;
+    this.digestChanges.noteBefore(this.book, keyOf(userId, currency));
+    this.changed(this.book.applyLedger(userId, currency, amountMinor, atMs));
   }
 
   /** The digest catches up at the next checkpoint (digest-changes.ts). */
