@@ -1,93 +1,15 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startExchangeSimulator, type ExchangeSimulator } from '../../src/adapters/exchange-simulator/index.js';
-import { signedDecimalToMinor } from '../../src/config/decimal.js';
-import { createPool, type Pool } from '../../src/db/pool.js';
-import { natsNames, type NatsNames } from '../../src/nats/names.js';
-import { ensureAccountTopology } from '../../src/nats/topology.js';
+import type { ExchangeSimulator } from '../../src/adapters/exchange-simulator/index.js';
+import type { Pool } from '../../src/db/pool.js';
 import type { BreakAlert } from '../../src/recon/breaks/break.js';
-import { CutDigest } from '../../src/recon/cut-digest.js';
-import { defaultMeDbLimits, MeDbReconciler, type MeDbLimits } from '../../src/recon/me-db/reconciler.js';
-import { leafValue } from '../../src/recon/me-db/seal-record.js';
-import { createTestDatabase } from '../support/database.js';
-import { deleteNamespaceStreams } from '../support/engine.js';
-import { silentLogger } from '../support/log.js';
-import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import { insertTransactionAcrossPowerOfTen } from '../support/ledger-ids.js';
 import { until } from '../support/until.js';
+import { MeDbSimHarness } from './me-db-sim-harness.js';
 
-let nc: NatsConnection;
+let h: MeDbSimHarness;
 let pool: Pool;
-let names: NatsNames;
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let sim: ExchangeSimulator;
-let sub: Subscription;
-const alerts: BreakAlert[] = [];
-
-async function startReconciler(limits: Partial<MeDbLimits> = {}): Promise<MeDbReconciler> {
-  const reconciler = new MeDbReconciler({
-    nc, js: jetstream(nc), jsm: await jetstreamManager(nc), pool, names, log: silentLogger(),
-    limits: { ...defaultMeDbLimits, graceMs: 1_000, ...limits },
-  });
-  await reconciler.start();
-  return reconciler;
-}
-
-/** The last (tx_id, id) in the table: where a follower that has read everything stands. */
-async function ledgerEnd(): Promise<{ txId: string; id: string }> {
-  const r = await pool.query<{ tx_id: string; id: string }>('SELECT e.tx_id::text AS tx_id, e.id::text AS id FROM ledger_entries e ORDER BY e.tx_id DESC, e.id DESC LIMIT 1');
-  return { txId: r.rows[0]?.tx_id ?? '0', id: r.rows[0]?.id ?? '0' };
-}
-
-async function ledgerRowCount(): Promise<number> {
-  return Number((await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM ledger_entries')).rows[0]?.n);
-}
-
-async function untilCaughtUp(reconciler: MeDbReconciler, lastSeq: number): Promise<void> {
-  const end = await ledgerEnd();
-  await until('the reconciler at the end of both sides', () => {
-    const w = reconciler.status().watermarks;
-    return w?.engineSeq === lastSeq && w.ledgerTxId === end.txId && w.ledgerId === end.id;
-  }, 30_000);
-}
-
-/**
- * The saved state against the full scan (Σ ledger per key, the engine's balances, Σ per
- * currency): exactly equal, key by key.
- */
-async function expectSavedStateEqualsFullScan(): Promise<void> {
-  const sums = await pool.query<{ user_id: string; currency: string; total: string }>(
-    "SELECT user_id, currency, sum(amount)::text AS total FROM ledger_entries WHERE user_id NOT LIKE 'house:%' GROUP BY 1, 2");
-  const ledger = new Map(sums.rows.map((r) => [`${r.user_id}/${r.currency}`, signedDecimalToMinor(r.total, 18)]));
-  const engine = new Map(sim.registry().map((r) => [`${r.userId}/${r.currency}`, r.totalMinor]));
-  const saved = await pool.query<{ user_id: string; currency: string; engine_total: string; ledger_total: string }>(
-    'SELECT user_id, currency, engine_total::text, ledger_total::text FROM recon_me_db_positions');
-  expect(saved.rows.length).toBe(engine.size);
-  for (const p of saved.rows) {
-    const key = `${p.user_id}/${p.currency}`;
-    expect(signedDecimalToMinor(p.ledger_total, 18)).toBe(ledger.get(key) ?? 0n);
-    expect(signedDecimalToMinor(p.engine_total, 18)).toBe(engine.get(key));
-  }
-  const currencies = await pool.query<{ currency: string; scan: string; saved: string }>(
-    `SELECT c.currency, coalesce(s.total, 0)::text AS scan, c.total::text AS saved
-       FROM recon_ledger_currency_totals c LEFT JOIN (SELECT currency, sum(amount) AS total FROM ledger_entries GROUP BY 1) s USING (currency)`);
-  expect(currencies.rows.length).toBeGreaterThan(0);
-  for (const c of currencies.rows) expect(signedDecimalToMinor(c.saved, 18)).toBe(signedDecimalToMinor(c.scan, 18));
-}
-
-/** The seal digest of every position at the full scan's totals (ADR 0009): what a book holding all of them seals. */
-async function fullScanDigest(): Promise<string> {
-  const sums = await pool.query<{ user_id: string; currency: string; total: string }>(
-    "SELECT user_id, currency, sum(amount)::text AS total FROM ledger_entries WHERE user_id NOT LIKE 'house:%' GROUP BY 1, 2");
-  const ledger = new Map(sums.rows.map((r) => [`${r.user_id}/${r.currency}`, signedDecimalToMinor(r.total, 18)]));
-  const digest = new CutDigest();
-  for (const r of sim.registry()) {
-    const key = `${r.userId}/${r.currency}`;
-    digest.replace(key, null, leafValue(r.totalMinor, ledger.get(key) ?? 0n));
-  }
-  return digest.hex();
-}
+let alerts: BreakAlert[];
 
 async function savedPositionCount(): Promise<number> {
   return Number((await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM recon_me_db_positions')).rows[0]?.n);
@@ -105,30 +27,21 @@ async function forgetCheckpoint(): Promise<void> {
 }
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  names = natsNames(testNamespace());
-  nc = await connect({ servers: sharedNatsUrl() });
-  pool = createPool(database.url, 8);
-  await ensureAccountTopology(nc, names);
-  sub = nc.subscribe(names.reconAlertSubject('me_db'), { callback: (_e, msg) => void alerts.push(msg.json<BreakAlert>()) });
+  h = await MeDbSimHarness.open();
+  ({ pool, alerts } = h);
   // A backlog the reconciler has never seen.
-  sim = await startExchangeSimulator({ nc, pool, names, seed: 23, rateEventsPerSec: 3_000, users: 200, currencies: ['BTC', 'ETH', 'USDT'], log: silentLogger() });
+  sim = await h.startSimulator({ seed: 23, rateEventsPerSec: 3_000, users: 200, currencies: ['BTC', 'ETH', 'USDT'] });
   await until('a backlog', () => sim.lastSeq() >= 8_000, 90_000);
 }, 180_000);
 
 afterAll(async () => {
-  sub?.unsubscribe();
-  await sim?.stop();
-  await deleteNamespaceStreams(nc, names);
-  await nc?.close();
-  await pool?.end();
-  await database?.drop();
+  await h?.close();
 });
 
 describe('me_db cold start: seeding both sides at their watermarks', () => {
   it('seeds while the exchange runs (rows committing, events publishing), follows from there, no false break, the full scan\'s state', { timeout: 120_000 }, async () => {
     const eventsBefore = sim.lastSeq();
-    const reconciler = await startReconciler();
+    const reconciler = await h.startReconciler();
     const atStart = reconciler.status();
     // Both sides were taken in as sets: history was not replayed event by event or row by row.
     expect(atStart.counters?.ledgerRowsSeeded).toBeGreaterThan(10_000);
@@ -136,10 +49,10 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
     await new Promise((r) => setTimeout(r, 3_000));
     await sim.pause();
     const lastSeq = sim.lastSeq();
-    await untilCaughtUp(reconciler, lastSeq);
+    await h.untilCaughtUp(reconciler, lastSeq);
     const status = reconciler.status();
     // Every row once: summed by the seed or read after it.
-    expect((status.counters?.ledgerRowsSeeded ?? 0) + (status.counters?.ledgerRowsReadSinceStart ?? 0)).toBe(await ledgerRowCount());
+    expect((status.counters?.ledgerRowsSeeded ?? 0) + (status.counters?.ledgerRowsReadSinceStart ?? 0)).toBe(await h.ledgerRowCount());
     expect(status.counters?.engineEventsApplied).toBeLessThanOrEqual(lastSeq - Number(atStart.watermarks?.engineSeq ?? 0));
     expect(status.counters?.engineEventsApplied).toBeGreaterThan(0);
     expect(status.counters?.ledgerRowsRead).toBeGreaterThan(0);
@@ -147,7 +60,7 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
     expect(alerts).toEqual([]);
     expect(reconciler.status().openBreaks).toBe(0);
     await reconciler.stop();
-    await expectSavedStateEqualsFullScan();
+    await h.expectSavedStateEqualsFullScan();
   });
 
   it('a restart after the seed resumes from its checkpoint: no second seed, exactly the rows past the watermark', { timeout: 120_000 }, async () => {
@@ -155,11 +68,11 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
     expect(mark).toBeDefined();
     sim.resume();
     await new Promise((r) => setTimeout(r, 1_500));
-    const reconciler = await startReconciler();
+    const reconciler = await h.startReconciler();
     await new Promise((r) => setTimeout(r, 1_500));
     await sim.pause();
     const lastSeq = sim.lastSeq();
-    await untilCaughtUp(reconciler, lastSeq);
+    await h.untilCaughtUp(reconciler, lastSeq);
     const rowsPast = Number((await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM ledger_entries WHERE (tx_id, id) > ($1::text::xid8, $2::bigint)', [mark?.right_tx, mark?.right_id])).rows[0]?.n);
     const status = reconciler.status();
     expect(status.counters?.ledgerRowsSeeded).toBe(0);
@@ -168,7 +81,7 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     expect(alerts).toEqual([]);
     await reconciler.stop();
-    await expectSavedStateEqualsFullScan();
+    await h.expectSavedStateEqualsFullScan();
   });
 
   it('over the position cap (ADR 0026): every seeded position saved, at most the cap held, evicted keys reloaded, the seal of every position', { timeout: 120_000 }, async () => {
@@ -178,7 +91,7 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
     await leaveStrayPosition();
     const known = sim.registry().length;
     expect(known).toBeGreaterThan(cap * 3);
-    const reconciler = await startReconciler({ positionsInMemoryMax: cap, graceMs });
+    const reconciler = await h.startReconciler({ positionsInMemoryMax: cap, graceMs });
     // Paused, the sides agree: nothing must be held past the cap; everything is in Postgres already.
     expect(reconciler.status().counters).toMatchObject({ positionsKnown: known, positionsInMemory: cap });
     expect(await savedPositionCount()).toBe(known);
@@ -187,16 +100,16 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
     sim.resume();
     await new Promise((r) => setTimeout(r, 300));
     await sim.pause();
-    await untilCaughtUp(reconciler, sim.lastSeq());
+    await h.untilCaughtUp(reconciler, sim.lastSeq());
     // Quiet again: the next batches (the ledger's polls) checkpoint and evict down to the cap.
     await until('the book back within the cap', () => (reconciler.status().counters?.positionsInMemory ?? Infinity) <= cap, 15_000);
     await new Promise((r) => setTimeout(r, graceMs));
     expect(alerts).toEqual([]);
     const seal = await reconciler.seal('2026-02-01');
     expect(seal.cut.positions).toBe(sim.registry().length);
-    expect(seal.digest).toBe(await fullScanDigest());
+    expect(seal.digest).toBe(await h.fullScanDigest());
     await reconciler.stop();
-    await expectSavedStateEqualsFullScan();
+    await h.expectSavedStateEqualsFullScan();
   });
 
   it('with no engine answering a snapshot it seeds the ledger and reads the balance stream from its start', { timeout: 120_000 }, async () => {
@@ -204,16 +117,16 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
     await leaveStrayPosition();
     await sim.stop(); // nobody serves me.snapshot now
     const lastSeq = sim.lastSeq();
-    const reconciler = await startReconciler({ snapshotTimeoutMs: 300 });
+    const reconciler = await h.startReconciler({ snapshotTimeoutMs: 300 });
     expect(reconciler.status().counters?.ledgerRowsSeeded).toBeGreaterThan(10_000);
-    await untilCaughtUp(reconciler, lastSeq);
+    await h.untilCaughtUp(reconciler, lastSeq);
     // Every event of the stream applied: the engine side had no snapshot to start from.
     expect(reconciler.status().counters?.engineEventsApplied).toBe(lastSeq);
     await new Promise((r) => setTimeout(r, 2_500));
     expect(alerts).toEqual([]);
     expect(reconciler.status().openBreaks).toBe(0);
     await reconciler.stop();
-    await expectSavedStateEqualsFullScan();
+    await h.expectSavedStateEqualsFullScan();
   });
 
   it('a journal of the seeded history that does not sum to zero is a break, as if the follower had read it', { timeout: 60_000 }, async () => {
@@ -222,7 +135,7 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
       `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
        VALUES ('lopsided', 'house:custody', 'ETH', 2, 'test', 'x'), ('lopsided', 'house:fees', 'ETH', -1.5, 'test', 'x')`);
     const txId = (await pool.query<{ tx_id: string }>("SELECT tx_id::text FROM ledger_entries WHERE journal_id = 'lopsided' LIMIT 1")).rows[0]?.tx_id;
-    const reconciler = await startReconciler({ snapshotTimeoutMs: 300 });
+    const reconciler = await h.startReconciler({ snapshotTimeoutMs: 300 });
     await until('the journal and currency breaks', () => alerts.length >= 2, 10_000);
     await new Promise((r) => setTimeout(r, 1_000));
     await reconciler.stop();
@@ -237,17 +150,10 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
   it('a seed whose last transaction\'s ids cross a power of ten (…9999 → …10000): every row once, no journal split, no currency break', { timeout: 60_000 }, async () => {
     await forgetCheckpoint();
     alerts.length = 0;
-    const maxId = BigInt((await pool.query<{ m: string }>('SELECT max(id)::text AS m FROM ledger_entries')).rows[0]?.m ?? '0');
-    let power = 10n;
-    while (power <= maxId + 5n) power *= 10n;
-    await pool.query("SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), $1::bigint)", [(power - 5n).toString()]);
     // One transaction, ids power−4 … power+5: as text "…9999" sorted after "…10005" (the seed's watermark before the fix).
-    await pool.query(
-      `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
-       SELECT 'straddle-' || (g / 2), CASE WHEN g % 2 = 0 THEN 'ustraddle' ELSE 'house:custody' END, 'ETH', CASE WHEN g % 2 = 0 THEN 1 ELSE -1 END, 'test', 'straddle'
-         FROM generate_series(0, 9) g`);
-    const reconciler = await startReconciler({ snapshotTimeoutMs: 300 });
-    const end = await ledgerEnd();
+    await insertTransactionAcrossPowerOfTen(pool, { prefix: 'straddle', userId: 'ustraddle', currency: 'ETH' });
+    const reconciler = await h.startReconciler({ snapshotTimeoutMs: 300 });
+    const end = await h.ledgerEnd();
     await until('the ledger read to its end', () => {
       const w = reconciler.status().watermarks;
       return w?.ledgerTxId === end.txId && w.ledgerId === end.id;
@@ -255,7 +161,7 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
     await new Promise((r) => setTimeout(r, 1_500)); // past the grace window and the seeded journals' check
     const status = reconciler.status();
     await reconciler.stop();
-    expect((status.counters?.ledgerRowsSeeded ?? 0) + (status.counters?.ledgerRowsReadSinceStart ?? 0)).toBe(await ledgerRowCount());
+    expect((status.counters?.ledgerRowsSeeded ?? 0) + (status.counters?.ledgerRowsReadSinceStart ?? 0)).toBe(await h.ledgerRowCount());
     expect(alerts.filter((a) => a.kind === 'journal_unbalanced' || a.kind === 'currency_nonzero')).toEqual([]);
   });
 });

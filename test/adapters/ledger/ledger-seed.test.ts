@@ -3,6 +3,7 @@ import { readLedgerBatch, type LedgerWatermark } from '../../../src/adapters/led
 import { readLedgerSeed, readLedgerSumsAfter, readUnbalancedJournals, type LedgerSeed } from '../../../src/adapters/ledger/ledger-seed.js';
 import { createPool, type Pool } from '../../../src/db/pool.js';
 import { createTestDatabase } from '../../support/database.js';
+import { insertTransactionAcrossPowerOfTen } from '../../support/ledger-ids.js';
 
 let pool: Pool;
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -29,6 +30,40 @@ async function commitJournal(journalId: string, userId: string, currency: string
 }
 
 const keyOf = (userId: string, currency: string): string => `${userId}/${currency}`;
+
+/**
+ * `count` writers committing balanced journals until stopped, each holding its transaction open
+ * a few ms (up to `holdMsMax`) after its insert: transactions overlap, so a later xid often
+ * commits while an earlier one is still open (the case an id or xid watermark alone gets wrong).
+ */
+function startOverlappingWriters(options: { count: number; prefix: string; userStride: number; holdMsMax: number }): { committed(): number; stop(): Promise<void> } {
+  let writing = true;
+  let committed = 0;
+  const writers = Array.from({ length: options.count }, async (_, w) => {
+    for (let i = 0; writing; i++) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(
+          `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
+           VALUES ($1, $2, $3, $4::numeric / 1e18, 'test', $1), ($1, 'house:custody', $3, -$4::numeric / 1e18, 'test', $1)`,
+          [`${options.prefix}${w}-${i}`, `u${(w * options.userStride + i) % 20}`, currencies[(w + i) % 2], (BigInt(w * 1_000 + i + 1) * 10n ** 15n).toString()]);
+        await new Promise((r) => setTimeout(r, (w * 3 + i) % options.holdMsMax));
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      committed++;
+    }
+  });
+  return {
+    committed: () => committed,
+    async stop() {
+      writing = false;
+      await Promise.all(writers);
+    },
+  };
+}
 
 /** What the table holds now, per (account, currency), in minor units. */
 async function tableTotals(): Promise<Map<string, bigint>> {
@@ -64,39 +99,18 @@ async function seedThenFollow(seed: LedgerSeed): Promise<{ totals: Map<string, b
 describe('seeding the ledger side at a consistent watermark', () => {
   it('seed + follow from its watermark gives exact totals while rows commit concurrently (none missed, none counted twice)', { timeout: 60_000 }, async () => {
     for (let i = 0; i < 200; i++) await commitJournal(`pre-${i}`, `u${i % 20}`, currencies[i % 2] as string, BigInt(i + 1) * minorOfUnit);
-    // Eight writers commit journals for the whole time the seeds run (and a while after), each
-    // holding its transaction open a few ms after its insert: transactions overlap, so a later xid
-    // often commits while an earlier one is still open (the case an id or xid watermark alone gets wrong).
-    let writing = true;
-    let committed = 0;
-    const writers = Array.from({ length: 8 }, async (_, w) => {
-      for (let i = 0; writing; i++) {
-        const client = await pool.connect();
-        try {
-          await client.query('BEGIN');
-          await client.query(
-            `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
-             VALUES ($1, $2, $3, $4::numeric / 1e18, 'test', $1), ($1, 'house:custody', $3, -$4::numeric / 1e18, 'test', $1)`,
-            [`w${w}-${i}`, `u${(w * 7 + i) % 20}`, currencies[(w + i) % 2], (BigInt(w * 1_000 + i + 1) * 10n ** 15n).toString()]);
-          await new Promise((r) => setTimeout(r, (w * 3 + i) % 12));
-          await client.query('COMMIT');
-        } finally {
-          client.release();
-        }
-        committed++;
-      }
-    });
+    // Eight writers commit journals for the whole time the seeds run (and a while after).
+    const writers = startOverlappingWriters({ count: 8, prefix: 'w', userStride: 7, holdMsMax: 12 });
     await new Promise((r) => setTimeout(r, 200));
-    const committedBefore = committed;
+    const committedBefore = writers.committed();
     const seeds: LedgerSeed[] = [];
     for (let i = 0; i < 10; i++) {
       seeds.push(await readLedgerSeed(pool));
       await new Promise((r) => setTimeout(r, 15));
     }
     await new Promise((r) => setTimeout(r, 200));
-    writing = false;
-    await Promise.all(writers);
-    expect(committed - committedBefore).toBeGreaterThan(20);
+    await writers.stop();
+    expect(writers.committed() - committedBefore).toBeGreaterThan(20);
 
     const expected = await tableTotals();
     for (const seed of seeds) {
@@ -139,14 +153,7 @@ describe('seeding the ledger side at a consistent watermark', () => {
 
   it('the watermark is the last row below the horizon by number, not as text: ids across a power of ten (9999 → 10000) are not read twice', { timeout: 60_000 }, async () => {
     // The next ids straddle a power of ten: as text "9999" sorts after "10005". One transaction holds them all.
-    const maxId = BigInt((await pool.query<{ m: string }>('SELECT coalesce(max(id), 0)::text AS m FROM ledger_entries')).rows[0]?.m ?? '0');
-    let power = 10n;
-    while (power <= maxId + 5n) power *= 10n;
-    await pool.query("SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), $1::bigint)", [(power - 5n).toString()]);
-    await pool.query(
-      `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
-       SELECT 'straddle-' || (g / 2), CASE WHEN g % 2 = 0 THEN 'ustraddle' ELSE 'house:custody' END, 'BTC', CASE WHEN g % 2 = 0 THEN 1 ELSE -1 END, 'test', 'straddle'
-         FROM generate_series(0, 9) g`);
+    const power = await insertTransactionAcrossPowerOfTen(pool, { prefix: 'straddle', userId: 'ustraddle', currency: 'BTC' });
     const last = (await pool.query<{ tx_id: string; id: string }>('SELECT tx_id::text AS tx_id, id::text AS id FROM ledger_entries e ORDER BY e.tx_id DESC, e.id DESC LIMIT 1')).rows[0];
     expect(BigInt(last?.id ?? '0')).toBe(power + 5n);
     const seed = await readLedgerSeed(pool);
@@ -167,32 +174,9 @@ describe('seeding the ledger side at a consistent watermark', () => {
     const checkpoint = await table();
     const before = await tableTotals();
     // Past it, one transaction whose ids cross a power of ten (as text "…9999" sorts after "…10005").
-    const maxId = checkpoint.id;
-    let power = 10n;
-    while (power <= maxId + 5n) power *= 10n;
-    await pool.query("SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), $1::bigint)", [(power - 5n).toString()]);
-    await pool.query(
-      `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
-       SELECT 'cross-' || (g / 2), CASE WHEN g % 2 = 0 THEN 'ucross' ELSE 'house:custody' END, 'ETH', CASE WHEN g % 2 = 0 THEN 1 ELSE -1 END, 'test', 'cross'
-         FROM generate_series(0, 9) g`);
+    await insertTransactionAcrossPowerOfTen(pool, { prefix: 'cross', userId: 'ucross', currency: 'ETH' });
     // Writers with overlapping transactions commit while the sums are read.
-    let writing = true;
-    const writers = Array.from({ length: 6 }, async (_, w) => {
-      for (let i = 0; writing; i++) {
-        const client = await pool.connect();
-        try {
-          await client.query('BEGIN');
-          await client.query(
-            `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
-             VALUES ($1, $2, $3, $4::numeric / 1e18, 'test', $1), ($1, 'house:custody', $3, -$4::numeric / 1e18, 'test', $1)`,
-            [`cw${w}-${i}`, `u${(w * 5 + i) % 20}`, currencies[(w + i) % 2], (BigInt(w * 1_000 + i + 1) * 10n ** 15n).toString()]);
-          await new Promise((r) => setTimeout(r, (w * 3 + i) % 10));
-          await client.query('COMMIT');
-        } finally {
-          client.release();
-        }
-      }
-    });
+    const writers = startOverlappingWriters({ count: 6, prefix: 'cw', userStride: 5, holdMsMax: 10 });
     await new Promise((r) => setTimeout(r, 150));
     const reads: LedgerSeed[] = [];
     for (let i = 0; i < 8; i++) {
@@ -200,8 +184,7 @@ describe('seeding the ledger side at a consistent watermark', () => {
       await new Promise((r) => setTimeout(r, 15));
     }
     await new Promise((r) => setTimeout(r, 150));
-    writing = false;
-    await Promise.all(writers);
+    await writers.stop();
 
     const expected = await tableTotals();
     const tableRows = Number((await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM ledger_entries')).rows[0]?.n);
