@@ -112,6 +112,39 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
     await h.expectSavedStateEqualsFullScan();
   });
 
+  it('breaks still open from before a cold start: a seeded key that agrees now resolves, one that still differs stays open, unpaged again; agreeing keys are counted as compared', { timeout: 120_000 }, async () => {
+    await forgetCheckpoint();
+    alerts.length = 0;
+    const resolved: BreakAlert[] = [];
+    const sub = h.nc.subscribe(h.names.reconResolvedSubject('me_db'), { callback: (_e, msg) => void resolved.push(msg.json<BreakAlert>()) });
+    const [healed, broken] = [sim.userIds[3] as string, sim.userIds[4] as string];
+    const first = await h.startReconciler({ graceMs: 300 });
+    sim.resume();
+    const healedFault = sim.faults.engineOnlyChange({ userId: healed, currency: 'ETH', deltaMinor: 7n * 10n ** 15n });
+    const brokenFault = sim.faults.engineOnlyChange({ userId: broken, currency: 'ETH', deltaMinor: 9n * 10n ** 15n });
+    await until('both breaks paged', () => [healed, broken].every((u) => alerts.some((a) => a.userId === u && a.currency === 'ETH')), 20_000);
+    await sim.pause();
+    await first.stop();
+    await sim.fix(healedFault.faultId);
+    await forgetCheckpoint(); // the breaks stay in recon_breaks: a first start finds them open
+    alerts.length = 0;
+    const checksBefore = (await pool.query<{ id: string }>("SELECT coalesce(max(id), 0)::text AS id FROM recon_checks")).rows[0]?.id;
+    const reconciler = await h.startReconciler({ graceMs: 300 });
+    await until('the healed key resolved', () => resolved.some((a) => a.userId === healed && a.currency === 'ETH'), 10_000);
+    await new Promise((r) => setTimeout(r, 1_000)); // past the grace window
+    expect(reconciler.liveBreaks().map((b) => `${b.userId}/${b.currency}`)).toEqual([`${broken}/ETH`]);
+    expect(alerts).toEqual([]); // the open one is not paged a second time
+    await reconciler.stop();
+    sub.unsubscribe();
+    // The seed's comparison is journalled like any round: every position compared, all but the broken one equal.
+    const known = sim.registry().length;
+    const checks = await pool.query<{ compared: string; equal: string }>(
+      "SELECT sum(keys_compared)::text AS compared, sum(keys_equal)::text AS equal FROM recon_checks WHERE boundary = 'me_db' AND id > $1", [checksBefore]);
+    expect(Number(checks.rows[0]?.compared)).toBeGreaterThanOrEqual(known);
+    expect(Number(checks.rows[0]?.equal)).toBeGreaterThanOrEqual(known - 1);
+    await sim.fix(brokenFault.faultId); // the next tests start from agreeing sides
+  });
+
   it('with no engine answering a snapshot it seeds the ledger and reads the balance stream from its start', { timeout: 120_000 }, async () => {
     await forgetCheckpoint();
     await leaveStrayPosition();

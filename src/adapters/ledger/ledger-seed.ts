@@ -62,13 +62,12 @@ export async function readLedgerSumsAfter(pool: Pool, after: LedgerWatermark): P
 async function readLedgerSums(pool: Pool, after: LedgerWatermark | null): Promise<LedgerSeed> {
   const client = await pool.connect();
   try {
-    // Two round trips. The first statement takes the transaction's snapshot and its horizon; the
-    // horizon goes into the second as a literal (a number Postgres returned).
-    const first = (await client.query(
-      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon',
-    )) as unknown as QueryResult[];
-    const horizonText = horizonRow.parse(first[1]?.rows[0]).horizon;
-    if (!/^[0-9]+$/.test(horizonText)) throw new Error(`ledger seed: horizon "${horizonText}" is not a transaction id`);
+    // One round trip: the first statement takes the transaction's snapshot and returns its
+    // horizon; the later ones read it again as an InitPlan (evaluated once per statement), the
+    // same value, since every statement of a REPEATABLE READ transaction sees its first snapshot.
+    // A second round trip to pass the horizon as a literal cost a cold start as much as the Σ
+    // itself whenever the event loop was busy with the engine's snapshot meanwhile.
+    const horizon = '(SELECT pg_snapshot_xmin(pg_current_snapshot()))';
     // Past a watermark (bigints, so digits only): the row comparison readLedgerBatch makes.
     const past = after === null ? '' : ` AND (e.tx_id, e.id) > ('${after.txId.toString()}'::xid8, ${after.id.toString()}::bigint)`;
     // The last position first (through the index); then the sums. From the start, index scans
@@ -78,17 +77,22 @@ async function readLedgerSums(pool: Pool, after: LedgerWatermark | null): Promis
     // column, sorted as text ("9999" after "10005"), and the follower would read the rows past
     // that watermark a second time.
     const scanSettings = `SET LOCAL enable_indexscan = ${after === null ? 'off' : 'on'}; SET LOCAL enable_bitmapscan = ${after === null ? 'off' : 'on'};`;
-    const second = (await client.query(
-      `SELECT e.tx_id::text AS tx_id, e.id::text AS id FROM ledger_entries e WHERE e.tx_id < '${horizonText}'::xid8${past}
+    const results = (await client.query(
+      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+       SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon;
+       SELECT e.tx_id::text AS tx_id, e.id::text AS id FROM ledger_entries e WHERE e.tx_id < ${horizon}${past}
         ORDER BY e.tx_id DESC, e.id DESC LIMIT 1;
        ${scanSettings}
        SELECT e.user_id, e.currency, sum(e.amount)::text AS total, count(*)::text AS rows
-         FROM ledger_entries e WHERE e.tx_id < '${horizonText}'::xid8${past}
+         FROM ledger_entries e WHERE e.tx_id < ${horizon}${past}
         GROUP BY e.user_id, e.currency;
        COMMIT`,
     )) as unknown as QueryResult[];
-    const [last, , , totals] = second;
-    if (!totals || !last || second.length !== 5) throw new Error(`ledger seed: ${second.length} results, expected 5`);
+    if (results.length !== 7) throw new Error(`ledger seed: ${results.length} results, expected 7`);
+    const [, first, last, , , totals] = results;
+    const horizonText = horizonRow.parse(first?.rows[0]).horizon;
+    if (!/^[0-9]+$/.test(horizonText)) throw new Error(`ledger seed: horizon "${horizonText}" is not a transaction id`);
+    if (!totals || !last) throw new Error('ledger seed: a statement returned no result');
     let rows = 0n;
     const seeded: SeededTotal[] = [];
     // One row per (account, currency): checked by hand, a schema parse per row would cost more than the scan.

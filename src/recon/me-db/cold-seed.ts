@@ -17,7 +17,7 @@ export interface ColdSeed {
    * null: no snapshot (the engine did not answer); the balance stream is read from its start.
    * `streamStartSeq`: the stream seq of the first event past asOfSeq (null: not found, read from the start).
    */
-  engine: { asOfSeq: number; balances: BalanceRow[]; streamStartSeq: number | null } | null;
+  engine: { asOfSeq: number; balances: Map<string, BalanceRow>; streamStartSeq: number | null } | null;
   engineUnavailable: SnapshotError | null;
   ledger: LedgerSeed;
   /** When the ledger seed's snapshot was taken (at the latest): the ledger is complete up to then. */
@@ -38,7 +38,8 @@ export interface SeededPosition {
 /**
  * Both sides at once: the snapshot is NATS and the engine's work, the seed is Postgres's.
  * `locate` (where the balance stream goes on past the snapshot) starts as soon as the first
- * chunk tells the snapshot's asOfSeq, while the rest of it arrives.
+ * chunk tells the snapshot's asOfSeq, while the rest of it arrives; it has ended, whatever
+ * happened, when this returns.
  */
 export async function takeColdSeed(deps: {
   nc: NatsConnection; names: NatsNames; pool: Pool; snapshotTimeoutMs: number; nowMs: () => number; locate: (asOfSeq: number) => Promise<number | null>;
@@ -63,8 +64,9 @@ export async function takeColdSeed(deps: {
 /** fetchSnapshot's collection (a (user, currency) listed twice is refused), with `locate` started at the first chunk. */
 async function readEngineSnapshot(deps: { nc: NatsConnection; names: NatsNames; snapshotTimeoutMs: number; locate: (asOfSeq: number) => Promise<number | null> }):
   Promise<{ ok: true; engine: NonNullable<ColdSeed['engine']> } | { ok: false; error: SnapshotError }> {
-  const balances: BalanceRow[] = [];
-  const seen = new Set<string>();
+  // By key (positions.ts keyOf): each key string is built once and reused by every map it goes
+  // into, so its hash is computed once (a cold start handles every (user, currency) the engine has).
+  const balances = new Map<string, BalanceRow>();
   let asOfSeq = 0;
   let located: Promise<number | null> | null = null;
   try {
@@ -75,13 +77,14 @@ async function readEngineSnapshot(deps: { nc: NatsConnection; names: NatsNames; 
       }
       for (const row of chunk.balances) {
         const key = keyOf(row.userId, row.currency);
-        if (seen.has(key)) throw new SnapshotError('INVALID_CHUNK', `snapshot ${chunk.requestId}: ${row.userId}/${row.currency} listed twice`);
-        seen.add(key);
-        balances.push(row);
+        if (balances.has(key)) throw new SnapshotError('INVALID_CHUNK', `snapshot ${chunk.requestId}: ${row.userId}/${row.currency} listed twice`);
+        balances.set(key, row);
       }
       asOfSeq = chunk.asOfSeq;
     }
   } catch (error) {
+    // `locate` may have acted (the caller recreates its consumer there): it ends before this returns.
+    await located?.catch(() => undefined);
     if (error instanceof SnapshotError) return { ok: false, error };
     throw error;
   }
@@ -94,8 +97,8 @@ async function readEngineSnapshot(deps: { nc: NatsConnection; names: NatsNames; 
  */
 export function seededPositions(seed: ColdSeed): Map<string, SeededPosition> {
   const positions = new Map<string, SeededPosition>();
-  for (const row of seed.engine?.balances ?? []) {
-    positions.set(keyOf(row.userId, row.currency), {
+  for (const [key, row] of seed.engine?.balances ?? []) {
+    positions.set(key, {
       userId: row.userId, currency: row.currency, engineTotalMinor: row.totalMinor, engineSeq: seed.engine?.asOfSeq ?? 0, ledgerTotalMinor: 0n,
     });
   }

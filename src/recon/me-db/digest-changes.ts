@@ -15,6 +15,11 @@ export class DigestChanges {
     return this.leafBefore.size;
   }
 
+  /** A position the book did not hold before (a seeded one): added to the digest at the next update. */
+  noteNew(key: string): void {
+    if (!this.leafBefore.has(key)) this.leafBefore.set(key, null);
+  }
+
   /** Call before changing the position at `key`. */
   noteBefore(book: PositionBook, key: string): void {
     if (this.leafBefore.has(key)) return;

@@ -143,8 +143,8 @@ export class PositionBook {
   }
 
   /** Restores a saved position after a restart; its history starts at the saved values. */
-  restore(userId: string, currency: string, engineTotalMinor: bigint, engineSeq: number, ledgerTotalMinor: bigint, nowMs: number): void {
-    this.positions.set(keyOf(userId, currency), {
+  restore(userId: string, currency: string, engineTotalMinor: bigint, engineSeq: number, ledgerTotalMinor: bigint, nowMs: number, key = keyOf(userId, currency)): void {
+    this.positions.set(key, {
       userId, currency, engineTotalMinor, engineSeq, ledgerTotalMinor,
       engineHistory: [{ totalMinor: engineTotalMinor, atMs: nowMs }],
       ledgerHistory: [{ totalMinor: ledgerTotalMinor, atMs: nowMs }],

@@ -4,7 +4,7 @@ import { parseBalanceEvent, userIdOfBalanceSubject, type BalanceEvent } from '..
 import { fetchSnapshot } from '../../adapters/matching-engine/snapshot-client.js';
 import type { AccountCommandClient } from '../../actors/command-client.js';
 import { parkCommand } from '../../actors/parking.js';
-import { recreateDurableConsumerAt, rewindDurableConsumer } from '../../nats/durable-consumer.js';
+import { recreateDurableConsumerAt, rewindDurableConsumer, type DurableConsumerSpec } from '../../nats/durable-consumer.js';
 import { ensureBalanceStream, ensureReconStream } from '../../nats/topology.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { breakKinds } from '../breaks/break-kinds.js';
@@ -160,7 +160,7 @@ export class MeDbReconciler implements Reconciler {
       inFlightMax: deps.limits.engineInFlightMax,
     };
     if (!restored && deps.limits.coldSeed) {
-      await recreateDurableConsumerAt(deps.jsm, consumerSpec, await this.coldSeed());
+      await this.coldSeed(consumerSpec);
       // The seeded keys compared once before start() returns: those equal are confirmed now.
       await this.queue.run(() => this.judgeWatched(this.nowMs()));
     } else {
@@ -170,7 +170,8 @@ export class MeDbReconciler implements Reconciler {
     const consumer = await deps.js.consumers.get(deps.names.meBalanceStream, deps.names.meDbConsumer);
     // Until the first message says otherwise, the engine side is as far behind as the consumer's
     // backlog: after a restart, a ledger read faster than the stream must not judge a lagging engine.
-    this.engineBacklog = (await consumer.info()).num_pending;
+    // (The info get() has just fetched: no second round trip.)
+    this.engineBacklog = (await consumer.info(true)).num_pending;
     this.messages = await consumer.consume({ max_messages: 1_000 });
     this.breaks.startEffects();
     this.listener = await listenForLedgerInserts(deps.pool, () => this.ledgerWake?.(), deps.log).catch(() => null);
@@ -258,28 +259,50 @@ export class MeDbReconciler implements Reconciler {
   /**
    * A first start: both sides seeded as sets at their own watermarks (cold-seed.ts, ADR 0025),
    * restored as a checkpoint would be (so a difference dates from now at the earliest, and is
-   * judged once both sides are complete past it). Returns where the balance stream is followed
-   * from: the first event past the snapshot, or its start when there is no snapshot.
+   * judged once both sides are complete past it). The durable consumer is recreated where the
+   * balance stream is followed from: a margin before the first event past the snapshot, or the
+   * stream's start when there is no snapshot.
+   *
+   * What does not depend on both reads overlaps them (on a cold start with a backlog these
+   * round trips were a third of the time): the saved positions are cleared while the sides are
+   * read, and the consumer is recreated as soon as the snapshot's first chunk tells where.
    */
-  private async coldSeed(): Promise<number | 'all'> {
+  private async coldSeed(consumerSpec: Omit<DurableConsumerSpec, 'firstStart'>): Promise<void> {
     const { deps } = this;
     const startedMs = performance.now();
+    const cleared = replaceSavedPositions(this.writes, []);
+    cleared.catch(() => undefined); // awaited below, once the reads are done
+    const followFrom = (streamStartSeq: number | null): number | 'all' =>
+      streamStartSeq === null ? 'all' : Math.max(1, streamStartSeq - deps.limits.seedStreamMarginEvents);
     const seed = await takeColdSeed({
       nc: deps.nc, names: deps.names, pool: deps.pool, snapshotTimeoutMs: deps.limits.snapshotTimeoutMs, nowMs: this.nowMs,
-      locate: (asOfSeq) => streamSeqAfter(deps.jsm, deps.names.meBalanceStream, deps.names.meBalanceSubjectAll, asOfSeq),
+      locate: async (asOfSeq) => {
+        const streamStartSeq = await streamSeqAfter(deps.jsm, deps.names.meBalanceStream, deps.names.meBalanceSubjectAll, asOfSeq);
+        await recreateDurableConsumerAt(deps.jsm, consumerSpec, followFrom(streamStartSeq));
+        return streamStartSeq;
+      },
     });
+    await cleared;
     const readMs = performance.now() - startedMs;
     const nowMs = this.nowMs();
     this.book.markRestored(nowMs);
     const positions = seededPositions(seed);
     if (positions.size <= deps.limits.positionsInMemoryMax) {
-      await replaceSavedPositions(this.writes, []);
+      // Compared here, once, as they go in: a key whose sides agree and that no break can be
+      // open on is confirmed now (and counted as the first round's comparison would); the rest
+      // are watched, and judged before start() returns.
+      const breaksUnheld = this.breaks.unheldCount > 0;
+      const breaksHeld = this.breaks.list().length > 0;
+      let equal = 0;
       for (const [key, p] of positions) {
-        this.digestChanges.noteBefore(this.book, key); // new to the digest: added at the first checkpoint
-        this.book.restore(p.userId, p.currency, p.engineTotalMinor, p.engineSeq, p.ledgerTotalMinor, nowMs);
-        this.watched.add(key);
+        this.digestChanges.noteNew(key); // new to the digest: added at the first checkpoint
+        this.book.restore(p.userId, p.currency, p.engineTotalMinor, p.engineSeq, p.ledgerTotalMinor, nowMs, key);
         this.dirty.add(key);
+        if (p.engineTotalMinor === p.ledgerTotalMinor && !breaksUnheld && !(breaksHeld && this.breaks.has(balanceKind, breakKeyOf(p)))) equal++;
+        else this.watched.add(key);
       }
+      this.checkCounts.keysCompared += equal;
+      this.checkCounts.keysEqual += equal;
     } else {
       // More than the cap (ADR 0026): all saved now, so the ones not held are where an eviction
       // would have left them; held, as a restart holds: those that differ (or break) first.
@@ -307,19 +330,20 @@ export class MeDbReconciler implements Reconciler {
       readMs: Math.round(readMs), snapshotMs: Math.round(seed.engineReadMs), ledgerSeedMs: Math.round(seed.ledgerReadMs), applyMs: Math.round(performance.now() - startedMs - readMs),
     };
     if (!seed.engine) {
+      // The snapshot failed (after any recreation `locate` made: takeColdSeed waits for it).
+      await recreateDurableConsumerAt(deps.jsm, consumerSpec, 'all');
       deps.log.warn({ ...log, code: seed.engineUnavailable?.code, err: seed.engineUnavailable?.message }, 'me_db seeded the ledger; engine snapshot unavailable, reading the balance stream from its start');
-      return 'all';
+      return;
     }
     this.engineSeq = seed.engine.asOfSeq;
     this.appliedThroughSeq = seed.engine.asOfSeq;
     // A margin before the first event past the snapshot: events the snapshot holds are judged seen,
     // and one stored out of order near the boundary is not skipped.
-    const startSeq = seed.engine.streamStartSeq === null ? null : Math.max(1, seed.engine.streamStartSeq - deps.limits.seedStreamMarginEvents);
+    const startSeq = followFrom(seed.engine.streamStartSeq);
     // Below the start every event is in the snapshot: should the consumer ever be recreated from the
     // stream's start, they are redeliveries (seen), not a sequence going back.
-    if (startSeq !== null) this.engineStreamSeq = startSeq - 1;
-    deps.log.info({ ...log, asOfSeq: seed.engine.asOfSeq, balances: seed.engine.balances.length, streamStartSeq: startSeq, totalMs: Math.round(performance.now() - startedMs) }, 'me_db seeded from the engine snapshot and the ledger');
-    return startSeq ?? 'all';
+    if (startSeq !== 'all') this.engineStreamSeq = startSeq - 1;
+    deps.log.info({ ...log, asOfSeq: seed.engine.asOfSeq, balances: seed.engine.balances.size, streamStartSeq: startSeq, totalMs: Math.round(performance.now() - startedMs) }, 'me_db seeded from the engine snapshot and the ledger');
   }
 
   /** First start: the engine's balances as of a seq; events up to it are then skipped. */

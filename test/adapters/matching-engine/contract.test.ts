@@ -4,6 +4,7 @@ import {
   balanceEventWireOf,
   parseBalanceEvent,
   parseSnapshotReply,
+  snapshotReplySchema,
   userIdOfBalanceSubject,
   type BalanceEvent,
 } from '../../../src/adapters/matching-engine/contract.js';
@@ -177,5 +178,62 @@ describe('parseSnapshotReply (me.snapshot)', () => {
     });
     expect(parseSnapshotReply({ requestId: 'r1', asOfSeq: -1, chunk: 0, last: true, balances: [] })).toMatchObject({ ok: false });
     expect(parseSnapshotReply('not json')).toMatchObject({ ok: false });
+  });
+
+  it('reads a chunk by hand exactly as the schema would: the same rows accepted, with the same values', () => {
+    // Mostly well-formed (so that many chunks are accepted), with every kind of malformed field mixed in.
+    const plain = fc.bigInt({ min: 0n, max: 10n ** 38n - 1n }).map((minor) => {
+      const digits = minor.toString().padStart(19, '0');
+      const fraction = digits.slice(-18).replace(/0+$/, '');
+      return `${digits.slice(0, -18)}${fraction ? `.${fraction}` : ''}`;
+    });
+    const amount = fc.oneof(
+      { arbitrary: plain, weight: 12 },
+      { arbitrary: fc.constantFrom('0', '01', '1.', '.5', '-1', ' 1', '1 ', '1e3', '', '0.0000000000000000001', '1'.repeat(21), '1'.repeat(20), '+1', '١'), weight: 1 },
+      { arbitrary: fc.string({ maxLength: 6 }), weight: 1 },
+      { arbitrary: fc.integer(), weight: 1 },
+    );
+    const name = fc.oneof(
+      { arbitrary: fc.constantFrom('alice', 'a'.repeat(64), 'BTC', 'u_1-x'), weight: 12 },
+      { arbitrary: fc.constantFrom('a'.repeat(65), 'a.b', 'a b', '', 'x'.repeat(33)), weight: 1 },
+      { arbitrary: fc.string({ maxLength: 4 }), weight: 1 },
+      { arbitrary: fc.constant(7), weight: 1 },
+    );
+    const wireRow = fc.record({ userId: name, currency: name, total: amount, locked: amount, available: amount });
+    // Mostly consistent rows (available = total, nothing locked), some with any three amounts.
+    const rowArb = fc.oneof(
+      { arbitrary: fc.record({ userId: name, currency: name, total: amount }).map((r) => ({ ...r, locked: '0', available: r.total })), weight: 8 },
+      { arbitrary: wireRow, weight: 1 },
+    );
+    const chunkArb = fc.record({
+      requestId: fc.oneof({ arbitrary: fc.constant('r1'), weight: 8 }, { arbitrary: fc.string({ maxLength: 3 }), weight: 1 }),
+      asOfSeq: fc.oneof({ arbitrary: fc.nat(), weight: 8 }, { arbitrary: fc.constantFrom(-1, 1.5), weight: 1 }),
+      chunk: fc.nat(),
+      last: fc.oneof({ arbitrary: fc.boolean(), weight: 8 }, { arbitrary: fc.constant('yes'), weight: 1 }),
+      balances: fc.array(rowArb, { maxLength: 4 }),
+    });
+    let acceptedWithRows = 0;
+    fc.assert(fc.property(chunkArb, (chunk) => {
+      const schema = snapshotReplySchema.safeParse(chunk);
+      const parsed = parseSnapshotReply(JSON.stringify(chunk));
+      if (!schema.success || 'error' in schema.data) {
+        expect(parsed.ok).toBe(false);
+        return;
+      }
+      const rows = schema.data.balances;
+      if (rows.some((r) => r.total !== r.locked + r.available)) {
+        expect(parsed.ok).toBe(false);
+        return;
+      }
+      expect(parsed).toEqual({
+        ok: true, kind: 'chunk',
+        chunk: {
+          requestId: schema.data.requestId, asOfSeq: schema.data.asOfSeq, chunk: schema.data.chunk, last: schema.data.last,
+          balances: rows.map((r) => ({ userId: r.userId, currency: r.currency, totalMinor: r.total, lockedMinor: r.locked, availableMinor: r.available })),
+        },
+      });
+      if (rows.length > 0) acceptedWithRows++;
+    }), { numRuns: 2_000 });
+    expect(acceptedWithRows).toBeGreaterThan(50);
   });
 });
