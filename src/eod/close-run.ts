@@ -19,7 +19,7 @@ import { EodStepFailure, type EodStep, type EodStepContext } from './steps/step.
 
 /** A request the close refuses before writing anything: `field` names what is wrong. */
 export class EodInputError extends Error {
-  constructor(readonly code: 'INVALID_REQUEST' | 'NOT_FOUND', readonly field: string, message: string) {
+  constructor(readonly code: 'INVALID_REQUEST' | 'NOT_FOUND' | 'CONFLICT', readonly field: string, message: string) {
     super(`${field}: ${message}`);
     this.name = 'EodInputError';
   }
@@ -77,11 +77,21 @@ export class EodClose {
     this.cutover = { time: deps.settings.EOD_CUTOVER_TIME, zone: deps.settings.EOD_TIMEZONE };
   }
 
-  /** Runs (or joins the run of) `date`. Throws EodInputError for a date that cannot be closed, before writing anything. */
+  /**
+   * Runs (or joins the run of) `date`, any day that has ended. The reports are chained, so the
+   * days before it from the first ledger row on that are not sealed yet are closed first, in
+   * order (as the scheduler would). Throws EodInputError for a date that cannot be closed,
+   * before writing anything, and CONFLICT when an earlier day did not seal.
+   */
   run(date: string): Promise<RunState> {
+    return this.once(date, () => this.execute(date));
+  }
+
+  /** One run of `date` at a time in this instance: a second request joins the first. */
+  private once(date: string, run: () => Promise<RunState>): Promise<RunState> {
     let running = this.runs.get(date);
     if (!running) {
-      running = this.execute(date).finally(() => this.runs.delete(date));
+      running = run().finally(() => this.runs.delete(date));
       this.runs.set(date, running);
     }
     return running;
@@ -141,9 +151,18 @@ export class EodClose {
     if (window.endMs > this.nowMs()) {
       throw new EodInputError('INVALID_REQUEST', 'date', `${date} has not ended (it ends at ${new Date(window.endMs).toISOString()}, cutover ${this.cutover.time} ${this.cutover.zone})`);
     }
+  }
+
+  /** The days from the first ledger row up to `date` (excluded) that are not sealed, in order. */
+  private async unsealedBefore(date: string): Promise<string[]> {
     const first = await this.firstBusinessDate();
-    if (first === null) throw new EodInputError('INVALID_REQUEST', 'date', 'the ledger has no rows yet: there is no day to close');
-    if (date < first) throw new EodInputError('INVALID_REQUEST', 'date', `${date} is before the first ledger row (business date ${first})`);
+    if (first === null || first >= date) return [];
+    const sealed = await this.deps.pool.query<{ date: string }>(
+      "SELECT to_char(business_date, 'YYYY-MM-DD') AS date FROM eod_reports WHERE business_date >= $1 AND business_date < $2", [first, date]);
+    const done = new Set(sealed.rows.map((r) => r.date));
+    const missing: string[] = [];
+    for (let day = first; day < date; day = addDays(day, 1)) if (!done.has(day)) missing.push(day);
+    return missing;
   }
 
   private assertDateShape(date: string): void {
@@ -164,16 +183,30 @@ export class EodClose {
       await this.publish(date, fence);
       return this.stateOf(date, false);
     }
-    // The chain: the previous date must be sealed unless it is before the first day with data.
-    const first = (await this.firstBusinessDate()) as string;
-    const previous = addDays(date, -1);
-    let prevSha256: string | null = null;
-    let previousSealedDate: string | null = null;
-    if (previous >= first) {
-      prevSha256 = await this.sealedSha(previous);
-      if (!prevSha256) throw new EodInputError('INVALID_REQUEST', 'date', `the previous business date ${previous} is not sealed: close it first (the reports are chained)`);
-      previousSealedDate = previous;
+    // The chain: every earlier day with data is sealed before this one (joining a run already going).
+    const earlier = await this.unsealedBefore(date);
+    if (earlier.length > 0) this.deps.log.info({ event: 'eod.run.earlier_days', date, days: earlier.length, from: earlier[0], to: earlier.at(-1) }, `closing ${earlier.length} earlier unsealed day(s) first: the reports are chained`);
+    for (const day of earlier) {
+      const state = await this.once(day, () => this.closeOne(day));
+      if (state.status !== 'sealed') {
+        throw new EodInputError('CONFLICT', 'date', `${day}, an earlier business date, did not seal (${state.status}); ${date} waits for it (the reports are chained): see recon eod status ${day}, then run ${date} again`);
+      }
     }
+    return this.closeOne(date);
+  }
+
+  /** Closes `date`, whose earlier days are sealed (or before the first ledger row). */
+  private async closeOne(date: string): Promise<RunState> {
+    const fence = this.deps.fence();
+    if (!fence) throw new Error('this instance does not lead: the close runs on the leader');
+    if (await this.sealedSha(date)) {
+      await this.publish(date, fence);
+      return this.stateOf(date, false);
+    }
+    // Chained to the previous date's report; null for the first (a previous date with data is sealed by now).
+    const previous = addDays(date, -1);
+    const prevSha256 = await this.sealedSha(previous);
+    const previousSealedDate = prevSha256 === null ? null : previous;
     const window = businessWindow(date, this.cutover);
     const { log, settings } = this.deps;
     log.info({ event: 'eod.run.started', date, fence: fence.token }, `closing ${date}`);

@@ -69,12 +69,11 @@ afterAll(async () => {
 describe('the EOD close', () => {
   it('refuses bad input naming the field, and writes nothing', async () => {
     const before = await rowCounts();
-    for (const body of [{ date: '2026-13-01' }, { date: '26-11-24' }, { date: '2030-01-01' }, { date: '2026-11-01' }, {}]) {
+    for (const body of [{ date: '2026-13-01' }, { date: '26-11-24' }, { date: '2030-01-01' }, {}]) {
       const reply = (await t.admin('eod.run', body)) as AdminError;
       expect(reply.error.code).toBe('INVALID_REQUEST');
       expect(reply.error.message).toMatch(/date/);
     }
-    expect(((await t.admin('eod.run', { date: d2 })) as AdminError).error.message).toMatch(/2026-11-24 is not sealed/);
     expect(await rowCounts()).toEqual(before);
   });
 
@@ -147,15 +146,30 @@ describe('the EOD close', () => {
     expect(await rowCounts()).toEqual(before);
   });
 
-  it('the ledger refuses a row dated inside a sealed day', async () => {
+  it('the ledger refuses a row dated inside a sealed day, and any change to one', async () => {
     await expect(t.pool.query(
       "INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id, created_at) VALUES ('late', 'cu000', 'BTC', 1, 'deposit', 'late', $1)",
       [new Date(w1.endMs - 60_000)])).rejects.toThrow(/sealed business date 2026-11-24/);
+    const inside = [new Date(w1.startMs).toISOString(), new Date(w1.endMs).toISOString()];
+    const before = await t.pool.query('SELECT id, amount::text, created_at FROM ledger_entries WHERE created_at >= $1 AND created_at < $2 ORDER BY id', inside);
+    expect(before.rowCount).toBeGreaterThan(0);
+    await expect(t.pool.query('UPDATE ledger_entries SET amount = amount + 1 WHERE created_at >= $1 AND created_at < $2', inside)).rejects.toMatchObject({ code: 'RS001' });
+    await expect(t.pool.query('DELETE FROM ledger_entries WHERE created_at >= $1 AND created_at < $2', inside)).rejects.toMatchObject({ code: 'RS001' });
+    await expect(t.pool.query('TRUNCATE ledger_entries')).rejects.toMatchObject({ code: 'RS001' });
+    // A row of an open day moved into the sealed one.
+    await expect(t.pool.query('UPDATE ledger_entries SET created_at = $1 WHERE id = (SELECT max(id) FROM ledger_entries)', [inside[0]])).rejects.toMatchObject({ code: 'RS001' });
+    expect((await t.pool.query('SELECT id, amount::text, created_at FROM ledger_entries WHERE created_at >= $1 AND created_at < $2 ORDER BY id', inside)).rows).toEqual(before.rows);
   });
 
-  it('three days chain and verify; a one-byte edit of the middle report in Postgres is named', async () => {
-    expect(((await t.admin('eod.run', { date: d2 })) as RunAnswer).status).toBe('sealed');
+  it('three days chain and verify (D3 asked for, D2 closed first); a one-byte edit of the middle report in Postgres is named', async () => {
+    const sealedEvents: Array<{ date: string }> = [];
+    const sub = t.client.subscribe(t.names.eodSealedSubject, { callback: (_e, m) => void sealedEvents.push(m.json()) });
+    // Any past day runs: the unsealed day before it is closed first, so the chain has no gap.
     expect(((await t.admin('eod.run', { date: d3 })) as RunAnswer).status).toBe('sealed');
+    expect(((await t.admin('eod.status', { date: d2 })) as { status: string }).status).toBe('sealed');
+    await until('both days announced', () => sealedEvents.length >= 2, 10_000);
+    sub.unsubscribe();
+    expect(sealedEvents.map((e) => e.date)).toEqual([d2, d3]);
     const docs = await Promise.all([d1, d2, d3].map(async (date) => (await t.admin('eod.report', { date })) as ReportDoc));
     expect(docs[1]?.prevSha256).toBe(docs[0]?.sha256);
     expect(docs[2]?.prevSha256).toBe(docs[1]?.sha256);
@@ -185,4 +199,14 @@ describe('the EOD close', () => {
     expect(bad.code).toBe(1);
     expect(bad.json<{ firstFailure: string }>().firstFailure).toMatch(new RegExp(`edited-${d2}\\.json \\(${d2}\\): .*sha256`));
   }, 60_000);
+
+  it('a day before the first ledger row closes as an empty day, first of its own chain', async () => {
+    const answer = (await t.admin('eod.run', { date: '2026-11-01' })) as RunAnswer;
+    expect(answer.status).toBe('sealed');
+    expect(answer.steps.filter((s) => s.status === 'failed')).toEqual([]);
+    const doc = (await t.admin('eod.report', { date: '2026-11-01' })) as ReportDoc;
+    expect(doc.prevSha256).toBeNull();
+    expect(doc.report.liabilities).toEqual([]);
+    expect(chainProblem([doc])).toBeNull();
+  });
 });

@@ -4,7 +4,7 @@ import type { Pool } from '../../src/db/pool.js';
 import { businessWindow } from '../../src/eod/business-date.js';
 import { EodService } from '../../src/eod/close-service.js';
 import { reconMeDbStep } from '../../src/eod/steps/recon-me-db.js';
-import type { EodStep } from '../../src/eod/steps/step.js';
+import { EodStepFailure, type EodStep } from '../../src/eod/steps/step.js';
 import { claimFence, type Fence } from '../../src/supervisor/fence.js';
 import { eodHandlers } from '../../src/admin/eod-handlers.js';
 import { until } from '../support/until.js';
@@ -135,5 +135,24 @@ describe('re-running a failed close', () => {
     // Asked again, it answers at once from what is sealed.
     expect(await handlers.run({ date: date3 })).toMatchObject({ status: 'sealed' });
     await eod.stop();
+  });
+
+  it('a day asked for closes the unsealed days before it first; one that cannot seal stops it with CONFLICT naming that day', async () => {
+    const [stuck, asked] = ['2026-10-13', '2026-10-14'];
+    const newest: Fence = { lease: fence.lease, token: 5, holder: 'test' };
+    await claimFence(pool, newest);
+    // The engine's history goes on past both cutovers (the snapshot waits for that).
+    await pool.query("INSERT INTO engine_balance_history (seq, user_id, currency, total, locked, available, ts) VALUES (102, 'r2', 'BTC', 5, 0, 5, $1)", [new Date(window.endMs + 5 * 86_400_000)]);
+    const failing: EodStep = { ...reconMeDbStep, run: () => Promise.reject(new EodStepFailure('the engine history is not complete')) };
+    const eod = await eodHarness.service({}, { fence: newest, steps: [failing] });
+    await expect(eod.run(asked)).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(new RegExp(`${stuck}, an earlier business date, did not seal \\(failed\\); ${asked} waits for it`)) });
+    expect((await eod.close.state(stuck)).status).toBe('failed');
+    expect((await pool.query('SELECT 1 FROM eod_runs WHERE business_date = $1', [asked])).rowCount).toBe(0);
+    await eod.stop();
+    // Once the earlier day can seal, asking for the later one seals both, in order.
+    const healed = await eodHarness.service({}, { fence: newest });
+    expect((await healed.run(asked)).status).toBe('sealed');
+    expect((await healed.close.state(stuck)).status).toBe('sealed');
+    await healed.stop();
   });
 });
