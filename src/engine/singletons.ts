@@ -1,5 +1,5 @@
 import type { KV } from '@nats-io/kv';
-import type { Subscription } from '@nats-io/nats-core';
+import { errors as natsErrors, type Subscription } from '@nats-io/nats-core';
 import type { AccountCommandClient } from '../actors/command-client.js';
 import { parkCommand } from '../actors/parking.js';
 import { StrayCommands } from '../actors/stray-commands.js';
@@ -113,13 +113,30 @@ export class Singletons {
     }]));
   }
 
+  /**
+   * Forwards to the leader and waits up to the endpoint's forwardTimeoutMs. No responders means
+   * no instance leads at this moment (an election, a handover after a lost lease): the request
+   * waits for one, asking again with a short backoff, and is answered here if this instance is
+   * elected meanwhile, rather than failing an operator's command for a gap of a second or two.
+   */
   private async forward(endpoint: string, body: unknown): Promise<unknown> {
+    const timeoutMs = leaderEndpoints.find((e) => e.subject === endpoint)?.forwardTimeoutMs ?? 10_000;
+    const deadline = Date.now() + timeoutMs;
+    let pauseMs = 100;
     let reply: unknown;
-    try {
-      const timeout = leaderEndpoints.find((e) => e.subject === endpoint)?.forwardTimeoutMs ?? 10_000;
-      reply = (await this.deps.nc.request(this.leaderSubject(endpoint), JSON.stringify(body), { timeout })).json();
-    } catch (error) {
-      throw new AdminError('INTERNAL', `no leader answered ${endpoint}: ${(error as Error).message}`);
+    for (;;) {
+      try {
+        reply = (await this.deps.nc.request(this.leaderSubject(endpoint), JSON.stringify(body), { timeout: Math.max(1, deadline - Date.now()) })).json();
+        break;
+      } catch (error) {
+        if (!isNoResponders(error) || Date.now() + pauseMs >= deadline) {
+          throw new AdminError('INTERNAL', `no leader answered ${endpoint} within ${timeoutMs} ms: ${(error as Error).message}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        pauseMs = Math.min(1_000, pauseMs * 2);
+        const local = this.local[endpoint];
+        if (this.lease.isLeader && local) return local(body);
+      }
     }
     const failure = (reply as { error?: { code?: string; message?: string } }).error;
     if (failure && typeof failure.code === 'string') {
@@ -231,3 +248,6 @@ async function stopInReverse(services: readonly LeaderService[], log: SingletonD
     await service.stop().catch((error: unknown) => log.error({ event: 'leader.service_stop_failed', service: service.name, err: String(error) }, 'leader service stop failed'));
   }
 }
+
+const isNoResponders = (error: unknown): boolean =>
+  error instanceof natsErrors.NoRespondersError || (error instanceof natsErrors.RequestError && error.isNoResponders());

@@ -83,4 +83,24 @@ describe('a paused leader is fenced', () => {
     await a.kill();
     await b.kill();
   });
+
+  it('SIGKILL of the leader: an operator\'s request that the leader answers, sent at once, waits for the election and is answered', async () => {
+    const a = engineProcess('handover-a');
+    a.start();
+    await engineAnswers(nc, names);
+    await until('a leads', async () => (await fenceOf())?.holder === 'handover-a', 30_000);
+    const b = engineProcess('handover-b');
+    b.start();
+    await until('b answers too', () => b.output.includes('"event":"engine.ready"'), 30_000);
+    await a.kill(); // its lease key stays until the TTL: no instance leads meanwhile
+    const sentAt = Date.now();
+    const reply = (await nc.request(`${names.adminPrefix}.recon.status`, '{}', { timeout: 15_000 })).json<{ boundaries?: Array<{ name: string }>; error?: unknown }>();
+    const waitedMs = Date.now() - sentAt;
+    expect(reply.error).toBeUndefined();
+    expect(reply.boundaries?.map((x) => x.name)).toContain('me_db');
+    expect((await fenceOf())?.holder).toBe('handover-b');
+    // It was answered by the new leader, after the old lease ran out (not by a stale one).
+    expect(waitedMs).toBeGreaterThan(leaseTtlMs / 4);
+    await b.kill();
+  });
 });
