@@ -1,3 +1,4 @@
+import { JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../observability/logger.js';
 import { acquireLease } from './acquire-lease.js';
@@ -31,6 +32,10 @@ export class LeaderLease {
   /** After a failed election: no new attempt before this (doubling up to electionBackoffMaxMs). */
   private electionRetryAtMs = 0;
   private electionFailures = 0;
+  /** When the last renewal (or the election) that succeeded was sent: the lease runs a TTL from then at least. */
+  private renewedAtMs = 0;
+  /** The last renewal got no answer: it may have landed, so the next round reads the key back first. */
+  private unanswered = false;
 
   constructor(private readonly options: LeaderLeaseOptions) {}
 
@@ -86,18 +91,37 @@ export class LeaderLease {
     if (this.stopped) return;
     const { bucket, key, holderId, log } = this.options;
     if (this.revision !== null) {
+      const sentAtMs = Date.now();
       try {
+        if (this.unanswered) this.revision = await this.readBack(this.revision);
         this.revision = await bucket.update(key, holderId, this.revision);
+        this.renewedAtMs = sentAtMs;
+        this.unanswered = false;
       } catch (error) {
+        // No answer (a timeout, NATS away or slow under load) is not a refusal: the key still runs
+        // until a TTL after the last renewal that landed, so this term goes on while that is
+        // comfortably ahead, and the next round asks again. The server refusing the revision (the key
+        // moved, or expired) ends the term; so does going unanswered for most of a TTL.
+        const refused = error instanceof JetStreamApiError || error instanceof LeaseMovedError;
+        const sinceRenewedMs = Date.now() - this.renewedAtMs;
+        if (!refused && sinceRenewedMs < this.options.leaseTtlMs * renewWithinTtlShare) {
+          this.unanswered = true;
+          log.warn({ event: 'leader.renew_unanswered', holderId, sinceRenewedMs, err: (error as Error).message }, 'leader lease renewal got no answer; still leading, trying again');
+          return;
+        }
         this.revision = null;
+        this.unanswered = false;
         log.warn({ event: 'leader.deposed', holderId, err: (error as Error).message }, 'leader lease lost');
         await this.options.onDeposed();
       }
       return;
     }
     if (Date.now() < this.electionRetryAtMs) return;
+    const sentAtMs = Date.now();
     const acquired = await acquireLease(bucket, key, holderId);
     if (acquired === null) return; // someone else leads
+    this.renewedAtMs = sentAtMs;
+    this.unanswered = false;
     this.revision = acquired.revision;
     this.acquiredRevision = acquired.revision;
     log.info({ event: 'leader.elected', holderId, token: acquired.revision, reclaimed: acquired.reclaimed }, 'elected leader: running the singletons');
@@ -113,7 +137,24 @@ export class LeaderLease {
       throw error;
     }
   }
+
+  /**
+   * After an unanswered renewal: the key's revision now, if it is still ours (the renewal may
+   * have landed, moving it on). Anything else (gone, another holder) means the term is over.
+   */
+  private async readBack(revision: number): Promise<number> {
+    const entry = await this.options.bucket.get(this.options.key);
+    if (!entry || entry.operation !== 'PUT' || entry.string() !== this.options.holderId || entry.revision < revision) {
+      throw new LeaseMovedError(`the lease key is ${entry ? `held by ${entry.string()} at revision ${entry.revision} (${entry.operation})` : 'gone'}`);
+    }
+    return entry.revision;
+  }
 }
 
+/** The lease key no longer holds this term (read back after an unanswered renewal). */
+class LeaseMovedError extends Error {}
+
 const electionBackoffMaxMs = 60_000;
+/** Unanswered renewals keep the term only while the last landed one is this recent (a share of the TTL: a margin for clocks and the next round). */
+const renewWithinTtlShare = 0.6;
 
