@@ -31,7 +31,8 @@ beforeAll(async () => {
   ({ pool, alerts } = h);
   // A backlog the reconciler has never seen.
   sim = await h.startSimulator({ seed: 23, rateEventsPerSec: 3_000, users: 200, currencies: ['BTC', 'ETH', 'USDT'] });
-  await until('a backlog', () => sim.lastSeq() >= 8_000, 90_000);
+  // On both sides: under load the ledger's writer can run well behind the engine's events.
+  await until('a backlog', async () => sim.lastSeq() >= 8_000 && (await h.ledgerRowCount()) >= 12_000, 90_000);
 }, 180_000);
 
 afterAll(async () => {
@@ -41,25 +42,30 @@ afterAll(async () => {
 describe('me_db cold start: seeding both sides at their watermarks', () => {
   it('seeds while the exchange runs (rows committing, events publishing), follows from there, no false break, the full scan\'s state', { timeout: 120_000 }, async () => {
     const eventsBefore = sim.lastSeq();
+    const rowsBefore = await h.ledgerRowCount();
     const reconciler = await h.startReconciler();
-    const atStart = reconciler.status();
-    // Both sides were taken in as sets: history was not replayed event by event or row by row.
-    expect(atStart.counters?.ledgerRowsSeeded).toBeGreaterThan(10_000);
-    expect(atStart.watermarks?.engineSeq).toBeGreaterThanOrEqual(eventsBefore);
-    await new Promise((r) => setTimeout(r, 3_000));
-    await sim.pause();
-    const lastSeq = sim.lastSeq();
-    await h.untilCaughtUp(reconciler, lastSeq);
-    const status = reconciler.status();
-    // Every row once: summed by the seed or read after it.
-    expect((status.counters?.ledgerRowsSeeded ?? 0) + (status.counters?.ledgerRowsReadSinceStart ?? 0)).toBe(await h.ledgerRowCount());
-    expect(status.counters?.engineEventsApplied).toBeLessThanOrEqual(lastSeq - Number(atStart.watermarks?.engineSeq ?? 0));
-    expect(status.counters?.engineEventsApplied).toBeGreaterThan(0);
-    expect(status.counters?.ledgerRowsRead).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 2_500)); // past the grace window: a false difference would have paged
-    expect(alerts).toEqual([]);
-    expect(reconciler.status().openBreaks).toBe(0);
-    await reconciler.stop();
+    try {
+      const atStart = reconciler.status();
+      // Both sides were taken in as sets: history was not replayed event by event or row by row
+      // (rows of transactions still open at the seed's horizon are left to the follower).
+      expect(atStart.counters?.ledgerRowsSeeded).toBeGreaterThan(rowsBefore / 2);
+      expect(atStart.watermarks?.engineSeq).toBeGreaterThanOrEqual(eventsBefore);
+      await new Promise((r) => setTimeout(r, 3_000));
+      await sim.pause();
+      const lastSeq = sim.lastSeq();
+      await h.untilCaughtUp(reconciler, lastSeq);
+      const status = reconciler.status();
+      // Every row once: summed by the seed or read after it.
+      expect((status.counters?.ledgerRowsSeeded ?? 0) + (status.counters?.ledgerRowsReadSinceStart ?? 0)).toBe(await h.ledgerRowCount());
+      expect(status.counters?.engineEventsApplied).toBeLessThanOrEqual(lastSeq - Number(atStart.watermarks?.engineSeq ?? 0));
+      expect(status.counters?.engineEventsApplied).toBeGreaterThan(0);
+      expect(status.counters?.ledgerRowsRead).toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 2_500)); // past the grace window: a false difference would have paged
+      expect(alerts).toEqual([]);
+      expect(reconciler.status().openBreaks).toBe(0);
+    } finally {
+      await reconciler.stop(); // a failure here must not leave it running under the next tests
+    }
     await h.expectSavedStateEqualsFullScan();
   });
 
