@@ -47,9 +47,11 @@ describe('a pool connection cut while it is checked out', () => {
     const tx = withTransaction(pool, async (client) => {
       await client.query('SELECT pg_sleep(5)');
     });
+    // Watched before the cut: tx fails as soon as the backend goes, before cutConnections() returns.
+    const failed = expect(tx).rejects.toThrow(/terminating connection/);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await cutConnections()).toBeGreaterThan(0);
-    await expect(tx).rejects.toThrow(/terminating connection/);
+    await failed;
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect((await pool.query<{ n: number }>('SELECT 4 AS n')).rows[0]?.n).toBe(4);
   });
