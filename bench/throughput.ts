@@ -31,7 +31,7 @@ import { defaultMeDbLimits, MeDbReconciler } from '../src/recon/me-db/reconciler
 import { startProfile } from './cpu-profile.js';
 import { fullScanReconcile, type FullScanResult } from './baseline.js';
 import { countRows } from './history.js';
-import { benchNamespace, createBenchDatabase, deleteNamespaceStreams, once, sleep, timed, until, type Cleanup } from './support.js';
+import { benchNamespace, createBenchDatabase, deleteNamespaceStreams, median, once, sleep, timed, until, type Cleanup } from './support.js';
 
 export interface ThroughputOptions {
   backlogEvents: number;
@@ -83,9 +83,10 @@ export interface ThroughputResult {
 /** Cold starts (and full scans beside them), so one slow run on a shared box does not make the figure. */
 const coldStartRuns = 3;
 
+/** The run whose time is the median (support.ts `median`) of the runs' times. */
 const medianByTime = <T extends { totalMs: number }>(runs: readonly T[]): T => {
-  const sorted = [...runs].sort((a, b) => a.totalMs - b.totalMs);
-  return sorted[Math.floor((sorted.length - 1) / 2)] as T;
+  const middle = median(runs.map((r) => r.totalMs));
+  return runs.find((r) => r.totalMs === middle) as T;
 };
 
 type Ctx = { serverUrl: string; nc: NatsConnection; log: Logger; cleanup: Cleanup; say: (line: string) => void };

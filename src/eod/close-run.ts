@@ -176,15 +176,11 @@ export class EodClose {
 
   private async execute(date: string): Promise<RunState> {
     await this.validate(date);
-    const fence = this.deps.fence();
-    if (!fence) throw new Error('this instance does not lead: the close runs on the leader');
+    this.leaderFence();
     this.deps.signer(); // a missing or unreadable key stops the run before anything is written
-    if (await this.sealedSha(date)) {
-      await this.publish(date, fence);
-      return this.stateOf(date, false);
-    }
     // The chain: every earlier day with data is sealed before this one (joining a run already going).
-    const earlier = await this.unsealedBefore(date);
+    // A sealed date only finishes its publication (closeOne): it closes no other day.
+    const earlier = (await this.sealedSha(date)) ? [] : await this.unsealedBefore(date);
     if (earlier.length > 0) this.deps.log.info({ event: 'eod.run.earlier_days', date, days: earlier.length, from: earlier[0], to: earlier.at(-1) }, `closing ${earlier.length} earlier unsealed day(s) first: the reports are chained`);
     for (const day of earlier) {
       const state = await this.once(day, () => this.closeOne(day));
@@ -195,10 +191,16 @@ export class EodClose {
     return this.closeOne(date);
   }
 
-  /** Closes `date`, whose earlier days are sealed (or before the first ledger row). */
-  private async closeOne(date: string): Promise<RunState> {
+  /** The current leader term's fence: the close runs only on the leader. */
+  private leaderFence(): Fence {
     const fence = this.deps.fence();
     if (!fence) throw new Error('this instance does not lead: the close runs on the leader');
+    return fence;
+  }
+
+  /** Closes `date`, whose earlier days are sealed (or before the first ledger row); a sealed one only finishes its publication. */
+  private async closeOne(date: string): Promise<RunState> {
+    const fence = this.leaderFence();
     if (await this.sealedSha(date)) {
       await this.publish(date, fence);
       return this.stateOf(date, false);

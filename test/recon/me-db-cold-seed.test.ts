@@ -79,7 +79,7 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
     await sim.pause();
     const lastSeq = sim.lastSeq();
     await h.untilCaughtUp(reconciler, lastSeq);
-    const rowsPast = Number((await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM ledger_entries WHERE (tx_id, id) > ($1::text::xid8, $2::bigint)', [mark?.right_tx, mark?.right_id])).rows[0]?.n);
+    const rowsPast = await h.ledgerRowsPast({ txId: mark?.right_tx ?? '0', id: mark?.right_id ?? '0' });
     const status = reconciler.status();
     expect(status.counters?.ledgerRowsSeeded).toBe(0);
     expect(status.counters?.ledgerRowsReadSinceStart).toBe(rowsPast);

@@ -75,6 +75,12 @@ export class MeDbSimHarness {
     return Number((await this.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM ledger_entries')).rows[0]?.n);
   }
 
+  /** Rows past a watermark (tx_id, id as text): what a follower from there reads, or a catch-up sums. */
+  async ledgerRowsPast(mark: { txId: string; id: string }): Promise<number> {
+    return Number((await this.pool.query<{ n: string }>(
+      'SELECT count(*)::text AS n FROM ledger_entries e WHERE (e.tx_id, e.id) > ($1::text::xid8, $2::bigint)', [mark.txId, mark.id])).rows[0]?.n);
+  }
+
   async untilCaughtUp(reconciler: MeDbReconciler, lastSeq: number): Promise<void> {
     const end = await this.ledgerEnd();
     await until('the reconciler at the end of both sides', () => {
