@@ -9,6 +9,7 @@ import { connect } from '@nats-io/transport-node';
 import { limits } from '../src/config/limits.js';
 import { createPool } from '../src/db/pool.js';
 import { natsNames } from '../src/nats/names.js';
+import { installQuietRequestSettle } from '../src/nats/quiet-request-settle.js';
 import type { ChildStats } from './engine-child.js';
 import { startRawPipeline } from './raw-pipeline.js';
 
@@ -17,6 +18,8 @@ const databaseUrl = process.env.DATABASE_URL;
 if (!natsUrl || !databaseUrl) throw new Error('raw-pipeline-child: NATS_URL and DATABASE_URL must be set');
 const partitions = Number(process.env.COMMAND_PARTITIONS ?? '16');
 const names = natsNames(process.env.NAMESPACE ?? '');
+// The engine's client settings: no async traces, and the quiet request settle (ADR 0032).
+installQuietRequestSettle();
 const nc = await connect({ servers: natsUrl, name: 'bench-raw-pipeline', noAsyncTraces: true });
 const pool = createPool(databaseUrl, limits.poolConnectionsMax);
 const pipeline = await startRawPipeline({

@@ -1,6 +1,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import { nuid, type NatsConnection } from '@nats-io/nats-core';
 import type { Service } from '@nats-io/services';
+import { installQuietRequestSettle } from '../nats/quiet-request-settle.js';
 import { connectNats } from '../nats/connect.js';
 import { AccountCommandClient } from '../actors/command-client.js';
 import { accountHandlers } from '../admin/account-handlers.js';
@@ -58,6 +59,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const names = natsNames(settings.NAMESPACE);
   // The login (NATS_USER/NATS_PASSWORD or NATS_CREDS_FILE) is for given services; the embedded NATS has none.
   // noAsyncTraces: no stack captured per request (a KV write, an event publish); it cost ~12% CPU on the command path.
+  // The quiet settle: no error built per answered request either (~5% more; ADR 0032).
+  if (!installQuietRequestSettle()) log.info({ event: 'nats.quiet_settle_skipped' }, '@nats-io/nats-core is not 3.4.0: its request settling is kept as it is');
   const nc = await connectNats(options.natsUrl, options.embeddedNats ? {} : settings, { name: 'recon-engine', maxReconnectAttempts: -1, noAsyncTraces: true });
   const pool = createPool(options.databaseUrl, limits.poolConnectionsMax);
   let lifecycle: AccountLifecycle | null = null;
