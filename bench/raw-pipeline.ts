@@ -82,15 +82,17 @@ async function handleBatch(batch: JsMsg[], opts: RawPipelineOptions, seqByUser: 
     return { transitionId: randomUUID(), seq, ...c };
   });
   await Promise.all(rows.map((r) => opts.kv.put(r.userId, JSON.stringify(r))));
-  await opts.pool.query(
-    `INSERT INTO account_state_transitions
+  // A named prepared statement, as the engine's audit statements are (ADR 0032).
+  await opts.pool.query({
+    name: 'raw-audit-append',
+    text: `INSERT INTO account_state_transitions
        (transition_id, user_id, seq, command_id, from_state, to_state, reason_code, authority, actor_id, at, prev_hash, hash, kv_revision)
      SELECT t, u, s, c, CASE WHEN s = 1 THEN NULL ELSE 'active' END, g, r, a, x, now(), '', '', 0
        FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS v(t, u, s, c, g, r, a, x)
      ON CONFLICT (command_id) DO NOTHING`,
-    [rows.map((r) => r.transitionId), rows.map((r) => r.userId), rows.map((r) => r.seq), rows.map((r) => r.commandId),
+    values: [rows.map((r) => r.transitionId), rows.map((r) => r.userId), rows.map((r) => r.seq), rows.map((r) => r.commandId),
       rows.map((r) => r.target), rows.map((r) => r.reasonCode), rows.map((r) => r.authority), rows.map((r) => r.actorId)],
-  );
+  });
   await Promise.all(rows.map((r) => opts.js.publish(opts.names.accountEventSubject('raw', r.userId), JSON.stringify(r), { msgID: r.transitionId })));
   for (const [i, msg] of batch.entries()) {
     msg.ack();

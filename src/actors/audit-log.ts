@@ -110,27 +110,33 @@ export async function balancesAllZero(pool: Pool, userId: string): Promise<boole
 export type { AccountState };
 
 // ─── Set-based forms, one statement for many commands (the group commit, ADR 0019) ───────────
+// Each is a named prepared statement: its text is the same whatever the batch size (arrays, not
+// a row of placeholders per item), so each pool connection parses and plans it once (ADR 0032).
 
 /** Writes many audit rows in one statement; rows already written (same command_id) are skipped. */
 export async function appendTransitions(pool: Pool, rows: ReadonlyArray<{ row: TransitionRow; kvRevision: number }>): Promise<void> {
   if (rows.length === 0) return;
   const column = <T>(pick: (r: { row: TransitionRow; kvRevision: number }) => T): T[] => rows.map(pick);
-  await pool.query(
-    `INSERT INTO account_state_transitions (${transitionColumns})
+  await pool.query({
+    name: 'account-audit-append',
+    text: `INSERT INTO account_state_transitions (${transitionColumns})
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
                           $10::timestamptz[], $11::text[], $12::text[], $13::bigint[])
      ON CONFLICT (command_id) DO NOTHING`,
-    [column((r) => r.row.transitionId), column((r) => r.row.userId), column((r) => r.row.seq), column((r) => r.row.commandId),
+    values: [column((r) => r.row.transitionId), column((r) => r.row.userId), column((r) => r.row.seq), column((r) => r.row.commandId),
       column((r) => r.row.from), column((r) => r.row.to), column((r) => r.row.reasonCode), column((r) => r.row.authority),
       column((r) => r.row.actorId), column((r) => new Date(r.row.atMs).toISOString()), column((r) => r.row.prevHash),
       column((r) => r.row.hash), column((r) => String(r.kvRevision))],
-  );
+  });
 }
 
 /** The highest audited seq of each user (absent: none). */
 export async function lastAuditedSeqs(pool: Pool, userIds: readonly string[]): Promise<Map<string, number>> {
-  const result = await pool.query<{ user_id: string; seq: number }>(
-    'SELECT user_id, max(seq) AS seq FROM account_state_transitions WHERE user_id = ANY($1::text[]) GROUP BY user_id', [userIds]);
+  const result = await pool.query<{ user_id: string; seq: number }>({
+    name: 'account-audit-last-seqs',
+    text: 'SELECT user_id, max(seq) AS seq FROM account_state_transitions WHERE user_id = ANY($1::text[]) GROUP BY user_id',
+    values: [userIds],
+  });
   return new Map(result.rows.map((r) => [r.user_id, r.seq]));
 }
 
@@ -142,15 +148,16 @@ export interface KnownOutcome {
 
 /** The outcomes already given to any of these command ids, in one statement. */
 export async function findOutcomes(pool: Pool, commandIds: readonly string[]): Promise<Map<string, KnownOutcome>> {
-  const result = await pool.query<TransitionDbRow & { command_id: string; error_code: CommandErrorCode | null; error_reason: string | null; message: string | null }>(
-    `SELECT ${transitionColumns}, NULL::text AS error_code, NULL::text AS error_reason, NULL::text AS message
+  const result = await pool.query<TransitionDbRow & { command_id: string; error_code: CommandErrorCode | null; error_reason: string | null; message: string | null }>({
+    name: 'account-outcomes-find',
+    text: `SELECT ${transitionColumns}, NULL::text AS error_code, NULL::text AS error_reason, NULL::text AS message
        FROM account_state_transitions WHERE command_id = ANY($1::text[])
      UNION ALL
      SELECT NULL::uuid, user_id, NULL::int, command_id, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::timestamptz,
             NULL::text, NULL::text, NULL::bigint, error_code, error_reason, message
        FROM account_command_rejections WHERE command_id = ANY($1::text[])`,
-    [commandIds],
-  );
+    values: [commandIds],
+  });
   const known = new Map<string, KnownOutcome>();
   for (const r of result.rows) {
     if (r.transition_id !== null) {
@@ -172,13 +179,14 @@ export interface Rejection { command: AccountCommand; code: CommandErrorCode; me
 export async function recordRejections(pool: Pool, rejections: readonly Rejection[]): Promise<void> {
   if (rejections.length === 0) return;
   const column = <T>(pick: (r: Rejection) => T): T[] => rejections.map(pick);
-  await pool.query(
-    `INSERT INTO account_command_rejections
+  await pool.query({
+    name: 'account-rejections-record',
+    text: `INSERT INTO account_command_rejections
        (command_id, user_id, kind, target, authority, reason_code, actor_id, error_code, error_reason, message)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
      ON CONFLICT (command_id) DO NOTHING`,
-    [column((r) => r.command.commandId), column((r) => r.command.userId), column((r) => r.command.kind), column((r) => r.command.target),
+    values: [column((r) => r.command.commandId), column((r) => r.command.userId), column((r) => r.command.kind), column((r) => r.command.target),
       column((r) => r.command.authority), column((r) => r.command.reasonCode), column((r) => r.command.actorId), column((r) => r.code),
       column((r) => r.reason ?? null), column((r) => r.message)],
-  );
+  });
 }
