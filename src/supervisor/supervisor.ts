@@ -56,6 +56,11 @@ export interface SupervisorStats {
   restarts: number;
   /** Retries after a transient failure (a dependency slow or away): not counted in the budget. */
   transientRetries: number;
+  /**
+   * Transient failures judged the message's own (others succeeded since its previous failure):
+   * counted in its attempts, not in the restart budget.
+   */
+  transientOwn: number;
   parked: number;
   processed: number;
   escalated: boolean;
@@ -80,7 +85,9 @@ export class Supervisor<M, R> {
   private readonly restartTimesMs: number[] = [];
   private readonly waitingForSlot: Array<() => void> = [];
   private readonly idleSweep: NodeJS.Timeout;
-  private readonly counters = { spawned: 0, passivated: 0, restarts: 0, transientRetries: 0, parked: 0, processed: 0 };
+  private readonly counters = { spawned: 0, passivated: 0, restarts: 0, transientRetries: 0, transientOwn: 0, parked: 0, processed: 0 };
+  /** Attempts that succeeded, across all actors: the evidence that a dependency is up. */
+  private successes = 0;
   private stopped = false;
   private escalated = false;
 
@@ -152,18 +159,24 @@ export class Supervisor<M, R> {
   /**
    * Tries the message until it is handled or parked; only returns early when the supervisor stops.
    * A transient failure replaces the incarnation (its state may be stale: a write that timed out
-   * may have landed) but spends neither the restart budget nor the message's attempts.
+   * may have landed) but spends neither the restart budget nor the message's attempts, as long as
+   * the dependency looks away for everyone. Once other messages have succeeded since this one's
+   * previous failure (and the breaker is closed), the failure is this message's own: it counts as
+   * an attempt, as a fault does, so the message is parked in the end (ADR 0028).
    */
   private async deliver(cell: Cell<M, R>, delivery: Delivery<M, R>): Promise<void> {
     const { limits, log, breaker } = this.options;
     let attempt = 1;
     let transientInRow = 0;
+    /** `successes` at this message's previous failure; null before its first. */
+    let successesAtPreviousFailure: number | null = null;
     while (!this.stopped) {
       if (breaker && !(await this.admitted(breaker, delivery))) return;
       let failure: unknown;
       try {
         const result = await cell.actor.handle(delivery.message);
         await delivery.settle({ kind: 'done', result });
+        this.successes++;
         breaker?.succeeded();
         return;
       } catch (error) {
@@ -171,25 +184,38 @@ export class Supervisor<M, R> {
       }
       const message = failure instanceof Error ? failure.message : String(failure);
       const failureClass = classifyFailure(failure);
+      const succeededElsewhere = successesAtPreviousFailure === null ? 0 : this.successes - successesAtPreviousFailure;
+      successesAtPreviousFailure = this.successes;
       if (failureClass.kind === 'transient') {
+        // Read before it is told of this failure: open or half-open, the breaker already says the dependency is away.
+        const dependencyUp = succeededElsewhere > 0 && (breaker?.state ?? 'closed') === 'closed';
         breaker?.failedTransiently(failureClass.dependency);
         cell.actor = this.options.spawn(cell.key);
-        this.counters.transientRetries++;
-        signalProgress(delivery);
-        const backoffMs = Math.min(limits.backoffMaxMs, limits.backoffInitialMs * 2 ** Math.min(transientInRow++, 30));
-        log.debug({ event: 'actor.transient_retry', supervisor: this.options.name, key: cell.key, dependency: failureClass.dependency, backoffMs, err: message }, 'dependency failed; retrying');
-        await sleep(backoffMs);
-        continue;
+        if (!dependencyUp) {
+          this.counters.transientRetries++;
+          signalProgress(delivery);
+          const backoffMs = Math.min(limits.backoffMaxMs, limits.backoffInitialMs * 2 ** Math.min(transientInRow++, 30));
+          log.debug({ event: 'actor.transient_retry', supervisor: this.options.name, key: cell.key, dependency: failureClass.dependency, backoffMs, err: message }, 'dependency failed; retrying');
+          await sleep(backoffMs);
+          continue;
+        }
+        // Not a restart in the budget's sense: many of these at once are more likely a dependency flapping than a bug.
+        this.counters.transientOwn++;
+        log.warn(
+          { event: 'actor.transient_own', supervisor: this.options.name, key: cell.key, dependency: failureClass.dependency, attempt, attemptsMax: limits.attemptsMax, succeededElsewhere, err: message },
+          `${failureClass.dependency} failed this message while others succeeded; counted as an attempt`,
+        );
+      } else {
+        breaker?.faulted();
+        this.restart(cell, message, attempt);
       }
-      breaker?.faulted();
       transientInRow = 0;
-      this.restart(cell, message, attempt);
       if (attempt >= limits.attemptsMax) {
         if (await this.tryPark(delivery, message, attempt)) return;
       }
       signalProgress(delivery);
-      const backoffMs = Math.min(limits.backoffMaxMs, limits.backoffInitialMs * 2 ** (attempt - 1));
-      log.warn({ event: 'actor.retry', supervisor: this.options.name, key: cell.key, attempt, backoffMs, err: message }, 'actor failed; restarting');
+      const backoffMs = Math.min(limits.backoffMaxMs, limits.backoffInitialMs * 2 ** Math.min(attempt - 1, 30));
+      if (failureClass.kind === 'fault') log.warn({ event: 'actor.retry', supervisor: this.options.name, key: cell.key, attempt, backoffMs, err: message }, 'actor failed; restarting');
       await sleep(backoffMs);
       attempt++;
     }

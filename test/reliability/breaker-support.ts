@@ -122,11 +122,14 @@ export async function runThroughOutage(o: OutageEngine & Outage): Promise<void> 
   const restarts = (await gauge('recon_actor_restarts')) ?? 0;
   console.info(JSON.stringify({
     event: 'outage_breaker', dependency: o.dependency, outageMs: o.outageMs, outageAt, transitionsTotal, transientRetries, restarts,
+    transientOwn: events('actor.transient_own').length,
     opened: events('intake.breaker_open').map((e) => ({ dependency: e.dependency, consecutiveFailures: e.consecutiveFailures, probe: e.probe, retryInMs: e.retryInMs })),
     pausedMs: events('intake.breaker_closed').map((e) => e.pausedMs),
   }));
   expect(o.fatal()).toBeNull();
   expect(events('supervisor.escalated')).toEqual([]);
+  // Everyone failed at once: no failure is a message's own, so none is parked (ADR 0028).
+  expect(events('actor.parked')).toEqual([]);
   expect(openSeen).toBe(true);
   expect(pausedGauge).toBe(1);
   expect(events('intake.breaker_open')[0]?.dependency).toBe(o.dependency);
