@@ -8,8 +8,9 @@
  *   one is passivated to make room. A passivated account costs no memory: its state is in KV.
  * - `MAILBOX_DEPTH_MAX` (1,000): commands queued for one actor; a full mailbox slows its intake.
  * - `ACTOR_IDLE_MS` (60,000): an actor idle this long is passivated.
- * - `COMMAND_MAX_ATTEMPTS` (5): tries of one command before it is parked: faults, and transient
- *   failures judged its own (others succeeded since its previous failure, ADR 0028).
+ * - `COMMAND_MAX_ATTEMPTS` (5): tries of one command before it is parked after a fault; after
+ *   transient failures judged its own (others succeeded since its previous failure, ADR 0028) it is
+ *   `transientOwnAttemptsMax` (20) below.
  * - `COMMAND_PARTITIONS` (16): partitions, so at most that many intakes per instance.
  * - `COMMAND_RESTARTS_MAX` (1,000): restarts after a fault (not after a transient failure of a
  *   dependency, ADR 0028) within `restartWindowMs` before the supervisor escalates and the engine stops.
@@ -36,6 +37,11 @@ export const limits = {
   groupCommitFlushesInFlightMax: 2,
   /** Connections in the engine's Postgres pool. */
   poolConnectionsMax: 10,
+  /**
+   * Supervisor: tries of a command whose failures look transient but are its own (other commands
+   * succeed meanwhile) before it is parked; with the backoff below, over a minute of failing alone.
+   */
+  transientOwnAttemptsMax: 20,
   /** Supervisor: first and longest backoff between tries of a failing command. */
   backoffInitialMs: 100,
   backoffMaxMs: 5_000,

@@ -58,6 +58,7 @@ export async function startAccountLifecycle(deps: AccountLifecycleDeps): Promise
       mailboxDepthMax: settings.MAILBOX_DEPTH_MAX,
       idleMs: settings.ACTOR_IDLE_MS,
       attemptsMax: settings.COMMAND_MAX_ATTEMPTS,
+      transientOwnAttemptsMax: limits.transientOwnAttemptsMax,
       backoffInitialMs: limits.backoffInitialMs,
       backoffMaxMs: limits.backoffMaxMs,
       restartsMax: settings.COMMAND_RESTARTS_MAX,

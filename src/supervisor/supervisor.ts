@@ -30,6 +30,12 @@ export interface SupervisorLimits {
   idleMs: number;
   /** Tries of one message (the first included) before it is parked. */
   attemptsMax: number;
+  /**
+   * Tries before a message is parked when its last failure was transient but its own (others
+   * succeeded meanwhile): more than `attemptsMax`, since under load a dependency can time out for
+   * some commands and not others, and a valid command should outlast that (ADR 0028).
+   */
+  transientOwnAttemptsMax: number;
   backoffInitialMs: number;
   backoffMaxMs: number;
   /** More restarts than this inside `restartWindowMs`, across all actors, is a systemic failure: escalate. */
@@ -202,7 +208,7 @@ export class Supervisor<M, R> {
         // Not a restart in the budget's sense: many of these at once are more likely a dependency flapping than a bug.
         this.counters.transientOwn++;
         log.warn(
-          { event: 'actor.transient_own', supervisor: this.options.name, key: cell.key, dependency: failureClass.dependency, attempt, attemptsMax: limits.attemptsMax, succeededElsewhere, err: message },
+          { event: 'actor.transient_own', supervisor: this.options.name, key: cell.key, dependency: failureClass.dependency, attempt, attemptsMax: limits.transientOwnAttemptsMax, succeededElsewhere, err: message },
           `${failureClass.dependency} failed this message while others succeeded; counted as an attempt`,
         );
       } else {
@@ -210,7 +216,7 @@ export class Supervisor<M, R> {
         this.restart(cell, message, attempt);
       }
       transientInRow = 0;
-      if (attempt >= limits.attemptsMax) {
+      if (attempt >= (failureClass.kind === 'fault' ? limits.attemptsMax : limits.transientOwnAttemptsMax)) {
         if (await this.tryPark(delivery, message, attempt)) return;
       }
       signalProgress(delivery);

@@ -50,7 +50,7 @@ describe('CircuitBreaker', () => {
 });
 
 const limits: SupervisorLimits = {
-  liveActorsMax: 100, mailboxDepthMax: 10, idleMs: 60_000, attemptsMax: 2, backoffInitialMs: 1, backoffMaxMs: 5, restartsMax: 2, restartWindowMs: 60_000,
+  liveActorsMax: 100, mailboxDepthMax: 10, idleMs: 60_000, attemptsMax: 2, transientOwnAttemptsMax: 2, backoffInitialMs: 1, backoffMaxMs: 5, restartsMax: 2, restartWindowMs: 60_000,
 };
 
 function delivery(settled: Array<Settlement<string>>, key: string, message: string): Delivery<string, string> {

@@ -6,7 +6,7 @@ const limits: SupervisorLimits = {
   liveActorsMax: 100,
   mailboxDepthMax: 10,
   idleMs: 60_000,
-  attemptsMax: 3,
+  attemptsMax: 3, transientOwnAttemptsMax: 3,
   backoffInitialMs: 1,
   backoffMaxMs: 5,
   restartsMax: 1_000,

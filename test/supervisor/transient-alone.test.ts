@@ -6,7 +6,7 @@ import { capturingLogger } from '../support/log.js';
 import { until } from '../support/until.js';
 
 const limits: SupervisorLimits = {
-  liveActorsMax: 100, mailboxDepthMax: 10, idleMs: 60_000, attemptsMax: 3, backoffInitialMs: 1, backoffMaxMs: 20, restartsMax: 1_000, restartWindowMs: 60_000,
+  liveActorsMax: 100, mailboxDepthMax: 10, idleMs: 60_000, attemptsMax: 2, transientOwnAttemptsMax: 4, backoffInitialMs: 1, backoffMaxMs: 20, restartsMax: 1_000, restartWindowMs: 60_000,
 };
 
 interface Recorder {
@@ -72,10 +72,10 @@ describe('Supervisor: a transient failure only one message meets', () => {
     const others = (): typeof rec.settled => rec.settled.filter((s) => s.key !== 'poison');
     await until('every other message settled', () => others().length === othersSent, 5_000, 5);
 
-    // Parked after its attempts with its last error; the account's next message went on (and met the same).
+    // Parked after its transient-own attempts (more than a fault's) with its last error; the account's next message went on (and met the same).
     expect(rec.parked).toEqual([
-      { key: 'poison', message: 'p1', error: expectedError, attempts: limits.attemptsMax },
-      { key: 'poison', message: 'p2', error: expectedError, attempts: limits.attemptsMax },
+      { key: 'poison', message: 'p1', error: expectedError, attempts: limits.transientOwnAttemptsMax },
+      { key: 'poison', message: 'p2', error: expectedError, attempts: limits.transientOwnAttemptsMax },
     ]);
     expect(othersSent).toBeGreaterThan(0);
     expect(others().every((s) => s.settlement.kind === 'done')).toBe(true);
@@ -83,7 +83,7 @@ describe('Supervisor: a transient failure only one message meets', () => {
     expect(sup.stats()).toMatchObject({ restarts: 0, parked: 2, escalated: false });
     expect(breaker.state).toBe('closed');
     const judged = lines.filter((l) => l.event === 'actor.transient_own');
-    expect(judged.length).toBeGreaterThanOrEqual(2 * limits.attemptsMax);
+    expect(judged.length).toBeGreaterThanOrEqual(2 * limits.transientOwnAttemptsMax);
     expect(judged[0]).toMatchObject({ level: 40, key: 'poison', dependency, err: expectedError });
     sup.stop();
     breaker.dispose();
@@ -97,7 +97,7 @@ describe('Supervisor: a transient failure only one message meets', () => {
     let release: () => void = () => undefined;
     const released = new Promise<void>((resolve) => (release = resolve));
     const sup = new Supervisor<string, string>({
-      name: 't', limits: { ...limits, attemptsMax: 2 }, log, breaker, onEscalate: () => undefined,
+      name: 't', limits: { ...limits, attemptsMax: 2, transientOwnAttemptsMax: 2 }, log, breaker, onEscalate: () => undefined,
       spawn: (key) => ({
         async handle(message) {
           if (key === 'slow') await released;
