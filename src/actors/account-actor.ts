@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Pool } from '../db/pool.js';
 import { decideTransition, eventNameFor } from '../fsm/index.js';
@@ -20,6 +20,13 @@ export interface AccountActorDeps {
   names: NatsNames;
   coolingOffMs: number;
   nowMs: () => number;
+}
+
+/** JetStream's answer to a compare-and-set on "no entry" when the key has one. */
+const keyExistsCodes = new Set<number>([JetStreamApiCodes.StreamWrongLastSequence, JetStreamApiCodes.StreamWrongLastSequenceUnknown]);
+
+function recordAfter(row: TransitionRow, next: { state: AccountRecord['state']; closureRequestedAt: AccountRecord['closureRequestedAt'] }): AccountRecord {
+  return { userId: row.userId, state: next.state, closureRequestedAt: next.closureRequestedAt, seq: row.seq, last: row };
 }
 
 interface Loaded {
@@ -46,6 +53,11 @@ export class AccountActor {
   ) {}
 
   async handle(command: AccountCommand): Promise<CommandOutcome> {
+    if (!this.loaded && command.kind === 'create') {
+      const created = await this.createUnloaded(command);
+      if (created) return created;
+      // The key exists (or the FSM refuses the target): the ordinary path loads, repairs and answers.
+    }
     let state: Loaded;
     let known: KnownOutcome | null;
     if (this.loaded) {
@@ -86,7 +98,57 @@ export class AccountActor {
       return this.reject(command, 'FORBIDDEN_TRANSITION', decision.error.message, decision.error.reason);
     }
 
-    const row = newTransitionRow({
+    const row = this.rowFor(command, decision, current, nowMs);
+    const next = recordAfter(row, decision.next);
+    const encoded = JSON.stringify(next);
+    // CAS: a concurrent writer (another instance during a lease hand-over) makes this throw,
+    // the supervisor restarts the actor, and the retry reloads the newer state.
+    const revision = state.revision === 0
+      ? await this.deps.accounts.create(command.userId, encoded)
+      : await this.deps.accounts.update(command.userId, encoded, state.revision);
+    this.loaded = { record: next, revision };
+
+    await this.deps.audit.append(row, revision);
+    await this.publishEvent(row);
+    return { ok: true, userId: row.userId, from: row.from, to: row.to, revision, transitionId: row.transitionId };
+  }
+
+  /**
+   * A signup for an account this incarnation has not loaded: the compare-and-set on "no entry"
+   * is the existence check, so the KV read and the audited-seq lookup of a load are skipped (two of
+   * a cold signup's six I/Os). Null, with no effect made, when the key has an entry (an existing
+   * account, or one a crash left written in KV but not audited: the load repairs that) or when the
+   * FSM refuses the target; the caller then takes the ordinary path.
+   */
+  private async createUnloaded(command: AccountCommand): Promise<CommandOutcome | null> {
+    const known = await this.deps.audit.outcomeOf(command.commandId);
+    if (known) {
+      if (known.transition) await this.publishEvent(known.transition);
+      return known.outcome;
+    }
+    const nowMs = this.deps.nowMs();
+    const decision = decideTransition(null, {
+      target: command.target, authority: command.authority, reasonCode: command.reasonCode, nowMs, balancesZero: true, coolingOffMs: this.deps.coolingOffMs,
+    });
+    if (!decision.ok) return null;
+    const row = this.rowFor(command, decision, null, nowMs);
+    const next = recordAfter(row, decision.next);
+    let revision: number;
+    try {
+      // Also succeeds over a deleted entry (kv.create updates on its revision), as the load path does.
+      revision = await this.deps.accounts.create(command.userId, JSON.stringify(next));
+    } catch (error) {
+      if (error instanceof JetStreamApiError && keyExistsCodes.has(error.code)) return null;
+      throw error;
+    }
+    this.loaded = { record: next, revision };
+    await this.deps.audit.append(row, revision);
+    await this.publishEvent(row);
+    return { ok: true, userId: row.userId, from: row.from, to: row.to, revision, transitionId: row.transitionId };
+  }
+
+  private rowFor(command: AccountCommand, decision: { from: TransitionRow['from']; to: TransitionRow['to'] }, current: AccountRecord | null, nowMs: number): TransitionRow {
+    return newTransitionRow({
       transitionId: randomUUID(),
       userId: command.userId,
       seq: (current?.seq ?? 0) + 1,
@@ -99,24 +161,6 @@ export class AccountActor {
       atMs: nowMs,
       prevHash: current?.last.hash ?? genesisHash,
     });
-    const next: AccountRecord = {
-      userId: command.userId,
-      state: decision.next.state,
-      closureRequestedAt: decision.next.closureRequestedAt,
-      seq: row.seq,
-      last: row,
-    };
-    const encoded = JSON.stringify(next);
-    // CAS: a concurrent writer (another instance during a lease hand-over) makes this throw,
-    // the supervisor restarts the actor, and the retry reloads the newer state.
-    const revision = state.revision === 0
-      ? await this.deps.accounts.create(command.userId, encoded)
-      : await this.deps.accounts.update(command.userId, encoded, state.revision);
-    this.loaded = { record: next, revision };
-
-    await this.deps.audit.append(row, revision);
-    await this.publishEvent(row);
-    return { ok: true, userId: row.userId, from: row.from, to: row.to, revision, transitionId: row.transitionId };
   }
 
   /**
