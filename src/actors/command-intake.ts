@@ -2,7 +2,7 @@ import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 
 import { limits } from '../config/limits.js';
 import { rewindDurableConsumer } from '../nats/durable-consumer.js';
 import type { Logger } from '../observability/logger.js';
-import { observeCommand } from '../observability/metrics.js';
+import { intakeDeliveryGaps, observeCommand } from '../observability/metrics.js';
 import type { NatsNames } from '../nats/names.js';
 import type { CircuitBreaker } from '../supervisor/circuit-breaker.js';
 import type { Delivery, Settlement, Supervisor } from '../supervisor/supervisor.js';
@@ -25,6 +25,7 @@ export interface ParkedOrigin {
 }
 
 const parkRetryMs = 5_000;
+const inFlightPollMs = 20;
 
 export const defaultIntakeLimits: IntakeLimits = { inFlightMax: limits.intakeInFlightMax, ackWaitMs: limits.intakeAckWaitMs };
 
@@ -44,11 +45,30 @@ export interface CommandIntakeDeps {
   reply(command: AccountCommand, settlement: Settlement<CommandOutcome>): void;
 }
 
+/** A consume of the partition consumer, from one rewind to the next (or to the stop). */
+interface ConsumeSession {
+  messages: ConsumerMessages;
+  /** The delivery sequence of the last message this session saw (the consumer's count before the first). */
+  lastDelivery: number;
+}
+
+/** A delivery sequence that skipped: something was delivered to this session and lost in transit. */
+interface DeliveryGap {
+  expected: number;
+  got: number;
+  streamSeq: number;
+}
+
 /**
  * The durable pull consumer of one command partition, feeding the account supervisor.
  * On start it is rewound to its ack floor (see rewindDurableConsumer), so commands of one
  * account keep their order across a crash; re-delivered commands that were already applied
  * are answered from the audit table (idempotent by command id).
+ *
+ * A delivery lost in transit (the connection dropped while the server wrote it) would come
+ * back only after ack_wait, behind newer commands. Its trace is a gap in the consumer's
+ * delivery sequence: the intake then dispatches nothing more from that consume, rewinds the
+ * consumer to its ack floor again and consumes anew, so the lost command comes first (ADR 0031).
  */
 export class CommandIntake {
   private messages: ConsumerMessages | null = null;
@@ -60,6 +80,8 @@ export class CommandIntake {
   private readonly stopSignal = new Promise<void>((resolve) => {
     this.wakeStopping = resolve;
   });
+  /** When the last gap rewind was, and the wait before it (the next one within ack_wait waits longer). */
+  private lastGapRewind = { atMs: 0, backoffMs: 0 };
 
   constructor(
     readonly partition: number,
@@ -67,11 +89,9 @@ export class CommandIntake {
   ) {}
 
   async start(): Promise<void> {
-    const { js, names } = this.deps;
-    const consumerName = await this.rewindConsumer();
-    const consumer = await js.consumers.get(names.commandStream, consumerName);
-    this.messages = await consumer.consume({ max_messages: Math.min(limits.intakeBatchMax, this.deps.limits.inFlightMax) });
-    this.loop = this.pump(this.messages);
+    const session = await this.openSession();
+    this.messages = session.messages;
+    this.loop = this.run(session);
   }
 
   async stop(drainTimeoutMs = 10_000): Promise<void> {
@@ -81,6 +101,17 @@ export class CommandIntake {
     await this.loop;
     const deadline = Date.now() + drainTimeoutMs;
     while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /** Rewinds the consumer to its ack floor and consumes it from there. */
+  private async openSession(): Promise<ConsumeSession> {
+    const { js, names } = this.deps;
+    const consumerName = await this.rewindConsumer();
+    const consumer = await js.consumers.get(names.commandStream, consumerName);
+    // Just recreated: nothing delivered yet (unless another instance rewound it meanwhile).
+    const { delivered } = await consumer.info(true);
+    const messages = await consumer.consume({ max_messages: Math.min(limits.intakeBatchMax, this.deps.limits.inFlightMax) });
+    return { messages, lastDelivery: delivered.consumer_seq };
   }
 
   private async rewindConsumer(): Promise<string> {
@@ -98,17 +129,101 @@ export class CommandIntake {
     return name;
   }
 
-  private async pump(messages: ConsumerMessages): Promise<void> {
-    for await (const msg of messages) {
-      if (!(await this.breakerLetsIn())) return;
+  /** Consumes session after session: a gap ends one, and the next starts at the ack floor. */
+  private async run(first: ConsumeSession): Promise<void> {
+    let session: ConsumeSession | null = first;
+    while (session) {
+      const gap = await this.pump(session);
+      // The pump left the session's loop, which ended it (a close now would wait for that loop).
+      this.messages = null;
+      if (!gap || this.stopping) return;
+      this.deps.log.warn({ event: 'intake.delivery_gap', partition: this.partition, expected: gap.expected, got: gap.got, streamSeq: gap.streamSeq, inFlight: this.inFlight },
+        'command delivery lost in transit: rewinding the partition consumer to its ack floor');
+      intakeDeliveryGaps.inc({ partition: String(this.partition) });
+      session = await this.reopenAfterGap();
+      if (session && this.stopping) {
+        // Never read: its close would wait for a reader; this ends its subscription all the same.
+        void session.messages.close();
+        return;
+      }
+      // Checked and published in one step: a stop from here on closes it, and the pump sees that.
+      if (session) this.messages = session.messages;
+    }
+  }
+
+  /**
+   * Once what is in flight has settled, rewinds and consumes again (retrying until it works);
+   * null if the intake stopped first. Why wait: an ack sent after the rewind would reach the
+   * new consumer, and one naming a delivery sequence of the old could move its ack floor past
+   * commands not yet handled (NATS 2.9 takes the floor from it), which a later rewind would skip.
+   */
+  private async reopenAfterGap(): Promise<ConsumeSession | null> {
+    while (this.inFlight > 0 && !this.stopping) await this.sleep(inFlightPollMs);
+    await this.sleep(this.gapRewindBackoffMs());
+    while (!this.stopping) {
+      try {
+        return await this.openSession();
+      } catch (error) {
+        this.deps.log.warn({ event: 'intake.rewind_failed', partition: this.partition, err: (error as Error).message }, 'partition consumer not rewound yet; retrying');
+        await this.sleep(limits.intakeRewindRetryMs);
+      }
+    }
+    return null;
+  }
+
+  /**
+   * None for a gap long after the last rewind; a gap soon after one (within ack_wait) waits
+   * twice the previous wait: two instances briefly pulling one durable (a lease hand-over) see
+   * each other's deliveries as gaps, and must not rewind it back and forth in a tight loop.
+   */
+  private gapRewindBackoffMs(): number {
+    const now = Date.now();
+    const soon = now - this.lastGapRewind.atMs < this.deps.limits.ackWaitMs;
+    const backoffMs = !soon ? 0
+      : Math.min(Math.max(this.lastGapRewind.backoffMs * 2, limits.intakeGapRewindBackoffInitialMs), limits.intakeGapRewindBackoffMaxMs);
+    this.lastGapRewind = { atMs: now + backoffMs, backoffMs };
+    return backoffMs;
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    if (ms <= 0 || this.stopping) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, ms))), this.stopSignal]);
+    clearTimeout(timer);
+  }
+
+  /** Dispatches the session's messages in order; returns the gap that ended it, or null (stopped, or the supervisor stopped). */
+  private async pump(session: ConsumeSession): Promise<DeliveryGap | null> {
+    for await (const msg of session.messages) {
+      const gap = this.deliveryGap(session, msg);
+      // Not dispatched: it and everything after it come again, behind the lost one. Leaving
+      // the loop ends the session (its subscription goes).
+      if (gap) return gap;
+      if (!(await this.breakerLetsIn())) return null;
       try {
         await this.accept(msg);
       } catch (error) {
         // Only when the supervisor has stopped: leave the message for redelivery.
         this.deps.log.warn({ event: 'intake.dispatch_failed', partition: this.partition, err: (error as Error).message }, 'command not dispatched');
-        return;
+        return null;
       }
     }
+    return null;
+  }
+
+  /**
+   * The consumer numbers its deliveries 1, 2, 3… (redeliveries included), so a number more than
+   * one past the last means a delivery this session never saw. A number not past the last means
+   * the consumer was recreated under us (another instance's rewind at a lease hand-over, or a
+   * server's restored state): what it delivers is again in stream order from its floor, so the
+   * count restarts from there.
+   */
+  private deliveryGap(session: ConsumeSession, msg: JsMsg): DeliveryGap | null {
+    const got = msg.info.deliverySequence;
+    const expected = session.lastDelivery + 1;
+    if (got > expected) return { expected, got, streamSeq: msg.seq };
+    session.lastDelivery = got;
+    return null;
   }
 
   /**

@@ -31,6 +31,15 @@ export const limits = {
   intakeBatchMax: 256,
   /** JetStream redelivers a command unacked this long (the intake signals progress on retries). */
   intakeAckWaitMs: 30_000,
+  /**
+   * A partition consumer rewound after a delivery lost in transit (ADR 0031): a gap soon after the
+   * previous rewind (within ack_wait) waits this long first, doubling per gap up to the max, so two
+   * instances briefly pulling one durable (a lease hand-over) do not rewind it in a loop.
+   */
+  intakeGapRewindBackoffInitialMs: 100,
+  intakeGapRewindBackoffMaxMs: 5_000,
+  /** The wait before trying again a rewind that failed (NATS away). */
+  intakeRewindRetryMs: 1_000,
   /** Items (audit rows, rejections, outcome lookups) in one group-commit statement. */
   groupCommitRowsMax: 1_000,
   /** Group-commit statements of one kind in flight at once; each holds a pool connection. */

@@ -31,6 +31,14 @@ export const commandLatency = new Histogram({
   registers: [processRegistry],
 });
 
+/** A partition consumer's delivery sequence skipped: a delivery was lost in transit and the consumer rewound (ADR 0031). */
+export const intakeDeliveryGaps = new Counter({
+  name: 'recon_intake_delivery_gaps_total',
+  help: 'Command deliveries found lost in transit (a gap in a partition consumer\'s delivery sequence), each followed by a rewind to the ack floor',
+  labelNames: ['partition'] as const,
+  registers: [processRegistry],
+});
+
 /** The close observes each step's duration here (`eodStepDuration.observe({ step, outcome }, seconds)`). */
 export const eodStepDuration = new Histogram({
   name: 'recon_eod_step_duration_seconds',

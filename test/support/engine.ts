@@ -4,6 +4,7 @@ import { loadSettings, type Settings } from '../../src/config/settings.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { startEngine, type Engine } from '../../src/engine/engine.js';
 import { natsNames, type NatsNames } from '../../src/nats/names.js';
+import type { Logger } from '../../src/observability/logger.js';
 import { createTestDatabase } from './database.js';
 import { silentLogger } from './log.js';
 import { sharedNatsUrl, testNamespace } from './nats.js';
@@ -23,12 +24,19 @@ export interface TestEngine {
   close(): Promise<void>;
 }
 
+export interface TestEngineOptions {
+  /** Where the engine (only) connects, e.g. a proxy in front of the shared NATS; the test's client connects directly. */
+  engineNatsUrl?: string;
+  /** The engine's logger (default: silent). */
+  log?: Logger;
+}
+
 /** An in-process engine on the shared NATS (own namespace) and a fresh database of its own. */
-export async function startTestEngine(overrides: Partial<Record<keyof Settings, string>> = {}): Promise<TestEngine> {
+export async function startTestEngine(overrides: Partial<Record<keyof Settings, string>> = {}, options: TestEngineOptions = {}): Promise<TestEngine> {
   const database = await createTestDatabase();
   const natsUrl = sharedNatsUrl();
   const settings = loadSettings({}, { NAMESPACE: testNamespace(), COMMAND_PARTITIONS: '4', LOG_LEVEL: 'silent', ...overrides });
-  const engine = await startEngine({ settings, natsUrl, databaseUrl: database.url, log: silentLogger() });
+  const engine = await startEngine({ settings, natsUrl: options.engineNatsUrl ?? natsUrl, databaseUrl: database.url, log: options.log ?? silentLogger() });
   const client = await connect({ servers: natsUrl });
   const pool = createPool(database.url, 4);
   const names = natsNames(settings.NAMESPACE);

@@ -8,12 +8,24 @@ export interface TcpProxy {
   cut(): Promise<void>;
   /** Listens again on the same port. */
   restore(): Promise<void>;
+  /**
+   * Arms a one-time loss: the first server→client chunk holding `marker` is not forwarded, and
+   * that connection is dropped (both sides) instead, as a connection lost while the server wrote
+   * to it. The proxy keeps listening, so the client reconnects at once. Resolves once it dropped.
+   */
+  dropConnectionOnServerBytes(marker: string): Promise<void>;
   close(): Promise<void>;
+}
+
+interface ArmedDrop {
+  marker: string;
+  dropped(): void;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const port = await freePort();
   const sockets = new Set<net.Socket>();
+  let armed: ArmedDrop | null = null;
   const server = net.createServer((client) => {
     const upstream = net.connect(target.port, target.host);
     for (const socket of [client, upstream]) {
@@ -25,7 +37,26 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         upstream.destroy();
       });
     }
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    // The marker may straddle two chunks: match on the previous chunk's tail as well.
+    let tail = '';
+    upstream.on('data', (chunk: Uint8Array) => {
+      const drop = armed;
+      const text = Buffer.from(chunk).toString('latin1');
+      if (drop && (tail + text).includes(drop.marker)) {
+        armed = null;
+        client.destroy();
+        upstream.destroy();
+        drop.dropped();
+        return;
+      }
+      tail = text.slice(-256);
+      if (!client.write(chunk)) {
+        upstream.pause();
+        client.once('drain', () => upstream.resume());
+      }
+    });
+    upstream.on('end', () => client.end());
   });
   const listen = (): Promise<void> => new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -39,6 +70,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     server.close(() => resolve());
     for (const socket of sockets) socket.destroy();
   });
+  const dropConnectionOnServerBytes = (marker: string): Promise<void> => new Promise((resolve) => {
+    armed = { marker, dropped: resolve };
+  });
   await listen();
-  return { port, cut: stopListening, restore: listen, close: stopListening };
+  return { port, cut: stopListening, restore: listen, dropConnectionOnServerBytes, close: stopListening };
 }
