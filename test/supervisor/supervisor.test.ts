@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Supervisor, type Delivery, type Settlement, type SupervisorLimits } from '../../src/supervisor/supervisor.js';
+import { Supervisor, type SupervisorLimits } from '../../src/supervisor/supervisor.js';
+import { delivery, type Recorder } from './delivery-recorder.js';
 import { silentLogger } from '../support/log.js';
 
 const limits: SupervisorLimits = {
@@ -13,19 +14,6 @@ const limits: SupervisorLimits = {
   restartWindowMs: 60_000,
 };
 
-interface Recorder {
-  settled: Array<{ key: string; message: string; settlement: Settlement<string> }>;
-  parked: Array<{ key: string; message: string; error: string; attempts: number }>;
-}
-
-function delivery(rec: Recorder, key: string, message: string): Delivery<string, string> {
-  return {
-    key,
-    message,
-    settle: (settlement) => void rec.settled.push({ key, message, settlement }),
-    park: async (error, attempts) => void rec.parked.push({ key, message, error, attempts }),
-  };
-}
 
 async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

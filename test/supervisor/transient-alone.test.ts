@@ -1,7 +1,8 @@
 import { errors as natsErrors } from '@nats-io/nats-core';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '../../src/supervisor/circuit-breaker.js';
-import { Supervisor, type Delivery, type Settlement, type SupervisorLimits } from '../../src/supervisor/supervisor.js';
+import { Supervisor, type SupervisorLimits } from '../../src/supervisor/supervisor.js';
+import { delivery, type Recorder } from './delivery-recorder.js';
 import { capturingLogger } from '../support/log.js';
 import { until } from '../support/until.js';
 
@@ -9,19 +10,6 @@ const limits: SupervisorLimits = {
   liveActorsMax: 100, mailboxDepthMax: 10, idleMs: 60_000, attemptsMax: 2, transientOwnAttemptsMax: 4, backoffInitialMs: 1, backoffMaxMs: 20, restartsMax: 1_000, restartWindowMs: 60_000,
 };
 
-interface Recorder {
-  settled: Array<{ key: string; message: string; settlement: Settlement<string> }>;
-  parked: Array<{ key: string; message: string; error: string; attempts: number }>;
-}
-
-function delivery(rec: Recorder, key: string, message: string): Delivery<string, string> {
-  return {
-    key,
-    message,
-    settle: (settlement) => void rec.settled.push({ key, message, settlement }),
-    park: async (error, attempts) => void rec.parked.push({ key, message, error, attempts }),
-  };
-}
 
 function breakerOf(log: ReturnType<typeof capturingLogger>['log']): CircuitBreaker {
   return new CircuitBreaker({ name: 't', failuresToOpen: 5, backoffInitialMs: 20, backoffMaxMs: 40, log });
