@@ -42,9 +42,13 @@ export function reconHandlers(reconcilers: ReadonlyMap<string, ReconView>, disab
   };
   const act = async (body: unknown, action: 'acknowledge' | 'accept') => {
     const req = action === 'accept' ? parseRequest(acceptRequest, body) : parseRequest(breakActionRequest, body);
-    const live = await find(req.boundary).act(req.breakId, action, req.actorId, req.reason ?? null);
-    if (!live) throw new AdminError('NOT_FOUND', `no live break ${req.breakId} on ${req.boundary}`);
-    return wire(live);
+    const done = await find(req.boundary).act(req.breakId, action, req.actorId, req.reason ?? null);
+    if (done.outcome === 'unknown') throw new AdminError('NOT_FOUND', `no live break ${req.breakId} on ${req.boundary}`);
+    if (done.outcome === 'not_live') {
+      // Resolved meanwhile (the close, ADR 0029): not live any more, so not found as a live break; nothing was recorded.
+      throw new AdminError('NOT_FOUND', `break ${req.breakId} on ${req.boundary} is resolved${done.resolvedAt ? ` (at ${done.resolvedAt})` : ''}, status ${done.status}: no longer live, nothing recorded`);
+    }
+    return wire(done.live);
   };
   return {
     async status(body: unknown) {

@@ -1,5 +1,5 @@
 import type { BoundaryStatus } from './boundary-status.js';
-import type { LiveBreak } from './breaks/break.js';
+import type { BreakActionOutcome, LiveBreak } from './breaks/break.js';
 
 /** A seal as every boundary writes it: its own cut, a digest, the breaks live at the cut. */
 export interface BoundarySeal {
@@ -19,7 +19,8 @@ export interface Reconciler {
   readonly boundary: string;
   status(): BoundaryStatus;
   liveBreaks(): LiveBreak[];
-  act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<LiveBreak | null>;
+  /** An operator's acknowledge / accept, decided on the break's row as it is now (it may have resolved since it was loaded). */
+  act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<BreakActionOutcome>;
   /** The boundary's consistent cut for a business date, written once (a repeat returns the first). */
   seal(businessDate: string): Promise<BoundarySeal>;
   /** Takes in the breaks another writer (the close) recorded for this boundary, so they are listed and paged (ADR 0029). */

@@ -23,4 +23,11 @@ export const breakKinds = {
 /** Kinds with a key per user, address or journal: the ones a storm can multiply, so the ones the live-break cap counts. */
 export const keyedBreakKinds: ReadonlySet<string> = new Set([breakKinds.balance, breakKinds.journalUnbalanced, breakKinds.position]);
 
+/**
+ * Kinds the close records, refreshes and resolves (ADR 0029); the reconciler of their boundary
+ * only lists them and lets operators act on them. It never writes their amounts: its copy can be
+ * older than the row (the window before it re-loads).
+ */
+export const closeRecordedKinds: ReadonlySet<string> = new Set([breakKinds.negativeBalance]);
+
 export type BreakKind = (typeof breakKinds)[keyof typeof breakKinds];

@@ -8,9 +8,9 @@ import type { NatsNames } from '../../nats/names.js';
 import type { Logger } from '../../observability/logger.js';
 import type { DurableWrites } from '../durable-writes.js';
 import { reconLimits } from '../limits.js';
-import { breakKinds, keyedBreakKinds } from './break-kinds.js';
-import { type Agreement, type BreakAlert, type BreakCandidate, type LiveBreak } from './break.js';
-import { alertOf, amountsOf, appendBreakEvent, insertBreak, liveRowSchema, resolutionOf, resolveBreak, wireAmount } from './break-rows.js';
+import { breakKinds, closeRecordedKinds, keyedBreakKinds } from './break-kinds.js';
+import { type Agreement, type BreakActionOutcome, type BreakAlert, type BreakCandidate, type LiveBreak } from './break.js';
+import { alertOf, amountsOf, appendBreakEvent, insertBreak, liveRowSchema, lockBreakRow, resolutionOf, resolveBreak, wireAmount } from './break-rows.js';
 import { OutboxDrainer, type OutboxEffect } from './outbox.js';
 
 export interface BreakRegistryDeps {
@@ -255,15 +255,19 @@ export class BreakRegistry {
     void this.outbox.kick();
   }
 
-  /** Saves the latest amounts and last-seen time of every live break (called at checkpoints). */
+  /**
+   * Saves the latest amounts and last-seen time of every live break this registry judges (called
+   * at checkpoints). Not those the close records (closeRecordedKinds): their amounts are the
+   * close's, and this copy may predate its last refresh (ADR 0029).
+   */
   async touchAll(): Promise<void> {
-    const all = this.list();
-    if (all.length === 0) return;
+    const judged = this.list().filter((b) => !closeRecordedKinds.has(b.kind));
+    if (judged.length === 0) return;
     await this.deps.writes.transaction(async (client) => {
       await client.query(
         `UPDATE recon_breaks b SET last_seen_at = now(), left_amount = u.l, right_amount = u.r, delta = u.d
            FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::numeric[]) AS u(id, l, r, d) WHERE b.id = u.id AND b.resolved_at IS NULL`,
-        [all.map((b) => b.id), all.map((b) => b.left), all.map((b) => b.right), all.map((b) => b.delta)],
+        [judged.map((b) => b.id), judged.map((b) => b.left), judged.map((b) => b.right), judged.map((b) => b.delta)],
       );
     });
   }
@@ -276,23 +280,53 @@ export class BreakRegistry {
    * An operator acknowledged (working on it) or accepted (known, tolerated, with a reason) a
    * live break. Either way it is not paged again while it persists; an accepted one no
    * longer counts as open. Kept in the append-only recon_break_actions and recon_break_events.
+   *
+   * Decided on the row, locked, not on the copy held here: another writer (the close, ADR 0029)
+   * may have refreshed or resolved it since the copy was loaded. A resolved row is left as it is,
+   * nothing is recorded, and the stale copy is dropped; a live one is acted on with its amounts.
    */
-  async act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<LiveBreak | null> {
-    const live = this.byId(breakId);
-    if (!live) return null;
-    await this.deps.writes.transaction(async (client) => {
+  async act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<BreakActionOutcome> {
+    const held = this.byId(breakId);
+    if (!held) return { outcome: 'unknown', breakId };
+    const outcome = await this.deps.writes.transaction(async (client): Promise<BreakActionOutcome> => {
+      const row = await lockBreakRow(client, this.deps.boundary, breakId);
+      if (!row) return { outcome: 'unknown', breakId };
+      if (row.resolved_at !== null || row.status === 'resolved') {
+        return { outcome: 'not_live', breakId, status: row.status, resolvedAt: row.resolved_at?.toISOString() ?? null };
+      }
+      let status = row.status;
       if (action === 'acknowledge') {
-        await client.query(`UPDATE recon_breaks SET status = 'acknowledged', acknowledged_by = $2, acknowledged_at = now() WHERE id = $1 AND status = 'open'`, [breakId, actorId]);
+        if (status === 'open') {
+          await client.query(`UPDATE recon_breaks SET status = 'acknowledged', acknowledged_by = $2, acknowledged_at = now() WHERE id = $1`, [breakId, actorId]);
+          status = 'acknowledged';
+        }
       } else {
         await client.query(`UPDATE recon_breaks SET status = 'accepted', accepted_by = $2, accepted_reason = $3, accepted_at = now() WHERE id = $1`, [breakId, actorId, reason]);
+        status = 'accepted';
       }
+      const current: LiveBreak = {
+        ...held, left: wireAmount(row.left_amount), right: wireAmount(row.right_amount), delta: wireAmount(row.delta), detail: row.detail, status,
+      };
       await client.query('INSERT INTO recon_break_actions (break_id, action, actor_id, reason) VALUES ($1, $2, $3, $4)', [breakId, action, actorId, reason]);
-      await appendBreakEvent(client, breakId, action === 'accept' ? 'accepted' : 'acknowledged', live, actorId, reason, this.deps.writes.fenceToken);
+      await appendBreakEvent(client, breakId, action === 'accept' ? 'accepted' : 'acknowledged', current, actorId, reason, this.deps.writes.fenceToken);
+      return { outcome: 'acted', live: current };
     });
-    if (action === 'accept') live.status = 'accepted';
-    else if (live.status === 'open') live.status = 'acknowledged';
-    this.deps.log.info({ event: `recon.break_${action === 'accept' ? 'accepted' : 'acknowledged'}`, boundary: live.boundary, breakId, actorId, reason }, `break ${action === 'accept' ? 'accepted' : 'acknowledged'}`);
-    return live;
+    if (outcome.outcome !== 'acted') {
+      this.forget(held);
+      this.deps.log.warn({ event: 'recon.break_action_refused', boundary: held.boundary, kind: held.kind, action, actorId, ...outcome }, `break ${action} refused: no longer live`);
+      return outcome;
+    }
+    Object.assign(held, outcome.live);
+    this.deps.log.info({ event: `recon.break_${action === 'accept' ? 'accepted' : 'acknowledged'}`, boundary: held.boundary, breakId, actorId, reason }, `break ${action === 'accept' ? 'accepted' : 'acknowledged'}`);
+    return { outcome: 'acted', live: held };
+  }
+
+  /** A held copy whose row is no longer live (another writer resolved it): dropped, as a re-load would. */
+  private forget(live: LiveBreak): void {
+    const fingerprint = fingerprintOf(live);
+    if (this.live.get(fingerprint) !== live) return;
+    this.live.delete(fingerprint);
+    if (keyedBreakKinds.has(live.kind)) this.keyedHeld--;
   }
 
   /**

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { minorToDecimal, signedDecimalToMinor } from '../../config/decimal.js';
 import type { PoolClient } from '../../db/pool.js';
 import { queryRows } from '../../db/rows.js';
-import { moneyScale, type BreakAlert, type BreakCandidate, type LiveBreak } from './break.js';
+import { breakStatuses, moneyScale, type BreakAlert, type BreakCandidate, type LiveBreak } from './break.js';
 import { recordEffects, type OutboxEffect } from './outbox.js';
 
 /**
@@ -25,6 +25,23 @@ export const liveRowSchema = z.object({
   status: z.enum(['open', 'acknowledged', 'accepted']),
   first_seen_at: z.date(),
 });
+
+/** A break's row whatever its state: live, or resolved (`resolved_at` set; an accepted one keeps `accepted`). */
+const breakRowSchema = liveRowSchema.extend({ status: z.enum(breakStatuses), resolved_at: z.date().nullable() });
+export type BreakRow = z.infer<typeof breakRowSchema>;
+
+/**
+ * Inside a transaction: the break's row as it is now, locked until the transaction ends, so what
+ * the caller writes next moves it on from this state and not from an older copy (ADR 0029, the
+ * window before the reconciler re-loads). A writer that changed it first (the close) is waited for.
+ */
+export async function lockBreakRow(client: PoolClient, boundary: string, breakId: string): Promise<BreakRow | null> {
+  const rows = await queryRows(client, breakRowSchema,
+    `SELECT id, kind, break_key, user_id, currency, left_amount::text, right_amount::text, delta::text, detail, status, first_seen_at, resolved_at
+       FROM recon_breaks WHERE id = $1 AND boundary = $2 FOR UPDATE`,
+    [breakId, boundary]);
+  return rows[0] ?? null;
+}
 
 export type BreakEvent = 'raised' | 'acknowledged' | 'accepted' | 'resolved' | 'reopened';
 

@@ -33,6 +33,16 @@ export interface LiveBreak {
   firstSeenAtMs: number;
 }
 
+/**
+ * What an operator's acknowledge / accept did: `acted` on the break as its row stood (locked);
+ * `not_live`: the row had resolved meanwhile (another writer, the close, changed it after this
+ * copy was loaded), nothing recorded; `unknown`: not a live break this boundary holds.
+ */
+export type BreakActionOutcome =
+  | { outcome: 'acted'; live: LiveBreak }
+  | { outcome: 'not_live'; breakId: string; status: BreakStatus; resolvedAt: string | null }
+  | { outcome: 'unknown'; breakId: string };
+
 /** Payload of `recon.alert.<boundary>` and `recon.resolved.<boundary>` (docs/contract.md §8). */
 export interface BreakAlert {
   breakId: string;

@@ -3,7 +3,7 @@ import { StakingPoolRpc } from '../../adapters/chain/staking-pool-rpc.js';
 import type { Reconciler } from '../reconciler.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { breakKinds } from '../breaks/break-kinds.js';
-import type { LiveBreak } from '../breaks/break.js';
+import type { BreakActionOutcome, LiveBreak } from '../breaks/break.js';
 import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
 import { durableWrites, type DurableWrites } from '../durable-writes.js';
 import { reportReconcilerError, type ErrorReportingContext } from '../error-reporting.js';
@@ -155,7 +155,7 @@ class DbChainActor implements DbChainReconciler {
     return this.breaks.list();
   }
 
-  act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<LiveBreak | null> {
+  act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<BreakActionOutcome> {
     return this.queue.run(() => this.breaks.act(breakId, action, actorId, reason));
   }
 

@@ -6,7 +6,7 @@ import { ensureCustodyStream, ensureReconStream } from '../../nats/topology.js';
 import type { Reconciler } from '../reconciler.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { breakKinds } from '../breaks/break-kinds.js';
-import { moneyScale, type LiveBreak } from '../breaks/break.js';
+import { moneyScale, type BreakActionOutcome, type LiveBreak } from '../breaks/break.js';
 import type { OutboxEffect } from '../breaks/outbox.js';
 import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
 import { durableWrites, type DurableWrites } from '../durable-writes.js';
@@ -186,7 +186,7 @@ class DbCustodyActor implements DbCustodyReconciler {
     return this.breaks.list();
   }
 
-  act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<LiveBreak | null> {
+  act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<BreakActionOutcome> {
     return this.queue.run(() => this.breaks.act(breakId, action, actorId, reason));
   }
 

@@ -8,7 +8,7 @@ import { recreateDurableConsumerAt, rewindDurableConsumer, type DurableConsumerS
 import { ensureBalanceStream, ensureReconStream } from '../../nats/topology.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { breakKinds } from '../breaks/break-kinds.js';
-import type { LiveBreak } from '../breaks/break.js';
+import type { BreakActionOutcome, LiveBreak } from '../breaks/break.js';
 import { ageBucketsOf, type BoundaryStatus } from '../boundary-status.js';
 import { CutDigest } from '../cut-digest.js';
 import { durableWrites, type DurableWrites } from '../durable-writes.js';
@@ -217,7 +217,7 @@ export class MeDbReconciler implements Reconciler {
   }
 
   /** Acknowledge or accept a live break (admin). */
-  act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<LiveBreak | null> {
+  act(breakId: string, action: 'acknowledge' | 'accept', actorId: string, reason: string | null): Promise<BreakActionOutcome> {
     return this.queue.run(() => this.breaks.act(breakId, action, actorId, reason));
   }
 
