@@ -1,5 +1,6 @@
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import { limits } from '../config/limits.js';
+import { deliveryGap, GapRewindBackoff, type DeliveryCount, type DeliveryGap } from '../nats/delivery-gap.js';
 import { rewindDurableConsumer } from '../nats/durable-consumer.js';
 import type { Logger } from '../observability/logger.js';
 import { intakeDeliveryGaps, observeCommand } from '../observability/metrics.js';
@@ -46,17 +47,8 @@ export interface CommandIntakeDeps {
 }
 
 /** A consume of the partition consumer, from one rewind to the next (or to the stop). */
-interface ConsumeSession {
+interface ConsumeSession extends DeliveryCount {
   messages: ConsumerMessages;
-  /** The delivery sequence of the last message this session saw (the consumer's count before the first). */
-  lastDelivery: number;
-}
-
-/** A delivery sequence that skipped: something was delivered to this session and lost in transit. */
-interface DeliveryGap {
-  expected: number;
-  got: number;
-  streamSeq: number;
 }
 
 /**
@@ -80,13 +72,15 @@ export class CommandIntake {
   private readonly stopSignal = new Promise<void>((resolve) => {
     this.wakeStopping = resolve;
   });
-  /** When the last gap rewind was, and the wait before it (the next one within ack_wait waits longer). */
-  private lastGapRewind = { atMs: 0, backoffMs: 0 };
+  /** The wait before a gap rewind: longer for one within ack_wait of the last (two pullers at a lease hand-over). */
+  private readonly gapBackoff: GapRewindBackoff;
 
   constructor(
     readonly partition: number,
     private readonly deps: CommandIntakeDeps,
-  ) {}
+  ) {
+    this.gapBackoff = new GapRewindBackoff({ ackWaitMs: deps.limits.ackWaitMs, initialMs: limits.intakeGapRewindBackoffInitialMs, maxMs: limits.intakeGapRewindBackoffMaxMs });
+  }
 
   async start(): Promise<void> {
     const session = await this.openSession();
@@ -159,7 +153,7 @@ export class CommandIntake {
    */
   private async reopenAfterGap(): Promise<ConsumeSession | null> {
     while (this.inFlight > 0 && !this.stopping) await this.sleep(inFlightPollMs);
-    await this.sleep(this.gapRewindBackoffMs());
+    await this.sleep(this.gapBackoff.next());
     while (!this.stopping) {
       try {
         return await this.openSession();
@@ -169,20 +163,6 @@ export class CommandIntake {
       }
     }
     return null;
-  }
-
-  /**
-   * None for a gap long after the last rewind; a gap soon after one (within ack_wait) waits
-   * twice the previous wait: two instances briefly pulling one durable (a lease hand-over) see
-   * each other's deliveries as gaps, and must not rewind it back and forth in a tight loop.
-   */
-  private gapRewindBackoffMs(): number {
-    const now = Date.now();
-    const soon = now - this.lastGapRewind.atMs < this.deps.limits.ackWaitMs;
-    const backoffMs = !soon ? 0
-      : Math.min(Math.max(this.lastGapRewind.backoffMs * 2, limits.intakeGapRewindBackoffInitialMs), limits.intakeGapRewindBackoffMaxMs);
-    this.lastGapRewind = { atMs: now + backoffMs, backoffMs };
-    return backoffMs;
   }
 
   private async sleep(ms: number): Promise<void> {
@@ -195,7 +175,7 @@ export class CommandIntake {
   /** Dispatches the session's messages in order; returns the gap that ended it, or null (stopped, or the supervisor stopped). */
   private async pump(session: ConsumeSession): Promise<DeliveryGap | null> {
     for await (const msg of session.messages) {
-      const gap = this.deliveryGap(session, msg);
+      const gap = deliveryGap(session, msg);
       // Not dispatched: it and everything after it come again, behind the lost one. Leaving
       // the loop ends the session (its subscription goes).
       if (gap) return gap;
@@ -208,21 +188,6 @@ export class CommandIntake {
         return null;
       }
     }
-    return null;
-  }
-
-  /**
-   * The consumer numbers its deliveries 1, 2, 3… (redeliveries included), so a number more than
-   * one past the last means a delivery this session never saw. A number not past the last means
-   * the consumer was recreated under us (another instance's rewind at a lease hand-over, or a
-   * server's restored state): what it delivers is again in stream order from its floor, so the
-   * count restarts from there.
-   */
-  private deliveryGap(session: ConsumeSession, msg: JsMsg): DeliveryGap | null {
-    const got = msg.info.deliverySequence;
-    const expected = session.lastDelivery + 1;
-    if (got > expected) return { expected, got, streamSeq: msg.seq };
-    session.lastDelivery = got;
     return null;
   }
 

@@ -59,6 +59,14 @@ export const reconLimits = {
   meDbQueueDepthMax: 100_000,
   /** Engine messages received but not yet applied, at most (the pump waits when full). */
   meDbEngineInboxMax: 5_000,
+  /**
+   * me_db's balance consumer rewound after an engine event lost in transit (ADR 0031): a gap soon
+   * after the previous rewind (within ack_wait) waits this long first, doubling up to the max.
+   */
+  meDbGapRewindBackoffInitialMs: 100,
+  meDbGapRewindBackoffMaxMs: 5_000,
+  /** After a gap, the wait before trying again a checkpoint or a rewind that failed (Postgres or NATS away). */
+  meDbGapRetryMs: 1_000,
   /** db_custody's mailbox. */
   dbCustodyQueueDepthMax: 1_000,
   /** BITGO_WALLETS entries at most. */

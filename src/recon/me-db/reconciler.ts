@@ -5,6 +5,7 @@ import { fetchSnapshot } from '../../adapters/matching-engine/snapshot-client.js
 import type { AccountCommandClient } from '../../actors/command-client.js';
 import { parkCommand } from '../../actors/parking.js';
 import { recreateDurableConsumerAt, rewindDurableConsumer, type DurableConsumerSpec } from '../../nats/durable-consumer.js';
+import { deliveryGap, GapRewindBackoff, type DeliveryCount, type DeliveryGap } from '../../nats/delivery-gap.js';
 import { ensureBalanceStream, ensureReconStream } from '../../nats/topology.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { breakKinds } from '../breaks/break-kinds.js';
@@ -91,8 +92,18 @@ export class MeDbReconciler implements Reconciler {
   private rowsRead = 0n;
   private lastDeltaAtMs: number | null = null;
   private checkCounts: CheckCounts = { keysCompared: 0, keysEqual: 0, keysInFlight: 0 };
-  private readonly counters: MeDbCounters = { engineEventsApplied: 0, engineEventsParked: 0, ledgerRowsRead: 0, ledgerRowsReadSinceStart: 0, ledgerRowsSeeded: 0, checks: 0 };
+  private readonly counters: MeDbCounters = {
+    engineEventsApplied: 0, engineEventsParked: 0, ledgerRowsRead: 0, ledgerRowsReadSinceStart: 0, ledgerRowsSeeded: 0, checks: 0, engineDeliveryGaps: 0,
+  };
+  /** The engine consume in progress (null between two, after a gap): a stop closes it. */
   private messages: ConsumerMessages | null = null;
+  /** The durable consumer of the balance stream, as start() and every rewind after a gap create it. */
+  private readonly consumerSpec: Omit<DurableConsumerSpec, 'firstStart'>;
+  private readonly gapBackoff: GapRewindBackoff;
+  private wakeStopped: () => void = () => undefined;
+  private readonly stopSignal = new Promise<void>((resolve) => {
+    this.wakeStopped = resolve;
+  });
   private timers: NodeJS.Timeout[] = [];
   private listener: { close(): Promise<void> } | null = null;
   private ledgerWake: (() => void) | null = null;
@@ -114,6 +125,16 @@ export class MeDbReconciler implements Reconciler {
 
   constructor(private readonly deps: MeDbDeps) {
     this.nowMs = deps.nowMs ?? Date.now;
+    this.consumerSpec = {
+      stream: deps.names.meBalanceStream,
+      name: deps.names.meDbConsumer,
+      filterSubject: deps.names.meBalanceSubjectAll,
+      ackWaitMs: deps.limits.engineAckWaitMs,
+      inFlightMax: deps.limits.engineInFlightMax,
+    };
+    this.gapBackoff = new GapRewindBackoff({
+      ackWaitMs: deps.limits.engineAckWaitMs, initialMs: reconLimits.meDbGapRewindBackoffInitialMs, maxMs: reconLimits.meDbGapRewindBackoffMaxMs,
+    });
     this.prefetch = new LedgerPrefetch(this.readLedgerAfter, this.nowMs);
     this.book = new PositionBook({
       graceMs: deps.limits.graceMs,
@@ -152,36 +173,26 @@ export class MeDbReconciler implements Reconciler {
     await ensureBalanceStream(deps.jsm, deps.names);
     await ensureReconStream(deps.jsm, deps.names);
     const restored = await this.restore();
-    const consumerSpec = {
-      stream: deps.names.meBalanceStream,
-      name: deps.names.meDbConsumer,
-      filterSubject: deps.names.meBalanceSubjectAll,
-      ackWaitMs: deps.limits.engineAckWaitMs,
-      inFlightMax: deps.limits.engineInFlightMax,
-    };
     if (!restored && deps.limits.coldSeed) {
-      await this.coldSeed(consumerSpec);
+      await this.coldSeed(this.consumerSpec);
       // The seeded keys compared once before start() returns: those equal are confirmed now.
       await this.queue.run(() => this.judgeWatched(this.nowMs()));
     } else {
-      const startSeq = await rewindDurableConsumer(deps.jsm, { ...consumerSpec, firstStart: 'all' });
+      const startSeq = await rewindDurableConsumer(deps.jsm, { ...this.consumerSpec, firstStart: 'all' });
       if (startSeq === null && this.engineSeq === 0) await this.seedFromSnapshot();
     }
-    const consumer = await deps.js.consumers.get(deps.names.meBalanceStream, deps.names.meDbConsumer);
-    // Until the first message says otherwise, the engine side is as far behind as the consumer's
-    // backlog: after a restart, a ledger read faster than the stream must not judge a lagging engine.
-    // (The info get() has just fetched: no second round trip.)
-    this.engineBacklog = (await consumer.info(true)).num_pending;
-    this.messages = await consumer.consume({ max_messages: 1_000 });
+    const session = await this.openEngineSession();
+    this.messages = session.messages;
     this.breaks.startEffects();
     this.listener = await listenForLedgerInserts(deps.pool, () => this.ledgerWake?.(), deps.log).catch(() => null);
-    this.loops.push(this.pumpEngine(this.messages), this.followLedger(restored));
+    this.loops.push(this.followEngine(session), this.followLedger(restored));
     this.timers.push(setInterval(() => this.scheduleTick(), deps.limits.tickMs));
     deps.log.info({ event: 'recon.started', boundary: meDbBoundary, engineSeq: this.engineSeq, ledger: stringify(this.ledger), positions: this.book.size }, 'me_db reconciler started');
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.wakeStopped();
     for (const timer of this.timers) clearInterval(timer);
     this.ledgerWake?.();
     await this.messages?.close();
@@ -392,9 +403,59 @@ export class MeDbReconciler implements Reconciler {
     log.warn({ event: 'recon.seed_journals_unchecked', boundary: meDbBoundary }, 'stopped before the journals of the seeded ledger history were checked');
   }
 
-  /** Feeds the engine inbox; it is bounded: the pump waits when it is full. */
-  private async pumpEngine(messages: ConsumerMessages): Promise<void> {
-    for await (const msg of messages) {
+  /**
+   * A consume of the balance consumer, just (re)created: its delivery count so far (0 unless
+   * another instance consumed it meanwhile) is where the gap check starts.
+   */
+  private async openEngineSession(): Promise<EngineSession> {
+    const consumer = await this.deps.js.consumers.get(this.consumerSpec.stream, this.consumerSpec.name);
+    // (The info get() has just fetched: no second round trip.)
+    const info = await consumer.info(true);
+    // Until the first message says otherwise, the engine side is as far behind as the consumer's
+    // backlog: after a restart, a ledger read faster than the stream must not judge a lagging engine.
+    this.engineBacklog = info.num_pending;
+    const messages = await consumer.consume({ max_messages: 1_000 });
+    return { messages, lastDelivery: info.delivered.consumer_seq };
+  }
+
+  /**
+   * Consumes session after session. A delivery lost in transit (the connection dropped while the
+   * server wrote it) would come back only after ack_wait, below a newer event applied meanwhile:
+   * a sequence regression, parked and paged, its total never applied. Its trace is a gap in the
+   * delivery sequence: the session then ends, and the consumer is rewound to its ack floor, so
+   * the lost event comes first (ADR 0031).
+   */
+  private async followEngine(first: EngineSession): Promise<void> {
+    let session: EngineSession | null = first;
+    while (session) {
+      const gap = await this.pumpEngine(session);
+      // The pump left the session's loop, which ended it (a close now would wait for that loop).
+      this.messages = null;
+      if (!gap || this.stopped) return;
+      this.counters.engineDeliveryGaps++;
+      this.deps.log.warn({ event: 'recon.me_db.delivery_gap', boundary: meDbBoundary, expected: gap.expected, got: gap.got, streamSeq: gap.streamSeq },
+        'engine event delivery lost in transit: rewinding the balance consumer to its ack floor');
+      session = await this.reopenAfterGap();
+      if (session && this.stopped) {
+        // Never read: its close would wait for a reader; this ends its subscription all the same.
+        void session.messages.close();
+        return;
+      }
+      // Published at once: a stop from here on closes it, and the pump sees that.
+      if (session) this.messages = session.messages;
+    }
+  }
+
+  /**
+   * Feeds the engine inbox (bounded: the pump waits when it is full) until the session ends;
+   * returns the gap that ended it (the message showing it, and what follows, not taken: they
+   * come again behind the lost one), or null (stopped).
+   */
+  private async pumpEngine(session: EngineSession): Promise<DeliveryGap | null> {
+    let gap: DeliveryGap | null = null;
+    for await (const msg of session.messages) {
+      gap = deliveryGap(session, msg);
+      if (gap) break;
       this.engineInbox.push(msg);
       if (this.engineInbox.size >= reconLimits.meDbEngineInboxMax) await this.engineInbox.drained;
       if (this.unacked.length >= this.deps.limits.engineInFlightMax / 2) {
@@ -402,6 +463,63 @@ export class MeDbReconciler implements Reconciler {
       }
     }
     await this.engineInbox.drained;
+    return gap;
+  }
+
+  /**
+   * After a gap: once what the inbox holds is handled and checkpointed, rewinds the consumer to
+   * its ack floor and consumes again (each step retried until it works); null if stopped first.
+   *
+   * The checkpoint first, and it must succeed: it acks what was applied (an ack sent after the
+   * rewind could reach the new consumer and move its floor past events not yet applied), and
+   * from it the redeliveries of what was applied are judged seen. Without it they would be
+   * judged a sequence going back (their seq is at most the one applied, their stream seq past
+   * what was checkpointed): exactly the false page this avoids.
+   */
+  private async reopenAfterGap(): Promise<EngineSession | null> {
+    while (!this.stopped) {
+      try {
+        await this.engineInboxEmpty();
+        await this.queue.run(async () => {
+          await this.checkpoint();
+          // Everything applied is in the checkpoint now: a redelivery of it is seen, not a fault.
+          this.appliedThroughSeq = this.engineSeq;
+          this.seenThroughStreamSeq = Math.max(this.seenThroughStreamSeq, this.engineStreamSeq);
+        });
+        break;
+      } catch (error) {
+        this.reportError('checkpoint', error);
+        await this.sleep(reconLimits.meDbGapRetryMs);
+      }
+    }
+    await this.sleep(this.gapBackoff.next());
+    while (!this.stopped) {
+      try {
+        await rewindDurableConsumer(this.deps.jsm, { ...this.consumerSpec, firstStart: 'all' });
+        return await this.openEngineSession();
+      } catch (error) {
+        this.deps.log.warn({ event: 'recon.me_db.rewind_failed', boundary: meDbBoundary, err: (error as Error).message }, 'balance consumer not rewound yet; retrying');
+        await this.sleep(reconLimits.meDbGapRetryMs);
+      }
+    }
+    return null;
+  }
+
+  /** Until the inbox has handled all it holds: a batch that could not be loaded stays in it, retried (engine-inbox.ts). */
+  private async engineInboxEmpty(): Promise<void> {
+    for (;;) {
+      await this.engineInbox.drained;
+      if (this.engineInbox.size === 0 || this.stopped) return;
+      await this.sleep(reconLimits.meDbGapRetryMs);
+    }
+  }
+
+  /** A wait that a stop ends early. */
+  private async sleep(ms: number): Promise<void> {
+    if (ms <= 0 || this.stopped) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, ms))), this.stopSignal]);
+    clearTimeout(timer);
   }
 
   private async onEngineMessage(msg: JsMsg): Promise<void> {
@@ -733,6 +851,11 @@ export class MeDbReconciler implements Reconciler {
   private reportError(where: string, error: unknown): void {
     reportReconcilerError(this.errors, where, error);
   }
+}
+
+/** A consume of the balance consumer, from one rewind to the next (or to the stop). */
+interface EngineSession extends DeliveryCount {
+  messages: ConsumerMessages;
 }
 
 interface CapturedCheckpoint {
