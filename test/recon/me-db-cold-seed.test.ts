@@ -1,3 +1,4 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExchangeSimulator } from '../../src/adapters/exchange-simulator/index.js';
 import type { Pool } from '../../src/db/pool.js';
@@ -87,6 +88,33 @@ describe('me_db cold start: seeding both sides at their watermarks', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     expect(alerts).toEqual([]);
     await reconciler.stop();
+    await h.expectSavedStateEqualsFullScan();
+  });
+
+  it('a restart right after a cold seed, before the events ahead of the snapshot were read again: they are seen, not a sequence going back', { timeout: 120_000 }, async () => {
+    await sim.pause();
+    await forgetCheckpoint();
+    // The consumer starts this many events before the first one past the snapshot: far more than a
+    // reconciler stopped at once can have read again.
+    const margin = 5_000;
+    expect(sim.lastSeq()).toBeGreaterThan(2 * margin);
+    const first = await h.startReconciler({ seedStreamMarginEvents: margin });
+    await first.stop();
+    // Its checkpoint counts every event the snapshot holds as accounted for (not only those read).
+    const saved = (await pool.query<{ stream_seq: string | null }>("SELECT left_stream_seq::text AS stream_seq FROM recon_watermarks WHERE boundary = 'me_db'")).rows[0];
+    const stream = await (await jetstreamManager(h.nc)).streams.info(h.names.meBalanceStream);
+    expect(Number(saved?.stream_seq)).toBe(stream.state.last_seq);
+    // The restart reads the margin again: every one of those events is a redelivery.
+    const second = await h.startReconciler({ seedStreamMarginEvents: margin });
+    sim.resume();
+    await new Promise((r) => setTimeout(r, 1_000));
+    await sim.pause();
+    await h.untilCaughtUp(second, sim.lastSeq());
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(alerts).toEqual([]);
+    expect(second.status().counters).toMatchObject({ engineEventsParked: 0 });
+    expect(second.liveBreaks()).toEqual([]);
+    await second.stop();
     await h.expectSavedStateEqualsFullScan();
   });
 

@@ -107,8 +107,10 @@ describe('me_db: an engine event lost in transit', () => {
     expect(recorded.rows).toEqual([]);
     expect((await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM parked_commands')).rows[0]?.n).toBe(0);
     expect(reconciler?.status().counters).toMatchObject({ engineEventsApplied: 2, engineEventsParked: 0, engineDeliveryGaps: 1 });
-    expect(captured.lines.filter((line) => line.event === 'recon.me_db.delivery_gap')).toEqual([
-      expect.objectContaining({ expected: 1, got: 2, streamSeq: 2 }),
-    ]);
+    // The first delivery was lost; the gap shows at the next one taken: usually the second
+    // delivery (the newer event), later if a delivery after it was lost with the same connection.
+    const gaps = captured.lines.filter((line) => line.event === 'recon.me_db.delivery_gap');
+    expect(gaps).toEqual([expect.objectContaining({ expected: 1, streamSeq: 2 })]);
+    expect(gaps[0]?.got).toBeGreaterThanOrEqual(2);
   });
 });

@@ -351,9 +351,10 @@ export class MeDbReconciler implements Reconciler {
     // A margin before the first event past the snapshot: events the snapshot holds are judged seen,
     // and one stored out of order near the boundary is not skipped.
     const startSeq = followFrom(seed.engine.streamStartSeq);
-    // Below the start every event is in the snapshot: should the consumer ever be recreated from the
-    // stream's start, they are redeliveries (seen), not a sequence going back.
-    if (startSeq !== 'all') this.engineStreamSeq = startSeq - 1;
+    // Every event stored up to the first one past the snapshot is in it: saved as the checkpoint's
+    // stream seq, the margin and anything before it stay redeliveries (seen) after a restart, even
+    // one that comes before the margin was read again, not a sequence going back.
+    if (seed.engine.streamStartSeq !== null) this.engineStreamSeq = Math.max(this.engineStreamSeq, seed.engine.streamStartSeq - 1);
     deps.log.info({ ...log, asOfSeq: seed.engine.asOfSeq, balances: seed.engine.balances.size, streamStartSeq: startSeq, totalMs: Math.round(performance.now() - startedMs) }, 'me_db seeded from the engine snapshot and the ledger');
   }
 
@@ -373,7 +374,21 @@ export class MeDbReconciler implements Reconciler {
     }
     this.engineSeq = result.snapshot.asOfSeq;
     this.appliedThroughSeq = result.snapshot.asOfSeq;
+    await this.coverSnapshotInStream(result.snapshot.asOfSeq);
     this.deps.log.info({ event: 'recon.snapshot_loaded', asOfSeq: result.snapshot.asOfSeq, rows: result.snapshot.balances.length }, 'engine snapshot loaded');
+  }
+
+  /**
+   * After a seed from the engine's snapshot as of `asOfSeq`: the stream seqs of the events it holds
+   * count as accounted for. The checkpoint saves this as its stream seq, and a restart judges a
+   * redelivery at or below it seen; without it, a restart before those events were read again
+   * (they are redelivered: the consumer starts at or before them) took them for the sequence going
+   * back and paged a false sequence_regression. Unknown (an unreadable event on the way): unchanged.
+   */
+  private async coverSnapshotInStream(asOfSeq: number): Promise<void> {
+    const { jsm, names } = this.deps;
+    const firstPast = await streamSeqAfter(jsm, names.meBalanceStream, names.meBalanceSubjectAll, asOfSeq);
+    if (firstPast !== null) this.engineStreamSeq = Math.max(this.engineStreamSeq, firstPast - 1);
   }
 
   /**
@@ -570,6 +585,7 @@ export class MeDbReconciler implements Reconciler {
       this.appliedThroughSeq = result.snapshot.asOfSeq;
       // Events the snapshot contains may still be ahead in the stream: redeliveries, not faults.
       this.seenThroughStreamSeq = Number.POSITIVE_INFINITY;
+      await this.coverSnapshotInStream(result.snapshot.asOfSeq);
       await this.checkpoint();
       for (const kind of [breakKinds.sequenceJump, breakKinds.sequenceRegression]) await this.breaks.resolve(kind, sequenceKey);
       this.deps.log.warn({ event: 'recon.rebaselined', boundary: meDbBoundary, actorId, reason, previousSeq, asOfSeq: result.snapshot.asOfSeq, balances: result.snapshot.balances.length }, 'me_db re-baselined from the engine snapshot');
