@@ -25,14 +25,15 @@ afterAll(async () => {
 });
 
 describe('a command delivery lost in transit', () => {
-  it('is handled before a later command of the same account, which the loss must not let overtake it', { timeout: 20_000 }, async () => {
+  it('is handled before a later command of the same account, which the loss must not let overtake it', { timeout: 75_000 }, async () => {
     const userId = 'lost-in-transit';
     expect(await t.admin('account.create', { userId })).toMatchObject({ state: 'pending_kyc' });
     await t.admin('account.transition', { userId, target: 'kyc_approved', reasonCode: 'kyc_pass', authority: 'system', actorId: 'kyc' });
     expect(await t.admin('account.transition', { userId, target: 'active', reasonCode: 'first_deposit', authority: 'system', actorId: 'ledger' })).toMatchObject({ to: 'active' });
 
     const partitions = t.settings.COMMAND_PARTITIONS;
-    const commands = new AccountCommandClient({ nc: t.client, js: jetstream(t.client), pool: t.pool, names: t.names, partitions, timeoutMs: 15_000 });
+    const commands = new AccountCommandClient({ nc: t.client, js: jetstream(t.client), pool: t.pool, names: t.names, partitions, timeoutMs: 40_000 });
+    // (Long: on a loaded machine the engine's reconnect and its consume's next pull can take seconds.)
     // The partition consumer's delivery of the next command is written by the server, counted as
     // delivered, and lost with the connection (the stray consumer reads the same stream: not it).
     const partitionConsumer = t.names.commandConsumer(partitionOf(userId, partitions));
