@@ -98,7 +98,7 @@ describe('me_db: an engine event lost in transit', () => {
     // Well under ack_wait (60 s), after which the lost event would come back anyway: on a loaded
     // machine the client's reconnect and the consume's next pull can take seconds (CI: > 10 s once).
     }, 40_000).catch(async (error: unknown) => {
-      throw new Error(`${(error as Error).message}; saved: ${JSON.stringify([...(await savedEngineTotals())])}; parked: ${JSON.stringify((await pool.query('SELECT stream_seq, error FROM parked_commands')).rows)}`);
+      throw new Error(`${(error as Error).message}; logged: ${JSON.stringify(captured.lines.map((line) => line.event))}; counters: ${JSON.stringify(reconciler?.status().counters)}; saved: ${JSON.stringify([...(await savedEngineTotals())])}; parked: ${JSON.stringify((await pool.query('SELECT stream_seq, error FROM parked_commands')).rows)}`);
     });
     expect(reconciler?.status().watermarks?.engineSeq).toBe(2);
 
