@@ -70,11 +70,7 @@ export class AccountActor {
       state = load.loaded;
       known = load.repaired ? await this.deps.audit.outcomeOf(command.commandId) : early;
     }
-    if (known) {
-      // A redelivery or repeat: make sure the event went out, then answer as before.
-      if (known.transition) await this.publishEvent(known.transition);
-      return known.outcome;
-    }
+    if (known) return this.answerAgain(known);
 
     const current = state.record;
     if (command.kind === 'create' && current !== null) {
@@ -86,14 +82,7 @@ export class AccountActor {
 
     const nowMs = this.deps.nowMs();
     const balancesZero = command.target === 'closed' ? await balancesAllZero(this.deps.pool, command.userId) : true;
-    const decision = decideTransition(current === null ? null : { state: current.state, closureRequestedAt: current.closureRequestedAt }, {
-      target: command.target,
-      authority: command.authority,
-      reasonCode: command.reasonCode,
-      nowMs,
-      balancesZero,
-      coolingOffMs: this.deps.coolingOffMs,
-    });
+    const decision = this.decide(command, current, nowMs, balancesZero);
     if (!decision.ok) {
       return this.reject(command, 'FORBIDDEN_TRANSITION', decision.error.message, decision.error.reason);
     }
@@ -106,11 +95,7 @@ export class AccountActor {
     const revision = state.revision === 0
       ? await this.deps.accounts.create(command.userId, encoded)
       : await this.deps.accounts.update(command.userId, encoded, state.revision);
-    this.loaded = { record: next, revision };
-
-    await this.deps.audit.append(row, revision);
-    await this.publishEvent(row);
-    return { ok: true, userId: row.userId, from: row.from, to: row.to, revision, transitionId: row.transitionId };
+    return this.afterKvWrite(row, next, revision);
   }
 
   /**
@@ -122,14 +107,9 @@ export class AccountActor {
    */
   private async createUnloaded(command: AccountCommand): Promise<CommandOutcome | null> {
     const known = await this.deps.audit.outcomeOf(command.commandId);
-    if (known) {
-      if (known.transition) await this.publishEvent(known.transition);
-      return known.outcome;
-    }
+    if (known) return this.answerAgain(known);
     const nowMs = this.deps.nowMs();
-    const decision = decideTransition(null, {
-      target: command.target, authority: command.authority, reasonCode: command.reasonCode, nowMs, balancesZero: true, coolingOffMs: this.deps.coolingOffMs,
-    });
+    const decision = this.decide(command, null, nowMs, true);
     if (!decision.ok) return null;
     const row = this.rowFor(command, decision, null, nowMs);
     const next = recordAfter(row, decision.next);
@@ -141,6 +121,28 @@ export class AccountActor {
       if (error instanceof JetStreamApiError && keyExistsCodes.has(error.code)) return null;
       throw error;
     }
+    return this.afterKvWrite(row, next, revision);
+  }
+
+  /** A redelivery or repeat: make sure the event went out, then answer as before. */
+  private async answerAgain(known: KnownOutcome): Promise<CommandOutcome> {
+    if (known.transition) await this.publishEvent(known.transition);
+    return known.outcome;
+  }
+
+  private decide(command: AccountCommand, current: AccountRecord | null, nowMs: number, balancesZero: boolean): ReturnType<typeof decideTransition> {
+    return decideTransition(current === null ? null : { state: current.state, closureRequestedAt: current.closureRequestedAt }, {
+      target: command.target,
+      authority: command.authority,
+      reasonCode: command.reasonCode,
+      nowMs,
+      balancesZero,
+      coolingOffMs: this.deps.coolingOffMs,
+    });
+  }
+
+  /** The rest of an accepted transition once its KV write landed (ADR 0003): audit row → event → outcome. */
+  private async afterKvWrite(row: TransitionRow, next: AccountRecord, revision: number): Promise<CommandOutcome> {
     this.loaded = { record: next, revision };
     await this.deps.audit.append(row, revision);
     await this.publishEvent(row);
