@@ -1,6 +1,6 @@
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import { limits } from '../config/limits.js';
-import { deliveryGap, GapRewindBackoff, type DeliveryCount, type DeliveryGap } from '../nats/delivery-gap.js';
+import { consumeAcrossGaps, deliveryGap, GapRewindBackoff, sleepUnlessStopped, type ConsumeSession, type DeliveryGap } from '../nats/delivery-gap.js';
 import { rewindDurableConsumer } from '../nats/durable-consumer.js';
 import type { Logger } from '../observability/logger.js';
 import { intakeDeliveryGaps, observeCommand } from '../observability/metrics.js';
@@ -44,11 +44,6 @@ export interface CommandIntakeDeps {
   park(origin: ParkedOrigin, error: string, attempts: number): Promise<void>;
   /** Publishes the outcome for whoever asked (the admin service), after it is durable. */
   reply(command: AccountCommand, settlement: Settlement<CommandOutcome>): void;
-}
-
-/** A consume of the partition consumer, from one rewind to the next (or to the stop). */
-interface ConsumeSession extends DeliveryCount {
-  messages: ConsumerMessages;
 }
 
 /**
@@ -124,25 +119,18 @@ export class CommandIntake {
   }
 
   /** Consumes session after session: a gap ends one, and the next starts at the ack floor. */
-  private async run(first: ConsumeSession): Promise<void> {
-    let session: ConsumeSession | null = first;
-    while (session) {
-      const gap = await this.pump(session);
-      // The pump left the session's loop, which ended it (a close now would wait for that loop).
-      this.messages = null;
-      if (!gap || this.stopping) return;
-      this.deps.log.warn({ event: 'intake.delivery_gap', partition: this.partition, expected: gap.expected, got: gap.got, streamSeq: gap.streamSeq, inFlight: this.inFlight },
-        'command delivery lost in transit: rewinding the partition consumer to its ack floor');
-      intakeDeliveryGaps.inc({ partition: String(this.partition) });
-      session = await this.reopenAfterGap();
-      if (session && this.stopping) {
-        // Never read: its close would wait for a reader; this ends its subscription all the same.
-        void session.messages.close();
-        return;
-      }
-      // Checked and published in one step: a stop from here on closes it, and the pump sees that.
-      if (session) this.messages = session.messages;
-    }
+  private run(first: ConsumeSession): Promise<void> {
+    return consumeAcrossGaps(first, {
+      pump: (session) => this.pump(session),
+      onGap: (gap) => {
+        this.deps.log.warn({ event: 'intake.delivery_gap', partition: this.partition, expected: gap.expected, got: gap.got, streamSeq: gap.streamSeq, inFlight: this.inFlight },
+          'command delivery lost in transit: rewinding the partition consumer to its ack floor');
+        intakeDeliveryGaps.inc({ partition: String(this.partition) });
+      },
+      reopen: () => this.reopenAfterGap(),
+      stopped: () => this.stopping,
+      current: (messages) => void (this.messages = messages),
+    });
   }
 
   /**
@@ -166,10 +154,7 @@ export class CommandIntake {
   }
 
   private async sleep(ms: number): Promise<void> {
-    if (ms <= 0 || this.stopping) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, ms))), this.stopSignal]);
-    clearTimeout(timer);
+    if (!this.stopping) await sleepUnlessStopped(ms, this.stopSignal);
   }
 
   /** Dispatches the session's messages in order; returns the gap that ended it, or null (stopped, or the supervisor stopped). */

@@ -1,4 +1,4 @@
-import type { JsMsg } from '@nats-io/jetstream';
+import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 
 /**
  * A consume of a durable consumer, from one rewind to the next: the delivery sequence of the
@@ -6,6 +6,11 @@ import type { JsMsg } from '@nats-io/jetstream';
  */
 export interface DeliveryCount {
   lastDelivery: number;
+}
+
+/** A consume of a durable consumer, from one rewind to the next (or to the stop). */
+export interface ConsumeSession extends DeliveryCount {
+  messages: ConsumerMessages;
 }
 
 /** A delivery sequence that skipped: something was delivered to this consume and lost in transit (ADR 0031). */
@@ -47,4 +52,47 @@ export class GapRewindBackoff {
     this.last = { atMs: now + backoffMs, backoffMs };
     return backoffMs;
   }
+}
+
+/** What `consumeAcrossGaps` needs of its owner (the command intake, the me_db reconciler). */
+export interface GapRewindingConsumer {
+  /** Reads the session until it ends: the gap that ended it, or null (stopped, or nothing more to do). */
+  pump(session: ConsumeSession): Promise<DeliveryGap | null>;
+  /** Told of each gap before the rewind (log it, count it). */
+  onGap(gap: DeliveryGap): void;
+  /** Rewinds the consumer to its ack floor and opens the next session; null if stopped meanwhile. */
+  reopen(): Promise<ConsumeSession | null>;
+  stopped(): boolean;
+  /** The session a stop must close from now on (null between two). */
+  current(messages: ConsumerMessages | null): void;
+}
+
+/**
+ * Consumes session after session: a gap ends one, and the next starts at the ack floor (ADR 0031).
+ * A session opened while a stop came in is closed unread: its close would wait for a reader.
+ */
+export async function consumeAcrossGaps(first: ConsumeSession, owner: GapRewindingConsumer): Promise<void> {
+  let session: ConsumeSession | null = first;
+  while (session) {
+    const gap = await owner.pump(session);
+    // The pump left the session's loop, which ended it (a close now would wait for that loop).
+    owner.current(null);
+    if (!gap || owner.stopped()) return;
+    owner.onGap(gap);
+    session = await owner.reopen();
+    if (session && owner.stopped()) {
+      void session.messages.close();
+      return;
+    }
+    // Published at once: a stop from here on closes it, and the pump sees that.
+    if (session) owner.current(session.messages);
+  }
+}
+
+/** A wait that ends early when `stopSignal` settles (a stop during a gap's rewind or its retries). */
+export async function sleepUnlessStopped(ms: number, stopSignal: Promise<void>): Promise<void> {
+  if (ms <= 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, ms))), stopSignal]);
+  clearTimeout(timer);
 }

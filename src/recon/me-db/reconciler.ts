@@ -5,7 +5,7 @@ import { fetchSnapshot } from '../../adapters/matching-engine/snapshot-client.js
 import type { AccountCommandClient } from '../../actors/command-client.js';
 import { parkCommand } from '../../actors/parking.js';
 import { recreateDurableConsumerAt, rewindDurableConsumer, type DurableConsumerSpec } from '../../nats/durable-consumer.js';
-import { deliveryGap, GapRewindBackoff, type DeliveryCount, type DeliveryGap } from '../../nats/delivery-gap.js';
+import { consumeAcrossGaps, deliveryGap, GapRewindBackoff, sleepUnlessStopped, type ConsumeSession, type DeliveryGap } from '../../nats/delivery-gap.js';
 import { ensureBalanceStream, ensureReconStream } from '../../nats/topology.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
 import { breakKinds } from '../breaks/break-kinds.js';
@@ -181,7 +181,7 @@ export class MeDbReconciler implements Reconciler {
       const startSeq = await rewindDurableConsumer(deps.jsm, { ...this.consumerSpec, firstStart: 'all' });
       if (startSeq === null && this.engineSeq === 0) await this.seedFromSnapshot();
     }
-    const session = await this.openEngineSession();
+    const session = await this.openConsumeSession();
     this.messages = session.messages;
     this.breaks.startEffects();
     this.listener = await listenForLedgerInserts(deps.pool, () => this.ledgerWake?.(), deps.log).catch(() => null);
@@ -422,7 +422,7 @@ export class MeDbReconciler implements Reconciler {
    * A consume of the balance consumer, just (re)created: its delivery count so far (0 unless
    * another instance consumed it meanwhile) is where the gap check starts.
    */
-  private async openEngineSession(): Promise<EngineSession> {
+  private async openConsumeSession(): Promise<ConsumeSession> {
     const consumer = await this.deps.js.consumers.get(this.consumerSpec.stream, this.consumerSpec.name);
     // (The info get() has just fetched: no second round trip.)
     const info = await consumer.info(true);
@@ -440,25 +440,18 @@ export class MeDbReconciler implements Reconciler {
    * delivery sequence: the session then ends, and the consumer is rewound to its ack floor, so
    * the lost event comes first (ADR 0031).
    */
-  private async followEngine(first: EngineSession): Promise<void> {
-    let session: EngineSession | null = first;
-    while (session) {
-      const gap = await this.pumpEngine(session);
-      // The pump left the session's loop, which ended it (a close now would wait for that loop).
-      this.messages = null;
-      if (!gap || this.stopped) return;
-      this.counters.engineDeliveryGaps++;
-      this.deps.log.warn({ event: 'recon.me_db.delivery_gap', boundary: meDbBoundary, expected: gap.expected, got: gap.got, streamSeq: gap.streamSeq },
-        'engine event delivery lost in transit: rewinding the balance consumer to its ack floor');
-      session = await this.reopenAfterGap();
-      if (session && this.stopped) {
-        // Never read: its close would wait for a reader; this ends its subscription all the same.
-        void session.messages.close();
-        return;
-      }
-      // Published at once: a stop from here on closes it, and the pump sees that.
-      if (session) this.messages = session.messages;
-    }
+  private followEngine(first: ConsumeSession): Promise<void> {
+    return consumeAcrossGaps(first, {
+      pump: (session) => this.pumpEngine(session),
+      onGap: (gap) => {
+        this.counters.engineDeliveryGaps++;
+        this.deps.log.warn({ event: 'recon.me_db.delivery_gap', boundary: meDbBoundary, expected: gap.expected, got: gap.got, streamSeq: gap.streamSeq },
+          'engine event delivery lost in transit: rewinding the balance consumer to its ack floor');
+      },
+      reopen: () => this.reopenAfterGap(),
+      stopped: () => this.stopped,
+      current: (messages) => void (this.messages = messages),
+    });
   }
 
   /**
@@ -466,7 +459,7 @@ export class MeDbReconciler implements Reconciler {
    * returns the gap that ended it (the message showing it, and what follows, not taken: they
    * come again behind the lost one), or null (stopped).
    */
-  private async pumpEngine(session: EngineSession): Promise<DeliveryGap | null> {
+  private async pumpEngine(session: ConsumeSession): Promise<DeliveryGap | null> {
     let gap: DeliveryGap | null = null;
     for await (const msg of session.messages) {
       gap = deliveryGap(session, msg);
@@ -491,7 +484,7 @@ export class MeDbReconciler implements Reconciler {
    * judged a sequence going back (their seq is at most the one applied, their stream seq past
    * what was checkpointed): exactly the false page this avoids.
    */
-  private async reopenAfterGap(): Promise<EngineSession | null> {
+  private async reopenAfterGap(): Promise<ConsumeSession | null> {
     while (!this.stopped) {
       try {
         await this.engineInboxEmpty();
@@ -511,7 +504,7 @@ export class MeDbReconciler implements Reconciler {
     while (!this.stopped) {
       try {
         await rewindDurableConsumer(this.deps.jsm, { ...this.consumerSpec, firstStart: 'all' });
-        return await this.openEngineSession();
+        return await this.openConsumeSession();
       } catch (error) {
         this.deps.log.warn({ event: 'recon.me_db.rewind_failed', boundary: meDbBoundary, err: (error as Error).message }, 'balance consumer not rewound yet; retrying');
         await this.sleep(reconLimits.meDbGapRetryMs);
@@ -531,10 +524,7 @@ export class MeDbReconciler implements Reconciler {
 
   /** A wait that a stop ends early. */
   private async sleep(ms: number): Promise<void> {
-    if (ms <= 0 || this.stopped) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, ms))), this.stopSignal]);
-    clearTimeout(timer);
+    if (!this.stopped) await sleepUnlessStopped(ms, this.stopSignal);
   }
 
   private async onEngineMessage(msg: JsMsg): Promise<void> {
@@ -867,11 +857,6 @@ export class MeDbReconciler implements Reconciler {
   private reportError(where: string, error: unknown): void {
     reportReconcilerError(this.errors, where, error);
   }
-}
-
-/** A consume of the balance consumer, from one rewind to the next (or to the stop). */
-interface EngineSession extends DeliveryCount {
-  messages: ConsumerMessages;
 }
 
 interface CapturedCheckpoint {
