@@ -1,7 +1,8 @@
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerConfig, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { nanos } from '@nats-io/nats-core';
 import { z } from 'zod';
+import { deliveryGap, sleepUnlessStopped, type DeliveryCount } from '../nats/delivery-gap.js';
 import type { NatsNames } from '../nats/names.js';
 import type { Logger } from '../observability/logger.js';
 import type { ParkedOrigin } from './command-intake.js';
@@ -16,8 +17,12 @@ export interface StrayCommandsDeps {
   park(origin: ParkedOrigin, error: string, attempts: number): Promise<void>;
 }
 
-const ackEvery = 256;
-const inFlightMax = 10_000;
+/** How often the commands that arrived since the last sweep are read, at most. */
+const sweepIntervalMs = 1_000;
+/** Commands read in one sweep at most (also the consumer's max_ack_pending). */
+const sweepMax = 10_000;
+/** A fetch asks for what is pending, so it ends once that has come; this bounds it when some is lost on the way. */
+const fetchExpiresMs = 2_000;
 const ackWaitMs = 60_000;
 const retryMs = 1_000;
 const looseCommand = z.object({ userId: z.string().max(64).optional(), replyTo: z.string().min(1).max(256).optional() }).passthrough();
@@ -28,18 +33,34 @@ const looseCommand = z.object({ userId: z.string().max(64).optional(), replyTo: 
  * out of range, a subject with extra tokens) would sit in the stream forever, unanswered.
  * This consumer (on the leader) sees every command's headers only, and parks the strays with
  * their exact bytes, answering the sender when the command names a reply subject. NATS 2.9
- * has no multi-filter or "everything but" consumer, hence headers-only over the whole stream,
- * acked cumulatively (AckAll): cheap per command, and a stray is parked before its ack.
+ * has no multi-filter or "everything but" consumer, hence headers-only over the whole stream.
+ *
+ * It sweeps: once a second it fetches what arrived since the last sweep in one burst and acks
+ * the burst once (AckAll), a stray being parked before that ack. Read as each command arrived,
+ * it cost a delivery and, at a moderate rate, an ack per command: a fifth of the engine's CPU
+ * on the command path (ADR 0033). A stray waits up to a second longer for its answer.
+ *
+ * AckAll means an ack covers every earlier delivery, one lost in transit too. So each delivery
+ * must follow the last one seen (`deliveryGap`), and a sweep must find nothing delivered and
+ * unacked; otherwise nothing past the loss is acked and the consumer is rewound to its ack
+ * floor (parking is idempotent by stream seq). It is rewound on start as well, so a previous
+ * holder's unacked burst is read again rather than covered by our acks.
  */
 export class StrayCommands {
-  private messages: ConsumerMessages | null = null;
+  private consumer: Consumer | null = null;
+  private fetch: ConsumerMessages | null = null;
   private loop: Promise<void> | null = null;
+  private count: DeliveryCount = { lastDelivery: 0 };
   private readonly prefix: string;
-  parked = 0;
   private stopped = false;
+  private readonly stopSignal: Promise<void>;
+  private signalStop: () => void = () => undefined;
+  parked = 0;
+  rewinds = 0;
 
   constructor(private readonly deps: StrayCommandsDeps) {
     this.prefix = deps.names.subject('acct.cmd.');
+    this.stopSignal = new Promise((resolve) => (this.signalStop = resolve));
   }
 
   /** Whether a partition consumer reads this subject. */
@@ -52,53 +73,115 @@ export class StrayCommands {
   }
 
   async start(): Promise<void> {
-    const { jsm, js, names } = this.deps;
-    const name = names.commandStrayConsumer;
-    try {
-      await jsm.consumers.info(names.commandStream, name);
-    } catch (error) {
-      if (!/consumer not found/i.test((error as Error).message)) throw error;
-      await jsm.consumers.add(names.commandStream, {
-        durable_name: name,
-        filter_subject: names.commandSubjectAll,
-        ack_policy: AckPolicy.All,
-        ack_wait: nanos(ackWaitMs),
-        max_ack_pending: inFlightMax,
-        deliver_policy: DeliverPolicy.All,
-        headers_only: true,
-      });
-    }
-    const consumer = await js.consumers.get(names.commandStream, name);
-    this.messages = await consumer.consume({ max_messages: 1_000 });
-    this.loop = this.pump(this.messages);
+    await this.rewind();
+    this.loop = this.sweepUntilStopped();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.messages?.close();
+    this.signalStop();
+    this.fetch?.stop();
     await this.loop;
   }
 
-  private async pump(messages: ConsumerMessages): Promise<void> {
-    let sinceAck = 0;
-    for await (const msg of messages) {
-      // A later ack would cover this one (AckAll): retry the park until it holds, or we stop.
-      while (!this.isRouted(msg.subject) && !this.stopped) {
-        try {
-          await this.parkStray(msg);
-          break;
-        } catch (error) {
-          this.deps.log.error({ event: 'intake.stray_park_failed', subject: msg.subject, seq: msg.seq, err: (error as Error).message }, 'stray command not parked yet; retrying');
-          await new Promise((resolve) => setTimeout(resolve, retryMs));
-        }
+  /** Recreates the consumer at its ack floor (NATS 2.9 has no reset): what was delivered and not acked comes again. */
+  private async rewind(): Promise<void> {
+    const { jsm, js, names } = this.deps;
+    let startSeq: number | null = null;
+    try {
+      const info = await jsm.consumers.info(names.commandStream, names.commandStrayConsumer);
+      startSeq = info.ack_floor.stream_seq + 1;
+      await jsm.consumers.delete(names.commandStream, names.commandStrayConsumer);
+    } catch (error) {
+      if (!/consumer not found/i.test((error as Error).message)) throw error;
+    }
+    await jsm.consumers.add(names.commandStream, this.config(startSeq));
+    this.consumer = await js.consumers.get(names.commandStream, names.commandStrayConsumer);
+    this.count = { lastDelivery: 0 };
+  }
+
+  private config(startSeq: number | null): Partial<ConsumerConfig> {
+    return {
+      durable_name: this.deps.names.commandStrayConsumer,
+      filter_subject: this.deps.names.commandSubjectAll,
+      ack_policy: AckPolicy.All,
+      ack_wait: nanos(ackWaitMs),
+      max_ack_pending: sweepMax,
+      headers_only: true,
+      ...(startSeq === null ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }),
+    };
+  }
+
+  private async sweepUntilStopped(): Promise<void> {
+    while (!this.stopped) {
+      let more = false;
+      try {
+        more = await this.sweep();
+      } catch (error) {
+        if (this.stopped) return;
+        this.deps.log.warn({ event: 'intake.stray_sweep_failed', err: (error as Error).message }, 'stray-command sweep failed; trying again');
       }
-      if (this.stopped) return;
-      sinceAck++;
-      if (sinceAck >= ackEvery || msg.info.pending === 0) {
-        msg.ack();
-        sinceAck = 0;
+      if (!more) await sleepUnlessStopped(sweepIntervalMs, this.stopSignal);
+    }
+  }
+
+  /** Reads and acks what is pending; true when more is waiting than one sweep reads. */
+  private async sweep(): Promise<boolean> {
+    const consumer = this.consumer;
+    if (!consumer) return false;
+    const info = await consumer.info();
+    // Every sweep acks what it read, so something delivered and not acked means a delivery (or
+    // an ack) of the last sweep was lost in transit: read again from the ack floor.
+    if (info.num_ack_pending > 0) {
+      await this.rewindAfterLoss({ unacked: info.num_ack_pending });
+      return true;
+    }
+    const wanted = Math.min(info.num_pending, sweepMax);
+    if (wanted === 0 || this.stopped) return false;
+    const messages = await consumer.fetch({ max_messages: wanted, expires: fetchExpiresMs });
+    this.fetch = messages;
+    if (this.stopped) messages.stop();
+    let last: JsMsg | null = null;
+    let gap: ReturnType<typeof deliveryGap> = null;
+    try {
+      for await (const msg of messages) {
+        gap = deliveryGap(this.count, msg);
+        if (gap) break;
+        // The ack below covers this one too (AckAll): park it first, retrying until it holds or we stop.
+        if (!(await this.parkIfStray(msg))) break;
+        last = msg;
+      }
+    } finally {
+      this.fetch = null;
+      messages.stop();
+    }
+    last?.ack();
+    if (gap && !this.stopped) {
+      await this.rewindAfterLoss({ expected: gap.expected, got: gap.got, seq: gap.streamSeq });
+      return true;
+    }
+    return info.num_pending > sweepMax;
+  }
+
+  private async rewindAfterLoss(detail: Record<string, number>): Promise<void> {
+    this.rewinds++;
+    this.deps.log.warn({ event: 'intake.stray_delivery_gap', ...detail }, 'stray-command delivery lost in transit: rewinding the stray consumer to its ack floor');
+    await this.rewind();
+  }
+
+  /** False when stopped before a stray could be parked (it must not be acked then). */
+  private async parkIfStray(msg: JsMsg): Promise<boolean> {
+    if (this.isRouted(msg.subject)) return true;
+    while (!this.stopped) {
+      try {
+        await this.parkStray(msg);
+        return true;
+      } catch (error) {
+        this.deps.log.error({ event: 'intake.stray_park_failed', subject: msg.subject, seq: msg.seq, err: (error as Error).message }, 'stray command not parked yet; retrying');
+        await sleepUnlessStopped(retryMs, this.stopSignal);
       }
     }
+    return false;
   }
 
   private async parkStray(msg: JsMsg): Promise<void> {

@@ -1,0 +1,50 @@
+import { jetstream } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestEngine, type TestEngine } from '../support/engine.js';
+import { capturingLogger } from '../support/log.js';
+import { sharedNatsUrl } from '../support/nats.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { until } from '../support/until.js';
+
+let proxy: TcpProxy;
+let t: TestEngine;
+const captured = capturingLogger('warn');
+
+beforeAll(async () => {
+  const shared = new URL(sharedNatsUrl().replace(/^nats:/, 'http:'));
+  proxy = await startTcpProxy({ host: shared.hostname, port: Number(shared.port || 4222) });
+  // Only the engine goes through the proxy; the test's own client is connected directly.
+  t = await startTestEngine({}, { engineNatsUrl: `nats://127.0.0.1:${proxy.port}`, log: captured.log });
+});
+
+afterAll(async () => {
+  await t?.close();
+  await proxy?.close();
+});
+
+describe('a stray command whose delivery to the stray sweep is lost in transit', () => {
+  it('is still parked, though a later command is read and acked (AckAll) before ack_wait would redeliver it', { timeout: 75_000 }, async () => {
+    const js = jetstream(t.client);
+    const stray = t.names.subject('acct.cmd.99.lost-stray');
+    // The stray sweep's delivery of the stray is written by the server, counted as delivered,
+    // and lost with the connection (the partition consumers do not read that subject).
+    const dropped = proxy.dropConnectionOnServerBytes(`$JS.ACK.${t.names.commandStream}.${t.names.commandStrayConsumer}.`);
+    await js.publish(stray, JSON.stringify({ commandId: 'lost-stray', userId: 'lost-stray', kind: 'create', target: 'pending_kyc', authority: 'self', reasonCode: 'signup', actorId: 'lost-stray' }));
+    await dropped;
+
+    // A routed command after it: the sweep reads it and acks, which (AckAll) covers the lost one too.
+    const created = await until('a signup after the loss', async () => {
+      const reply = (await t.admin('account.create', { userId: 'after-lost-stray' }).catch(() => null)) as { state?: string } | null;
+      return reply?.state === 'pending_kyc';
+    }, 40_000, 500);
+    expect(created).toBe(true);
+
+    // Parked well before ack_wait (60 s) could have redelivered it.
+    const parked = await until('the lost stray parked', async () => {
+      const r = await t.pool.query<{ error: string }>('SELECT error FROM parked_commands WHERE subject = $1', [stray]);
+      return r.rows[0];
+    }, 40_000, 250);
+    expect(parked.error).toMatch(/^no partition consumer reads /);
+    expect(captured.lines.some((line) => line.event === 'intake.stray_delivery_gap')).toBe(true);
+  });
+});
