@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
+import { installQuietRequestSettle } from '../src/nats/quiet-request-settle.js';
 import { createLogger } from '../src/observability/logger.js';
 import { limits } from '../src/config/limits.js';
 import type { Figure, SuiteResult } from './suite.js';
@@ -80,6 +81,8 @@ async function main(): Promise<number> {
   cleanup.add('services', () => services.stop());
   const runs: SuiteRun[] = [];
   try {
+    // The load generator shares the box with both sides: it takes the engine's cheap client settings (ADR 0032).
+    installQuietRequestSettle();
     const nc = await connect({ servers: services.natsUrl, name: 'bench', noAsyncTraces: true });
     cleanup.add('nats connection', () => nc.close());
     const machine: Machine = {
