@@ -13,7 +13,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
 import { balanceEventWireOf } from '../src/adapters/matching-engine/contract.js';
 import { signedDecimalToMinor } from '../src/config/decimal.js';
-import type { Pool } from '../src/db/pool.js';
+import type { Pool, PoolClient } from '../src/db/pool.js';
 import type { NatsNames } from '../src/nats/names.js';
 
 export interface KeySpace {
@@ -28,7 +28,9 @@ export const userIdOf = (n: number): string => `u${String(n).padStart(6, '0')}`;
 export const userIdsOf = (space: KeySpace): string[] => Array.from({ length: space.users }, (_, i) => userIdOf(i));
 
 /** Journals per INSERT statement (two rows each): one statement, one transaction, one tx_id. */
-const journalsPerStatement = 500_000;
+const journalsPerStatement = 250_000;
+/** INSERT statements running at once while growing the ledger. */
+const growWriters = 2;
 
 /**
  * Appends journals `fromJournal` … until the table holds at least `targetRows` rows. Returns
@@ -38,25 +40,43 @@ export async function growLedger(pool: Pool, space: KeySpace, fromJournal: numbe
   let rows = await countRows(pool);
   let next = fromJournal;
   const keys = space.users * space.currencies.length;
-  while (rows < targetRows) {
-    const journals = Math.min(journalsPerStatement, Math.ceil((targetRows - rows) / 2));
-    const last = next + journals - 1;
-    await pool.query(
-      `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
-       SELECT 'g' || g.j,
-              CASE WHEN s.side = 0 THEN 'u' || lpad(((g.j % $3) / $4)::text, 6, '0')
-                   WHEN (g.j / $3) % 2 = 0 THEN 'house:custody' ELSE 'house:fees' END,
-              ($5::text[])[(g.j % $4) + 1],
-              (CASE WHEN (g.j / $3) % 2 = 0 THEN ((g.j * 7919) % 100000 + 1)::numeric / 100
-                    ELSE -((g.j % 50) + 1)::numeric / 10000 END) * (1 - 2 * s.side),
-              CASE WHEN (g.j / $3) % 2 = 0 THEN 'deposit' ELSE 'fee' END,
-              'g' || g.j
-         FROM generate_series($1::bigint, $2::bigint) AS g(j) CROSS JOIN (VALUES (0), (1)) AS s(side)`,
-      [next, last, keys, space.currencies.length, space.currencies],
-    );
-    next = last + 1;
-    rows += journals * 2;
-    onProgress?.(rows);
+  // Two writers at once (one per core of the bench's box), each on a connection of its own.
+  const clients = await Promise.all(Array.from({ length: growWriters }, () => pool.connect()));
+  // The ledger's row trigger (no entry inside a sealed day: one lookup per row) was a third of the
+  // time of a 10M-row history, where no day is sealed yet. A superuser (the bench's default local
+  // Postgres) skips it with session_replication_role; anyone else pays it.
+  const skipTriggers = await Promise.all(clients.map((c) => c.query('SET session_replication_role = replica').then(() => true, () => false)));
+  const insert = (client: PoolClient, first: number, last: number) => client.query(
+    `INSERT INTO ledger_entries (journal_id, user_id, currency, amount, reference_type, reference_id)
+     SELECT 'g' || g.j,
+            CASE WHEN s.side = 0 THEN 'u' || lpad(((g.j % $3) / $4)::text, 6, '0')
+                 WHEN (g.j / $3) % 2 = 0 THEN 'house:custody' ELSE 'house:fees' END,
+            ($5::text[])[(g.j % $4) + 1],
+            (CASE WHEN (g.j / $3) % 2 = 0 THEN ((g.j * 7919) % 100000 + 1)::numeric / 100
+                  ELSE -((g.j % 50) + 1)::numeric / 10000 END) * (1 - 2 * s.side),
+            CASE WHEN (g.j / $3) % 2 = 0 THEN 'deposit' ELSE 'fee' END,
+            'g' || g.j
+       FROM generate_series($1::bigint, $2::bigint) AS g(j) CROSS JOIN (VALUES (0), (1)) AS s(side)`,
+    [first, last, keys, space.currencies.length, space.currencies],
+  );
+  try {
+    while (rows < targetRows) {
+      const round: Array<Promise<unknown>> = [];
+      for (const client of clients) {
+        if (rows >= targetRows) break;
+        const journals = Math.min(journalsPerStatement, Math.ceil((targetRows - rows) / 2));
+        round.push(insert(client, next, next + journals - 1));
+        next += journals;
+        rows += journals * 2;
+      }
+      await Promise.all(round);
+      onProgress?.(rows);
+    }
+  } finally {
+    await Promise.all(clients.map(async (client, i) => {
+      if (skipTriggers[i]) await client.query('RESET session_replication_role').catch(() => undefined);
+      client.release();
+    }));
   }
   // Hint bits and the visibility map set now, statistics fresh: no first-reader penalty later.
   await pool.query('VACUUM ANALYZE ledger_entries');
