@@ -94,14 +94,17 @@ export const positionCapKey = 'positions';
  * break) for longer than the grace window: paged once as a reconciler_error naming the limit.
  * The reconciler keeps working and keeps every position; the alert resolves once the book is
  * within its cap again. A shorter excess is in-flight changes outnumbering the cap: not paged.
+ * While the reconciler is catching up (a side known to be behind) its differences are in-flight
+ * by construction, so the allowance is `catchUpGraceMs` instead: a backlog read takes longer than
+ * the grace window on a slow or busy host, and a page then would be false.
  */
 export class PositionCapAlarm {
   private overSinceMs: number | null = null;
   private raised = false;
 
-  constructor(private readonly breaks: BreakRegistry, private readonly inMemoryMax: number, private readonly graceMs: number) {}
+  constructor(private readonly breaks: BreakRegistry, private readonly inMemoryMax: number, private readonly graceMs: number, private readonly catchUpGraceMs: number) {}
 
-  async judge(eviction: Eviction, nowMs: number): Promise<void> {
+  async judge(eviction: Eviction, nowMs: number, catchingUp: boolean): Promise<void> {
     if (eviction.underCap) {
       this.overSinceMs = null;
       if (this.raised) await this.breaks.resolve(errorKind, positionCapKey);
@@ -109,7 +112,7 @@ export class PositionCapAlarm {
       return;
     }
     this.overSinceMs ??= nowMs;
-    if (nowMs - this.overSinceMs < this.graceMs) return;
+    if (nowMs - this.overSinceMs < (catchingUp ? Math.max(this.graceMs, this.catchUpGraceMs) : this.graceMs)) return;
     this.raised = true;
     await this.breaks.raiseMeta({
       kind: errorKind, key: positionCapKey,

@@ -161,7 +161,7 @@ export class MeDbReconciler implements Reconciler {
       onWriteFailed: (error) => this.reportError('outbox', error),
       ...(deps.limits.liveBreaksHeldMax === undefined ? {} : { liveBreaksHeldMax: deps.limits.liveBreaksHeldMax }),
     });
-    this.positionCap = new PositionCapAlarm(this.breaks, deps.limits.positionsInMemoryMax, deps.limits.graceMs);
+    this.positionCap = new PositionCapAlarm(this.breaks, deps.limits.positionsInMemoryMax, deps.limits.graceMs, reconLimits.meDbPositionCapCatchUpGraceMs);
     this.errors = {
       boundary: meDbBoundary, log: deps.log, breaks: this.breaks, key: 'engine', nowMs: this.nowMs,
       ...(deps.onFenced ? { onFenced: deps.onFenced } : {}),
@@ -850,7 +850,7 @@ export class MeDbReconciler implements Reconciler {
       await this.checkpoint();
       eviction = this.book.evictToCap();
     }
-    await this.positionCap.judge(eviction, this.nowMs());
+    await this.positionCap.judge(eviction, this.nowMs(), this.catchingUp());
     await this.book.ensureLoaded(userIds, reconLimits.meDbLoadUsersPerQueryMax);
   }
 

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import type { BreakRegistry } from '../../src/recon/breaks/break-registry.js';
+import { PositionCapAlarm } from '../../src/recon/me-db/judgement.js';
+
+/** What the alarm asks of the registry: a page raised, a page resolved. */
+function recordingRegistry(): { registry: BreakRegistry; raised: string[]; resolved: string[] } {
+  const raised: string[] = [];
+  const resolved: string[] = [];
+  const registry = {
+    raiseMeta: async (b: { key: string }) => void raised.push(b.key),
+    resolve: async (_kind: string, key: string) => void resolved.push(key),
+  } as unknown as BreakRegistry;
+  return { registry, raised, resolved };
+}
+
+const over = { inMemory: 590, underCap: false, keptDirty: 0 };
+const under = { inMemory: 90, underCap: true, keptDirty: 0 };
+
+describe('the position-cap alarm (ADR 0026)', () => {
+  it('pages once the book has been over its cap with nothing evictable for the grace window', async () => {
+    const { registry, raised, resolved } = recordingRegistry();
+    const alarm = new PositionCapAlarm(registry, 100, 1_000, 60_000);
+    await alarm.judge(over, 0, false);
+    await alarm.judge(over, 999, false);
+    expect(raised).toEqual([]);
+    await alarm.judge(over, 1_000, false);
+    expect(raised).toEqual(['positions']);
+    await alarm.judge(under, 1_500, false);
+    expect(resolved).toEqual(['positions']);
+  });
+
+  it('while catching up (a side known behind) allows the catch-up grace instead: the differences are in flight', async () => {
+    const { registry, raised } = recordingRegistry();
+    const alarm = new PositionCapAlarm(registry, 100, 1_000, 60_000);
+    await alarm.judge(over, 0, true);
+    await alarm.judge(over, 30_000, true);
+    expect(raised).toEqual([]);
+    // Caught up and still over the cap: counted from when it first went over.
+    await alarm.judge(over, 30_001, false);
+    expect(raised).toEqual(['positions']);
+  });
+
+  it('pages while catching up too, once that lasts past the catch-up grace (a reconciler that never catches up)', async () => {
+    const { registry, raised } = recordingRegistry();
+    const alarm = new PositionCapAlarm(registry, 100, 1_000, 60_000);
+    await alarm.judge(over, 0, true);
+    await alarm.judge(over, 59_999, true);
+    expect(raised).toEqual([]);
+    await alarm.judge(over, 60_000, true);
+    expect(raised).toEqual(['positions']);
+  });
+
+  it('a book back under its cap starts the count again', async () => {
+    const { registry, raised } = recordingRegistry();
+    const alarm = new PositionCapAlarm(registry, 100, 1_000, 60_000);
+    await alarm.judge(over, 0, false);
+    await alarm.judge(under, 900, false);
+    await alarm.judge(over, 950, false);
+    await alarm.judge(over, 1_900, false);
+    expect(raised).toEqual([]);
+  });
+});
