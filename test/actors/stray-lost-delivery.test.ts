@@ -1,9 +1,9 @@
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestEngine, type TestEngine } from '../support/engine.js';
+import type { TestEngine } from '../support/engine.js';
 import { capturingLogger } from '../support/log.js';
-import { sharedNatsUrl } from '../support/nats.js';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { startProxiedTestEngine } from '../support/proxied-engine.js';
+import type { TcpProxy } from '../support/tcp-proxy.js';
 import { until } from '../support/until.js';
 
 let proxy: TcpProxy;
@@ -11,10 +11,7 @@ let t: TestEngine;
 const captured = capturingLogger('warn');
 
 beforeAll(async () => {
-  const shared = new URL(sharedNatsUrl().replace(/^nats:/, 'http:'));
-  proxy = await startTcpProxy({ host: shared.hostname, port: Number(shared.port || 4222) });
-  // Only the engine goes through the proxy; the test's own client is connected directly.
-  t = await startTestEngine({}, { engineNatsUrl: `nats://127.0.0.1:${proxy.port}`, log: captured.log });
+  ({ proxy, t } = await startProxiedTestEngine(captured.log));
 });
 
 afterAll(async () => {
