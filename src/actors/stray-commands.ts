@@ -53,6 +53,7 @@ export class StrayCommands {
   private count: DeliveryCount = { lastDelivery: 0 };
   private readonly prefix: string;
   private stopped = false;
+  private rewindPending = false;
   private readonly stopSignal: Promise<void>;
   private signalStop: () => void = () => undefined;
   parked = 0;
@@ -98,6 +99,7 @@ export class StrayCommands {
     await jsm.consumers.add(names.commandStream, this.config(startSeq));
     this.consumer = await js.consumers.get(names.commandStream, names.commandStrayConsumer);
     this.count = { lastDelivery: 0 };
+    this.rewindPending = false;
   }
 
   private config(startSeq: number | null): Partial<ConsumerConfig> {
@@ -116,10 +118,14 @@ export class StrayCommands {
     while (!this.stopped) {
       let more = false;
       try {
+        if (this.rewindPending) await this.rewind();
         more = await this.sweep();
       } catch (error) {
         if (this.stopped) return;
-        this.deps.log.warn({ event: 'intake.stray_sweep_failed', err: (error as Error).message }, 'stray-command sweep failed; trying again');
+        // Whatever failed (NATS away, a rewind cut between its delete and its add, the consumer
+        // removed under us), the next try starts from the ack floor: nothing is acked over.
+        this.rewindPending = true;
+        this.deps.log.warn({ event: 'intake.stray_sweep_failed', err: (error as Error).message }, 'stray-command sweep failed; trying again from the ack floor');
       }
       if (!more) await sleepUnlessStopped(sweepIntervalMs, this.stopSignal);
     }

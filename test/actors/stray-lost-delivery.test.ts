@@ -1,4 +1,4 @@
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestEngine } from '../support/engine.js';
 import { capturingLogger } from '../support/log.js';
@@ -43,5 +43,22 @@ describe('a stray command whose delivery to the stray sweep is lost in transit',
     }, 40_000, 250);
     expect(parked.error).toMatch(/^no partition consumer reads /);
     expect(captured.lines.some((line) => line.event === 'intake.stray_delivery_gap')).toBe(true);
+  });
+
+  it('a sweep that fails (its consumer removed under it) starts again from the ack floor, and strays are still parked', { timeout: 60_000 }, async () => {
+    const jsm = await jetstreamManager(t.client);
+    await jsm.consumers.delete(t.names.commandStream, t.names.commandStrayConsumer);
+    const stray = t.names.subject('acct.cmd.77.after-removal');
+    await jetstream(t.client).publish(stray, JSON.stringify({ commandId: 'after-removal', userId: 'after-removal', kind: 'create', target: 'pending_kyc', authority: 'self', reasonCode: 'signup', actorId: 'after-removal' }));
+    const parked = await until('the stray after the removal parked', async () => {
+      const r = await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM parked_commands WHERE subject = $1', [stray]);
+      return r.rows[0]!.n > 0 && r.rows[0]!.n;
+    }, 30_000, 250);
+    expect(parked).toBe(1); // parked once, though the recreated consumer read the stream again
+    expect(captured.lines.some((line) => line.event === 'intake.stray_sweep_failed')).toBe(true);
+    await until('the consumer recreated and drained', async () => {
+      const info = await jsm.consumers.info(t.names.commandStream, t.names.commandStrayConsumer).catch(() => null);
+      return info !== null && info.num_pending === 0 && info.num_ack_pending === 0;
+    }, 30_000, 250);
   });
 });
