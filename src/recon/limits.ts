@@ -8,8 +8,8 @@
  * - positions held: `meDbPositionsInMemoryMaxDefault` (setting RECON_ME_DB_POSITIONS_MAX) plus
  *   one batch (`meDbLedgerBatchRowsMax` rows or `meDbEngineInboxMax` events); its watched and
  *   dirty sets are subsets of them. Over the cap with nothing evictable for a grace window
- *   (`meDbPositionCapCatchUpGraceMs` while catching up): a reconciler_error meta-alert, nothing
- *   dropped.
+ *   (counted from when both sides were read through; `meDbPositionCapBehindGraceMs` in all): a
+ *   reconciler_error meta-alert, nothing dropped.
  * - ledger reads: `meDbLedgerBatchRowsMax` rows a batch, one batch read ahead while one is
  *   applied (ADR 0025): two batches at most.
  * - checkpoints: written in the queue, of the dirty positions copied at the cut; the digest's
@@ -89,11 +89,11 @@ export const reconLimits = {
    */
   meDbPositionsInMemoryMaxDefault: 200_000,
   /**
-   * How long the book may stay over its cap with nothing evictable while the reconciler is
-   * catching up (a side known to be behind) before it pages: its differences are then in-flight
+   * How long the me_db book may stay over its cap with nothing evictable while a side is behind
+   * (events waiting, the ledger read full) before it pages: its differences are then in-flight
    * work, not breaks, and a backlog can take longer than the grace window to read.
    */
-  meDbPositionCapCatchUpGraceMs: 60_000,
+  meDbPositionCapBehindGraceMs: 60_000,
   /** History points kept per side of a differing me_db position (an agreeing one keeps one). */
   meDbHistoryPointsPerSideMax: 256,
   /** A difference's history reaches back this far at least (or 4 grace windows, if longer). */

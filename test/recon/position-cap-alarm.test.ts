@@ -29,18 +29,26 @@ describe('the position-cap alarm (ADR 0026)', () => {
     expect(resolved).toEqual(['positions']);
   });
 
-  it('while catching up (a side known behind) allows the catch-up grace instead: the differences are in flight', async () => {
+  it('while a side is behind the differences are in flight: the grace counts from when both sides are read through', async () => {
     const { registry, raised } = recordingRegistry();
     const alarm = new PositionCapAlarm(registry, 100, 1_000, 60_000);
     await alarm.judge(over, 0, true);
     await alarm.judge(over, 30_000, true);
     expect(raised).toEqual([]);
-    // Caught up and still over the cap: counted from when it first went over.
+    // Read through and still over the cap: a grace window from now, not from when it went over.
     await alarm.judge(over, 30_001, false);
+    await alarm.judge(over, 30_999, false);
+    expect(raised).toEqual([]);
+    // Behind again (new events): the count stops; read through again: it starts again.
+    await alarm.judge(over, 31_500, true);
+    await alarm.judge(over, 31_600, false);
+    await alarm.judge(over, 32_599, false);
+    expect(raised).toEqual([]);
+    await alarm.judge(over, 32_600, false);
     expect(raised).toEqual(['positions']);
   });
 
-  it('pages while catching up too, once that lasts past the catch-up grace (a reconciler that never catches up)', async () => {
+  it('pages while a side is behind too, once the book has been over its cap past the longer allowance (a reconciler that never catches up)', async () => {
     const { registry, raised } = recordingRegistry();
     const alarm = new PositionCapAlarm(registry, 100, 1_000, 60_000);
     await alarm.judge(over, 0, true);

@@ -94,25 +94,33 @@ export const positionCapKey = 'positions';
  * break) for longer than the grace window: paged once as a reconciler_error naming the limit.
  * The reconciler keeps working and keeps every position; the alert resolves once the book is
  * within its cap again. A shorter excess is in-flight changes outnumbering the cap: not paged.
- * While the reconciler is catching up (a side known to be behind) its differences are in-flight
- * by construction, so the allowance is `catchUpGraceMs` instead: a backlog read takes longer than
- * the grace window on a slow or busy host, and a page then would be false.
+ * While a side is behind (events waiting in the stream, the ledger read full) its differences are
+ * in flight by construction, so the grace counts from when both sides were last read through;
+ * a book over its cap that long (`behindGraceMs`), behind or not, pages all the same.
  */
 export class PositionCapAlarm {
+  /** When the book went over its cap (and it has stayed over since). */
   private overSinceMs: number | null = null;
+  /** Over the cap, since when both sides have been read through (null: a side is behind). */
+  private readThroughSinceMs: number | null = null;
   private raised = false;
 
-  constructor(private readonly breaks: BreakRegistry, private readonly inMemoryMax: number, private readonly graceMs: number, private readonly catchUpGraceMs: number) {}
+  constructor(private readonly breaks: BreakRegistry, private readonly inMemoryMax: number, private readonly graceMs: number, private readonly behindGraceMs: number) {}
 
-  async judge(eviction: Eviction, nowMs: number, catchingUp: boolean): Promise<void> {
+  async judge(eviction: Eviction, nowMs: number, sideBehind: boolean): Promise<void> {
     if (eviction.underCap) {
       this.overSinceMs = null;
+      this.readThroughSinceMs = null;
       if (this.raised) await this.breaks.resolve(errorKind, positionCapKey);
       this.raised = false;
       return;
     }
     this.overSinceMs ??= nowMs;
-    if (nowMs - this.overSinceMs < (catchingUp ? Math.max(this.graceMs, this.catchUpGraceMs) : this.graceMs)) return;
+    if (sideBehind) this.readThroughSinceMs = null;
+    else this.readThroughSinceMs ??= nowMs;
+    const settled = this.readThroughSinceMs !== null && nowMs - this.readThroughSinceMs >= this.graceMs;
+    const tooLong = nowMs - this.overSinceMs >= Math.max(this.graceMs, this.behindGraceMs);
+    if (!settled && !tooLong) return;
     this.raised = true;
     await this.breaks.raiseMeta({
       kind: errorKind, key: positionCapKey,

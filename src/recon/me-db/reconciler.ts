@@ -161,7 +161,7 @@ export class MeDbReconciler implements Reconciler {
       onWriteFailed: (error) => this.reportError('outbox', error),
       ...(deps.limits.liveBreaksHeldMax === undefined ? {} : { liveBreaksHeldMax: deps.limits.liveBreaksHeldMax }),
     });
-    this.positionCap = new PositionCapAlarm(this.breaks, deps.limits.positionsInMemoryMax, deps.limits.graceMs, reconLimits.meDbPositionCapCatchUpGraceMs);
+    this.positionCap = new PositionCapAlarm(this.breaks, deps.limits.positionsInMemoryMax, deps.limits.graceMs, reconLimits.meDbPositionCapBehindGraceMs);
     this.errors = {
       boundary: meDbBoundary, log: deps.log, breaks: this.breaks, key: 'engine', nowMs: this.nowMs,
       ...(deps.onFenced ? { onFenced: deps.onFenced } : {}),
@@ -740,6 +740,11 @@ export class MeDbReconciler implements Reconciler {
   }
 
   /** A backlog on either side: the last ledger read was full, or more engine events wait than one batch holds. */
+  /** Anything left to read on either side: engine events still in the stream, a ledger read that came back full. */
+  private sideBehind(): boolean {
+    return this.ledgerBehind || this.engineBacklog > 0;
+  }
+
   private catchingUp(): boolean {
     return this.ledgerBehind || this.engineBacklog >= reconLimits.meDbEngineInboxMax;
   }
@@ -850,7 +855,7 @@ export class MeDbReconciler implements Reconciler {
       await this.checkpoint();
       eviction = this.book.evictToCap();
     }
-    await this.positionCap.judge(eviction, this.nowMs(), this.catchingUp());
+    await this.positionCap.judge(eviction, this.nowMs(), this.sideBehind());
     await this.book.ensureLoaded(userIds, reconLimits.meDbLoadUsersPerQueryMax);
   }
 
