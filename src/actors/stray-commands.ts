@@ -1,8 +1,8 @@
-import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerConfig, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { nanos } from '@nats-io/nats-core';
 import { z } from 'zod';
 import { deliveryGap, sleepUnlessStopped, type DeliveryCount } from '../nats/delivery-gap.js';
+import { rewindDurableConsumer } from '../nats/durable-consumer.js';
 import type { NatsNames } from '../nats/names.js';
 import type { Logger } from '../observability/logger.js';
 import type { ParkedOrigin } from './command-intake.js';
@@ -57,7 +57,6 @@ export class StrayCommands {
   private readonly stopSignal: Promise<void>;
   private signalStop: () => void = () => undefined;
   parked = 0;
-  rewinds = 0;
 
   constructor(private readonly deps: StrayCommandsDeps) {
     this.prefix = deps.names.subject('acct.cmd.');
@@ -85,33 +84,16 @@ export class StrayCommands {
     await this.loop;
   }
 
-  /** Recreates the consumer at its ack floor (NATS 2.9 has no reset): what was delivered and not acked comes again. */
+  /** Recreates the consumer at its ack floor: what was delivered and not acked comes again. */
   private async rewind(): Promise<void> {
     const { jsm, js, names } = this.deps;
-    let startSeq: number | null = null;
-    try {
-      const info = await jsm.consumers.info(names.commandStream, names.commandStrayConsumer);
-      startSeq = info.ack_floor.stream_seq + 1;
-      await jsm.consumers.delete(names.commandStream, names.commandStrayConsumer);
-    } catch (error) {
-      if (!/consumer not found/i.test((error as Error).message)) throw error;
-    }
-    await jsm.consumers.add(names.commandStream, this.config(startSeq));
+    await rewindDurableConsumer(jsm, {
+      stream: names.commandStream, name: names.commandStrayConsumer, filterSubject: names.commandSubjectAll,
+      ackWaitMs, inFlightMax: sweepMax, firstStart: 'all', ackAll: true, headersOnly: true,
+    });
     this.consumer = await js.consumers.get(names.commandStream, names.commandStrayConsumer);
     this.count = { lastDelivery: 0 };
     this.rewindPending = false;
-  }
-
-  private config(startSeq: number | null): Partial<ConsumerConfig> {
-    return {
-      durable_name: this.deps.names.commandStrayConsumer,
-      filter_subject: this.deps.names.commandSubjectAll,
-      ack_policy: AckPolicy.All,
-      ack_wait: nanos(ackWaitMs),
-      max_ack_pending: sweepMax,
-      headers_only: true,
-      ...(startSeq === null ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }),
-    };
   }
 
   private async sweepUntilStopped(): Promise<void> {
@@ -170,7 +152,6 @@ export class StrayCommands {
   }
 
   private async rewindAfterLoss(detail: Record<string, number>): Promise<void> {
-    this.rewinds++;
     this.deps.log.warn({ event: 'intake.stray_delivery_gap', ...detail }, 'stray-command delivery lost in transit: rewinding the stray consumer to its ack floor');
     await this.rewind();
   }

@@ -9,6 +9,10 @@ export interface DurableConsumerSpec {
   inFlightMax: number;
   /** Where a consumer that never existed starts. */
   firstStart: 'all' | 'new';
+  /** Cumulative acks (an ack covers every earlier delivery) instead of one per message. */
+  ackAll?: boolean;
+  /** Deliver headers only, no payload. */
+  headersOnly?: boolean;
 }
 
 /**
@@ -51,9 +55,10 @@ function durableConsumerConfig(spec: Omit<DurableConsumerSpec, 'firstStart'>, st
   return {
     durable_name: spec.name,
     filter_subject: spec.filterSubject,
-    ack_policy: AckPolicy.Explicit,
+    ack_policy: spec.ackAll ? AckPolicy.All : AckPolicy.Explicit,
     ack_wait: nanos(spec.ackWaitMs),
     max_ack_pending: spec.inFlightMax,
+    ...(spec.headersOnly ? { headers_only: true } : {}),
     ...(start === 'all' ? { deliver_policy: DeliverPolicy.All }
       : start === 'new' ? { deliver_policy: DeliverPolicy.New }
       : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start }),
