@@ -19,18 +19,20 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { startExchangeSimulator, type ExchangeSimulator } from '../src/adapters/exchange-simulator/index.js';
+import { startExchangeSimulator } from '../src/adapters/exchange-simulator/index.js';
 import { signedDecimalToMinor } from '../src/config/decimal.js';
 import type { Pool } from '../src/db/pool.js';
 import { ledgerStart, readLedgerBatch } from '../src/adapters/ledger/ledger-follower.js';
-import { parseBalanceEvent, userIdOfBalanceSubject } from '../src/adapters/matching-engine/contract.js';
+import { parseBalanceEvent, userIdOfBalanceSubject, type BalanceRow } from '../src/adapters/matching-engine/contract.js';
 import { natsNames } from '../src/nats/names.js';
 import { ensureAccountTopology } from '../src/nats/topology.js';
 import type { Logger } from '../src/observability/logger.js';
 import { defaultMeDbLimits, MeDbReconciler } from '../src/recon/me-db/reconciler.js';
+import { startBenchChild } from './child.js';
 import { startProfile } from './cpu-profile.js';
 import { fullScanReconcile, type FullScanResult } from './baseline.js';
 import { countRows } from './history.js';
+import { engineStateRowOf } from './engine-state.js';
 import { benchNamespace, createBenchDatabase, deleteNamespaceStreams, median, once, sleep, timed, until, type Cleanup } from './support.js';
 
 export interface ThroughputOptions {
@@ -89,7 +91,9 @@ const medianByTime = <T extends { totalMs: number }>(runs: readonly T[]): T => {
   return runs.find((r) => r.totalMs === middle) as T;
 };
 
-type Ctx = { serverUrl: string; nc: NatsConnection; log: Logger; cleanup: Cleanup; say: (line: string) => void };
+const isServing = (m: unknown): m is { serving: true } => (m as { serving?: unknown } | null)?.serving === true;
+
+type Ctx = { serverUrl: string; natsUrl: string; nc: NatsConnection; log: Logger; cleanup: Cleanup; say: (line: string) => void };
 
 export async function runThroughput(ctx: Ctx, opts: ThroughputOptions): Promise<ThroughputResult> {
   const { nc, log, cleanup, say } = ctx;
@@ -121,9 +125,17 @@ export async function runThroughput(ctx: Ctx, opts: ThroughputOptions): Promise<
   });
   const events = (await jsm.streams.info(names.meBalanceStream)).state.messages;
   const ledgerRows = await countRows(pool);
+  // The engine as of the backlog's end (taken in one synchronous stretch, as its snapshot() is),
+  // then served from a process of its own, as the matching engine is at an exchange: serving a
+  // snapshot is charged neither to the reconciler's thread nor to the full scan's.
+  const engineState = { asOfSeq: sim.lastSeq(), rows: sim.registry() };
+  await sim.stop();
+  const snapshots = await startBenchChild('bench/snapshot-child.ts', { NATS_URL: ctx.natsUrl, NAMESPACE: names.namespace });
+  cleanup.add('throughput snapshot service', () => snapshots.stop());
+  await snapshots.ask({ state: { asOfSeq: engineState.asOfSeq, rows: engineState.rows.map(engineStateRowOf) } }, isServing);
   say(`throughput: backlog ${events} events + ${ledgerRows} ledger rows in ${(generated.ms / 1000).toFixed(1)} s; baseline full scan`);
 
-  // The baseline over the same ledger; the simulator (paused) serves its snapshot until the end.
+  // The baseline over the same ledger, with the same engine snapshot.
   const baseline = await fullScanReconcile(pool, nc, names);
   if (baseline.mismatches.length > 0 || baseline.currenciesNonZero.length > 0) {
     throw new Error(`throughput: the backlog does not reconcile (${baseline.mismatches.length} mismatches): the simulator or the baseline is wrong`);
@@ -154,7 +166,7 @@ export async function runThroughput(ctx: Ctx, opts: ThroughputOptions): Promise<
   });
   if (ceilingLedger.value !== ledgerRows) throw new Error(`ceiling: read ${ceilingLedger.value} ledger rows, expected ${ledgerRows}`);
 
-  const lastSeq = sim.lastSeq();
+  const lastSeq = engineState.asOfSeq;
   const ledgerEnd = await lastLedgerPosition(pool);
   const timedRun = async (label: string, profilePath?: string): Promise<ReconcilerRun> => {
     let alerts = 0;
@@ -191,7 +203,7 @@ export async function runThroughput(ctx: Ctx, opts: ThroughputOptions): Promise<
     return {
       totalMs, startMs, engineDoneMs, ledgerDoneMs,
       ledgerRowsRead: counters.ledgerRowsReadSinceStart ?? 0, ledgerRowsSeeded: counters.ledgerRowsSeeded ?? 0, engineEventsApplied: counters.engineEventsApplied ?? 0,
-      alerts, openBreaksAfter: status.openBreaks, stateDifferences: await savedStateDifferences(pool, sim),
+      alerts, openBreaksAfter: status.openBreaks, stateDifferences: await savedStateDifferences(pool, engineState.rows),
     };
   };
 
@@ -209,7 +221,7 @@ export async function runThroughput(ctx: Ctx, opts: ThroughputOptions): Promise<
   for (const [label, run] of [['catch-up', catchUp], ...coldStarts.map((r, i) => [`cold start ${i + 1}`, r] as const)] as const) {
     if (run.stateDifferences > 0) throw new Error(`throughput: the ${label} ended with ${run.stateDifferences} keys unlike the full scan`);
   }
-  await sim.stop();
+  await snapshots.stop();
   // Leave nothing running or stored for the next phase.
   await deleteNamespaceStreams(nc, names);
   await db.drop();
@@ -232,7 +244,7 @@ async function forgetCheckpoint(pool: Pool): Promise<void> {
 }
 
 /** The reconciler's saved positions and currency totals against a full scan and the engine's balances (not timed). */
-async function savedStateDifferences(pool: Pool, sim: ExchangeSimulator): Promise<number> {
+async function savedStateDifferences(pool: Pool, engineRows: readonly BalanceRow[]): Promise<number> {
   const sums = await pool.query<{ user_id: string; currency: string; total: string }>('SELECT user_id, currency, sum(amount)::text AS total FROM ledger_entries GROUP BY 1, 2');
   const ledger = new Map<string, bigint>();
   const currencies = new Map<string, bigint>();
@@ -241,7 +253,7 @@ async function savedStateDifferences(pool: Pool, sim: ExchangeSimulator): Promis
     currencies.set(r.currency, (currencies.get(r.currency) ?? 0n) + minor);
     if (!r.user_id.startsWith('house:')) ledger.set(`${r.user_id}/${r.currency}`, minor);
   }
-  const engine = new Map(sim.registry().map((r) => [`${r.userId}/${r.currency}`, r.totalMinor]));
+  const engine = new Map(engineRows.map((r) => [`${r.userId}/${r.currency}`, r.totalMinor]));
   const saved = await pool.query<{ user_id: string; currency: string; engine_total: string; ledger_total: string }>(
     'SELECT user_id, currency, engine_total::text, ledger_total::text FROM recon_me_db_positions');
   let differences = 0;
