@@ -1,6 +1,7 @@
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../observability/logger.js';
 import { acquireLease } from './acquire-lease.js';
+import { LeaseTerm } from './lease-term.js';
 
 export interface PartitionLeaseOptions {
   bucket: KV;
@@ -19,12 +20,15 @@ export interface PartitionLeaseOptions {
 /**
  * Which command partitions this instance serves, decided through a JetStream KV bucket
  * with a bucket-level TTL (NATS 2.9 has no per-key TTL): a lease is taken with `create`
- * (fails if someone holds it) and renewed with `update` on its last revision; a renewal
- * that fails means someone else holds it now, so we stop serving at once. A crashed
- * holder's keys expire after `leaseTtlMs` and another instance takes them over.
+ * (fails if someone holds it) and renewed with `update` on its last revision (lease-term.ts).
+ * A renewal the server refuses means someone else holds it now, so we stop serving at once;
+ * one that goes unanswered (NATS slow under load, or reconnecting) keeps the partition while the
+ * last renewal that landed is recent enough that the key cannot have expired, as the leader
+ * lease does (ADR 0030). A crashed holder's keys expire after `leaseTtlMs` and another
+ * instance takes them over.
  */
 export class PartitionLeases {
-  private readonly held = new Map<number, number>();
+  private readonly held = new Map<number, LeaseTerm>();
   private timer: NodeJS.Timeout | null = null;
   private round: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -58,8 +62,9 @@ export class PartitionLeases {
 
   private async renewAndAcquire(): Promise<void> {
     const { bucket, partitions, holderId } = this.options;
-    await bucket.put(presenceKeyOf(holderId), String(Date.now()));
+    // Renewals first: a presence write that fails must not leave the held keys unrenewed this round.
     for (const partition of [...this.held.keys()]) await this.renew(partition);
+    await bucket.put(presenceKeyOf(holderId), String(Date.now()));
     // A fair share, so instances split the partitions instead of the first one taking all.
     const fairShare = Math.ceil(partitions / Math.max(1, await this.liveInstances()));
     for (const partition of this.owned.slice(fairShare).reverse()) await this.release(partition, 'rebalance');
@@ -75,30 +80,33 @@ export class PartitionLeases {
   }
 
   private async renew(partition: number): Promise<void> {
-    const revision = this.held.get(partition);
-    if (revision === undefined) return;
-    try {
-      this.held.set(partition, await this.options.bucket.update(keyOf(partition), this.options.holderId, revision));
-    } catch (error) {
+    const term = this.held.get(partition);
+    if (term === undefined) return;
+    const { holderId, log } = this.options;
+    const renewal = await term.renew();
+    if (renewal.kind === 'unanswered') {
+      log.warn({ event: 'lease.renew_unanswered', partition, holderId, sinceRenewedMs: renewal.sinceRenewedMs, err: renewal.error.message }, 'partition lease renewal got no answer; still serving, trying again');
+    } else if (renewal.kind === 'lost') {
       this.held.delete(partition);
-      this.options.log.warn({ event: 'lease.lost', partition, holderId: this.options.holderId, err: (error as Error).message }, 'partition lease lost');
+      log.warn({ event: 'lease.lost', partition, holderId, err: renewal.error.message }, 'partition lease lost');
       await this.options.onLost(partition);
     }
   }
 
   private async release(partition: number, why: string): Promise<void> {
-    const revision = this.held.get(partition);
-    if (revision === undefined) return;
+    const term = this.held.get(partition);
+    if (term === undefined) return;
     this.held.delete(partition);
     await this.options.onLost(partition);
-    await this.options.bucket.delete(keyOf(partition), { previousSeq: revision }).catch(() => undefined);
+    await this.options.bucket.delete(keyOf(partition), { previousSeq: term.revision }).catch(() => undefined);
     this.options.log.debug({ event: 'lease.released', partition, holderId: this.options.holderId, why }, 'partition lease released');
   }
 
   private async tryAcquire(partition: number): Promise<void> {
+    const sentAtMs = Date.now();
     const acquired = await acquireLease(this.options.bucket, keyOf(partition), this.options.holderId);
     if (acquired === null) return; // held by someone else
-    this.held.set(partition, acquired.revision);
+    this.held.set(partition, new LeaseTerm(this.options.bucket, keyOf(partition), this.options.holderId, this.options.leaseTtlMs, acquired.revision, sentAtMs));
     this.options.log.debug({ event: 'lease.acquired', partition, holderId: this.options.holderId, reclaimed: acquired.reclaimed }, 'partition lease acquired');
     try {
       await this.options.onAcquired(partition);

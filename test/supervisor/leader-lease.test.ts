@@ -1,8 +1,9 @@
-import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaderLease } from '../../src/supervisor/leader-lease.js';
+import { flakyBucket } from '../support/flaky-kv.js';
 import { silentLogger } from '../support/log.js';
 import { sharedNatsUrl, testNamespace } from '../support/nats.js';
 import { until } from '../support/until.js';
@@ -15,20 +16,6 @@ import { until } from '../support/until.js';
 const leaseTtlMs = 3_000;
 let nc: NatsConnection;
 const buckets: string[] = [];
-
-/** The bucket, with `update` failing as a timeout while `failing` says so (after it landed, when `landed`). */
-function flakyBucket(bucket: KV, mode: { failing: boolean; landed: boolean }): KV {
-  return new Proxy(bucket, {
-    get(target, property, receiver) {
-      if (property !== 'update') return Reflect.get(target, property, receiver) as unknown;
-      return async (key: string, value: string, revision: number) => {
-        if (!mode.failing) return target.update(key, value, revision);
-        if (mode.landed) await target.update(key, value, revision);
-        throw new natsErrors.TimeoutError();
-      };
-    },
-  });
-}
 
 async function newBucket(): Promise<KV> {
   const name = `${testNamespace()}_leader_lease`;
