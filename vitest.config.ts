@@ -1,5 +1,4 @@
 import { defineConfig } from 'vitest/config';
-import LongestFirstSequencer from './test/support/longest-first-sequencer.js';
 
 export default defineConfig({
   test: {
@@ -10,7 +9,5 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: true,
     maxWorkers: 2,
-    // The longest files first, so the two workers finish together (a fresh clone has no cache of durations).
-    sequence: { sequencer: LongestFirstSequencer },
   },
 });
