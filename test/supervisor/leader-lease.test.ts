@@ -1,11 +1,11 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaderLease } from '../../src/supervisor/leader-lease.js';
-import { flakyBucket } from '../support/flaky-kv.js';
+import { flakyBucket, leaseBuckets } from '../support/flaky-kv.js';
 import { silentLogger } from '../support/log.js';
-import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import { sharedNatsUrl } from '../support/nats.js';
 import { until } from '../support/until.js';
 
 /**
@@ -15,13 +15,9 @@ import { until } from '../support/until.js';
  */
 const leaseTtlMs = 3_000;
 let nc: NatsConnection;
-const buckets: string[] = [];
 
-async function newBucket(): Promise<KV> {
-  const name = `${testNamespace()}_leader_lease`;
-  buckets.push(name);
-  return new Kvm(nc).create(name, { history: 1, ttl: leaseTtlMs });
-}
+const buckets = leaseBuckets(() => nc, 'leader_lease', leaseTtlMs);
+const newBucket = (): Promise<KV> => buckets.create();
 
 function lease(bucket: KV, holderId: string, calls: { elected: number; deposed: number }): LeaderLease {
   return new LeaderLease({
@@ -36,8 +32,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const kvm = new Kvm(nc);
-  for (const name of buckets) await (await kvm.open(name)).destroy().catch(() => undefined);
+  await buckets.close();
   await nc?.close();
 });
 

@@ -1,11 +1,11 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PartitionLeases } from '../../src/supervisor/partition-leases.js';
-import { flakyBucket } from '../support/flaky-kv.js';
+import { flakyBucket, leaseBuckets } from '../support/flaky-kv.js';
 import { silentLogger } from '../support/log.js';
-import { sharedNatsUrl, testNamespace } from '../support/nats.js';
+import { sharedNatsUrl } from '../support/nats.js';
 import { until } from '../support/until.js';
 
 /**
@@ -16,13 +16,9 @@ import { until } from '../support/until.js';
 const leaseTtlMs = 3_000;
 const partitions = 2;
 let nc: NatsConnection;
-const buckets: string[] = [];
 
-async function newBucket(): Promise<KV> {
-  const name = `${testNamespace()}_partition_leases`;
-  buckets.push(name);
-  return new Kvm(nc).create(name, { history: 1, ttl: leaseTtlMs });
-}
+const buckets = leaseBuckets(() => nc, 'partition_leases', leaseTtlMs);
+const newBucket = (): Promise<KV> => buckets.create();
 
 function leases(bucket: KV, holderId: string, served: Set<number>, lost: number[]): PartitionLeases {
   return new PartitionLeases({
@@ -42,8 +38,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const kvm = new Kvm(nc);
-  for (const name of buckets) await (await kvm.open(name)).destroy().catch(() => undefined);
+  await buckets.close();
   await nc?.close();
 });
 

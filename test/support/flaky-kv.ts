@@ -1,5 +1,6 @@
-import { errors as natsErrors } from '@nats-io/nats-core';
-import type { KV } from '@nats-io/kv';
+import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
+import { Kvm, type KV } from '@nats-io/kv';
+import { testNamespace } from './nats.js';
 
 /** Whether `update` fails, and whether a failing one lands first (its answer lost) or not at all. */
 export interface FlakyUpdates { failing: boolean; landed: boolean }
@@ -19,4 +20,20 @@ export function flakyBucket(bucket: KV, mode: FlakyUpdates): KV {
       };
     },
   });
+}
+
+/** Lease buckets for a test file: each with the TTL as in production, all destroyed by `close`. */
+export function leaseBuckets(nc: () => NatsConnection, suffix: string, ttlMs: number): { create(): Promise<KV>; close(): Promise<void> } {
+  const names: string[] = [];
+  return {
+    create: async () => {
+      const name = `${testNamespace()}_${suffix}`;
+      names.push(name);
+      return new Kvm(nc()).create(name, { history: 1, ttl: ttlMs });
+    },
+    close: async () => {
+      const kvm = new Kvm(nc());
+      for (const name of names) await (await kvm.open(name)).destroy().catch(() => undefined);
+    },
+  };
 }
