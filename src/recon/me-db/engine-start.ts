@@ -4,9 +4,13 @@ import { parseBalanceEvent, userIdOfBalanceSubject } from '../../adapters/matchi
 /**
  * The stream sequence of the first engine event past a snapshot's `asOfSeq`: where the
  * balance stream is followed from after a seed, so the events the snapshot already holds are
- * not delivered at all. A binary search over the stream (one message get per step): the
- * engine's seq increases along its stream (docs/contract.md §7). Returns null when a probe
- * cannot be read as a balance event: the stream is then read from its start, as before.
+ * not delivered at all. The engine's seq increases along its stream (docs/contract.md §7), so
+ * it is searched with one message get per step: galloping back from the end (1, 2, 4, … events
+ * before it), then halving the last step. A snapshot is the engine's state now, so the first
+ * event past it is near the end: the search costs about 2·log₂ of the events published since,
+ * one get when there are none (a plain binary search took log₂ of the whole stream, 18 sequential
+ * gets at 200k events, and held a cold start's engine side for most of its read). Returns null
+ * when a probe cannot be read as a balance event: the stream is then read from its start, as before.
  */
 export async function streamSeqAfter(jsm: JetStreamManager, stream: string, filterSubject: string, asOfSeq: number): Promise<number | null> {
   const { state } = await jsm.streams.info(stream);
@@ -19,8 +23,20 @@ export async function streamSeqAfter(jsm: JetStreamManager, stream: string, filt
     const parsed = parseBalanceEvent(msg.data, { subjectUserId: userIdOfBalanceSubject(msg.subject) });
     return parsed.ok ? { streamSeq: msg.seq, engineSeq: parsed.event.seq } : 'unreadable';
   };
+  // Invariant: the answer is in [lo, hi]. Gallop back from the end until a probe lands at or below asOfSeq.
   let lo = state.first_seq;
   let hi = state.last_seq + 1;
+  for (let step = 1; lo < hi; step *= 2) {
+    const from = Math.max(lo, hi - step);
+    const at = await probe(from);
+    if (at === 'unreadable') return null;
+    if (at === null || at.engineSeq > asOfSeq) {
+      hi = from;
+      continue;
+    }
+    lo = at.streamSeq + 1;
+    break;
+  }
   while (lo < hi) {
     const mid = Math.floor((lo + hi) / 2);
     const at = await probe(mid);

@@ -285,11 +285,14 @@ export class MeDbReconciler implements Reconciler {
     cleared.catch(() => undefined); // awaited below, once the reads are done
     const followFrom = (streamStartSeq: number | null): number | 'all' =>
       streamStartSeq === null ? 'all' : Math.max(1, streamStartSeq - deps.limits.seedStreamMarginEvents);
+    let locateMs = 0;
     const seed = await takeColdSeed({
       nc: deps.nc, names: deps.names, pool: deps.pool, snapshotTimeoutMs: deps.limits.snapshotTimeoutMs, nowMs: this.nowMs,
       locate: async (asOfSeq) => {
+        const locateStartedMs = performance.now();
         const streamStartSeq = await streamSeqAfter(deps.jsm, deps.names.meBalanceStream, deps.names.meBalanceSubjectAll, asOfSeq);
         await recreateDurableConsumerAt(deps.jsm, consumerSpec, followFrom(streamStartSeq));
+        locateMs = performance.now() - locateStartedMs;
         return streamStartSeq;
       },
     });
@@ -338,7 +341,7 @@ export class MeDbReconciler implements Reconciler {
     this.lastDeltaAtMs = nowMs;
     const log = {
       event: 'recon.cold_seeded', boundary: meDbBoundary, ledgerRows: seed.ledger.rows.toString(), ledger: stringify(seed.ledger.watermark), positions: this.book.size,
-      readMs: Math.round(readMs), snapshotMs: Math.round(seed.engineReadMs), ledgerSeedMs: Math.round(seed.ledgerReadMs), applyMs: Math.round(performance.now() - startedMs - readMs),
+      readMs: Math.round(readMs), snapshotMs: Math.round(seed.engineReadMs), locateMs: Math.round(locateMs), ledgerSeedMs: Math.round(seed.ledgerReadMs), applyMs: Math.round(performance.now() - startedMs - readMs),
     };
     if (!seed.engine) {
       // The snapshot failed (after any recreation `locate` made: takeColdSeed waits for it).
