@@ -42,6 +42,9 @@ export async function startAdminService(options: AdminServiceOptions): Promise<S
       handler: (_error, msg) => void answer(msg, subject, handler, log),
     });
   }
+  // The endpoints' subscriptions are only queued in the client until the server reads them: the
+  // flush's round trip comes back after it has, so "ready" means a request from anywhere is served.
+  await nc.flush();
   log.info({ event: 'admin.started', service: adminServiceName, id: service.info().id, endpoints: Object.keys(endpoints).map((e) => `${names.adminPrefix}.${e}`) }, 'admin service ready');
   return service;
 }

@@ -14,6 +14,11 @@ export interface TcpProxy {
    * to it. The proxy keeps listening, so the client reconnects at once. Resolves once it dropped.
    */
   dropConnectionOnServerBytes(marker: string): Promise<void>;
+  /**
+   * Holds every client→server byte (all connections) until `release()`, which forwards them in
+   * order: a client's writes, subscriptions included, reach the server late, as on a slow link.
+   */
+  holdClientBytes(): { release(): void };
   close(): Promise<void>;
 }
 
@@ -26,6 +31,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const port = await freePort();
   const sockets = new Set<net.Socket>();
   let armed: ArmedDrop | null = null;
+  /** While holding: each connection's client→server chunks, forwarded at release. */
+  let holding: Array<() => void> | null = null;
   const server = net.createServer((client) => {
     const upstream = net.connect(target.port, target.host);
     for (const socket of [client, upstream]) {
@@ -37,7 +44,17 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         upstream.destroy();
       });
     }
-    client.pipe(upstream);
+    const forward = (chunk: Uint8Array): void => {
+      if (!upstream.write(chunk)) {
+        client.pause();
+        upstream.once('drain', () => client.resume());
+      }
+    };
+    client.on('data', (chunk: Uint8Array) => {
+      if (holding) holding.push(() => forward(chunk));
+      else forward(chunk);
+    });
+    client.on('end', () => upstream.end());
     // The marker may straddle two chunks: match on the previous chunk's tail as well.
     let tail = '';
     upstream.on('data', (chunk: Uint8Array) => {
@@ -73,6 +90,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const dropConnectionOnServerBytes = (marker: string): Promise<void> => new Promise((resolve) => {
     armed = { marker, dropped: resolve };
   });
+  const holdClientBytes = (): { release(): void } => {
+    holding ??= [];
+    return {
+      release() {
+        const held = holding ?? [];
+        holding = null;
+        for (const send of held) send();
+      },
+    };
+  };
   await listen();
-  return { port, cut: stopListening, restore: listen, dropConnectionOnServerBytes, close: stopListening };
+  return { port, cut: stopListening, restore: listen, dropConnectionOnServerBytes, holdClientBytes, close: stopListening };
 }
