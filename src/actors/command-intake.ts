@@ -1,7 +1,7 @@
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import { limits } from '../config/limits.js';
 import { consumeAcrossGaps, deliveryGap, GapRewindBackoff, sleepUnlessStopped, type ConsumeSession, type DeliveryGap } from '../nats/delivery-gap.js';
-import { rewindDurableConsumer } from '../nats/durable-consumer.js';
+import { consumePullExpiresMs, rewindDurableConsumer } from '../nats/durable-consumer.js';
 import type { Logger } from '../observability/logger.js';
 import { intakeDeliveryGaps, observeCommand } from '../observability/metrics.js';
 import type { NatsNames } from '../nats/names.js';
@@ -99,7 +99,7 @@ export class CommandIntake {
     const consumer = await js.consumers.get(names.commandStream, consumerName);
     // Just recreated: nothing delivered yet (unless another instance rewound it meanwhile).
     const { delivered } = await consumer.info(true);
-    const messages = await consumer.consume({ max_messages: Math.min(limits.intakeBatchMax, this.deps.limits.inFlightMax) });
+    const messages = await consumer.consume({ max_messages: Math.min(limits.intakeBatchMax, this.deps.limits.inFlightMax), expires: consumePullExpiresMs });
     return { messages, lastDelivery: delivered.consumer_seq };
   }
 

@@ -1,6 +1,16 @@
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 
+/**
+ * How long each pull of a `consume()` stays open (nats.js: `expires`; its idle heartbeat is half of
+ * it). Also how long a consume waits between its checks of the consumer after a reconnect: nats.js
+ * backs off by `expires` with jitter (0.5–1.5×), so with its default of 30 s, one failed check
+ * after a reconnect (a request timing out under load) left the consume idle for 15–45 s, behind
+ * which every new message waited (seen as CI timeouts in the lost-delivery tests). At 5 s a consume
+ * re-pulls within 2.5–7.5 s, for one idle pull and two heartbeats per consumer every 5 s.
+ */
+export const consumePullExpiresMs = 5_000;
+
 export interface DurableConsumerSpec {
   stream: string;
   name: string;

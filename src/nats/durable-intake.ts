@@ -3,6 +3,7 @@ import { nanos } from '@nats-io/nats-core';
 import type { Pool } from '../db/pool.js';
 import { parkCommand } from '../actors/parking.js';
 import type { Logger } from '../observability/logger.js';
+import { consumePullExpiresMs } from './durable-consumer.js';
 
 /** What a handler made of one message: done (ack), or refused for good with a reason (park, then ack). */
 export type IntakeVerdict = { done: true } | { done: false; parkReason: string };
@@ -46,7 +47,7 @@ export async function startDurableIntake(
     });
   }
   const consumer = await deps.js.consumers.get(spec.stream, spec.consumer);
-  const messages = await consumer.consume({ max_messages: spec.inFlightMax });
+  const messages = await consumer.consume({ max_messages: spec.inFlightMax, expires: consumePullExpiresMs });
   const park = (msg: JsMsg, reason: string): Promise<void> =>
     parkCommand(deps.pool, { stream: spec.stream, streamSeq: msg.seq, subject: msg.subject, payload: new TextDecoder().decode(msg.data), bytes: msg.data }, reason, msg.info.deliveryCount);
   const loop = (async () => {

@@ -4,7 +4,7 @@ import { parseBalanceEvent, userIdOfBalanceSubject, type BalanceEvent } from '..
 import { fetchSnapshot } from '../../adapters/matching-engine/snapshot-client.js';
 import type { AccountCommandClient } from '../../actors/command-client.js';
 import { parkCommand } from '../../actors/parking.js';
-import { recreateDurableConsumerAt, rewindDurableConsumer, type DurableConsumerSpec } from '../../nats/durable-consumer.js';
+import { consumePullExpiresMs, recreateDurableConsumerAt, rewindDurableConsumer, type DurableConsumerSpec } from '../../nats/durable-consumer.js';
 import { consumeAcrossGaps, deliveryGap, GapRewindBackoff, sleepUnlessStopped, type ConsumeSession, type DeliveryGap } from '../../nats/delivery-gap.js';
 import { ensureBalanceStream, ensureReconStream } from '../../nats/topology.js';
 import { BreakRegistry } from '../breaks/break-registry.js';
@@ -432,7 +432,7 @@ export class MeDbReconciler implements Reconciler {
     // Until the first message says otherwise, the engine side is as far behind as the consumer's
     // backlog: after a restart, a ledger read faster than the stream must not judge a lagging engine.
     this.engineBacklog = info.num_pending;
-    const messages = await consumer.consume({ max_messages: 1_000 });
+    const messages = await consumer.consume({ max_messages: 1_000, expires: consumePullExpiresMs });
     return { messages, lastDelivery: info.delivered.consumer_seq };
   }
 
