@@ -2,7 +2,7 @@ import type { KV } from '@nats-io/kv';
 import type { Logger } from '../observability/logger.js';
 import { acquireLease } from './acquire-lease.js';
 import type { Fence } from './fence.js';
-import { LeaseTerm } from './lease-term.js';
+import type { LeaseTerm } from './lease-term.js';
 
 export interface LeaderLeaseOptions {
   bucket: KV;
@@ -25,8 +25,6 @@ export interface LeaderLeaseOptions {
 export class LeaderLease {
   /** The term held, renewed each round (lease-term.ts); null when not leading. */
   private term: LeaseTerm | null = null;
-  /** The revision at which this term began: the term's fencing token (renewals move the term's revision, not this). */
-  private acquiredRevision: number | null = null;
   private timer: NodeJS.Timeout | null = null;
   private round: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -42,8 +40,8 @@ export class LeaderLease {
 
   /** This term's fencing token, or null when not leading. */
   get fence(): Fence | null {
-    if (this.term === null || this.acquiredRevision === null) return null;
-    return { lease: this.options.key, token: this.acquiredRevision, holder: this.options.holderId };
+    if (this.term === null) return null;
+    return { lease: this.options.key, token: this.term.acquiredRevision, holder: this.options.holderId };
   }
 
   async start(): Promise<void> {
@@ -99,12 +97,10 @@ export class LeaderLease {
       return;
     }
     if (Date.now() < this.electionRetryAtMs) return;
-    const sentAtMs = Date.now();
-    const acquired = await acquireLease(bucket, key, holderId);
+    const acquired = await acquireLease(bucket, key, holderId, leaseTtlMs);
     if (acquired === null) return; // someone else leads
-    this.term = new LeaseTerm(bucket, key, holderId, leaseTtlMs, acquired.revision, sentAtMs);
-    this.acquiredRevision = acquired.revision;
-    log.info({ event: 'leader.elected', holderId, token: acquired.revision, reclaimed: acquired.reclaimed }, 'elected leader: running the singletons');
+    this.term = acquired.term;
+    log.info({ event: 'leader.elected', holderId, token: acquired.term.acquiredRevision, reclaimed: acquired.reclaimed }, 'elected leader: running the singletons');
     try {
       await this.options.onElected();
       this.electionFailures = 0;

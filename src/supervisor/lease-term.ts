@@ -21,6 +21,8 @@ export type RenewalOutcome =
 export class LeaseTerm {
   /** When the last renewal that got no answer was sent; null once one is answered. */
   private unansweredSentAtMs: number | null = null;
+  /** The revision at which the term began: its fencing token (renewals move `revision`, not this). */
+  readonly acquiredRevision: number;
 
   constructor(
     private readonly bucket: KV,
@@ -31,7 +33,9 @@ export class LeaseTerm {
     public revision: number,
     /** When the write that made `revision` was sent: the key runs a TTL from then at least. */
     private renewedAtMs: number,
-  ) {}
+  ) {
+    this.acquiredRevision = revision;
+  }
 
   async renew(): Promise<RenewalOutcome> {
     const sentAtMs = Date.now();

@@ -1,7 +1,7 @@
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../observability/logger.js';
 import { acquireLease } from './acquire-lease.js';
-import { LeaseTerm } from './lease-term.js';
+import type { LeaseTerm } from './lease-term.js';
 
 export interface PartitionLeaseOptions {
   bucket: KV;
@@ -103,10 +103,9 @@ export class PartitionLeases {
   }
 
   private async tryAcquire(partition: number): Promise<void> {
-    const sentAtMs = Date.now();
-    const acquired = await acquireLease(this.options.bucket, keyOf(partition), this.options.holderId);
+    const acquired = await acquireLease(this.options.bucket, keyOf(partition), this.options.holderId, this.options.leaseTtlMs);
     if (acquired === null) return; // held by someone else
-    this.held.set(partition, new LeaseTerm(this.options.bucket, keyOf(partition), this.options.holderId, this.options.leaseTtlMs, acquired.revision, sentAtMs));
+    this.held.set(partition, acquired.term);
     this.options.log.debug({ event: 'lease.acquired', partition, holderId: this.options.holderId, reclaimed: acquired.reclaimed }, 'partition lease acquired');
     try {
       await this.options.onAcquired(partition);
