@@ -23,26 +23,22 @@ export async function streamSeqAfter(jsm: JetStreamManager, stream: string, filt
     const parsed = parseBalanceEvent(msg.data, { subjectUserId: userIdOfBalanceSubject(msg.subject) });
     return parsed.ok ? { streamSeq: msg.seq, engineSeq: parsed.event.seq } : 'unreadable';
   };
-  // Invariant: the answer is in [lo, hi]. Gallop back from the end until a probe lands at or below asOfSeq.
+  // Invariant: the answer is in [lo, hi]. Gallop back from the end (steps doubling) until a probe
+  // lands at or below asOfSeq, then halve what is left.
   let lo = state.first_seq;
   let hi = state.last_seq + 1;
-  for (let step = 1; lo < hi; step *= 2) {
-    const from = Math.max(lo, hi - step);
-    const at = await probe(from);
-    if (at === 'unreadable') return null;
-    if (at === null || at.engineSeq > asOfSeq) {
-      hi = from;
-      continue;
-    }
-    lo = at.streamSeq + 1;
-    break;
-  }
+  let step: number | null = 1;
   while (lo < hi) {
-    const mid = Math.floor((lo + hi) / 2);
-    const at = await probe(mid);
-    if (at === 'unreadable') return null;
-    if (at === null || at.engineSeq > asOfSeq) hi = mid;
-    else lo = at.streamSeq + 1;
+    const at = step === null ? Math.floor((lo + hi) / 2) : Math.max(lo, hi - step);
+    const found = await probe(at);
+    if (found === 'unreadable') return null;
+    if (found === null || found.engineSeq > asOfSeq) {
+      hi = at;
+      if (step !== null) step *= 2;
+    } else {
+      lo = found.streamSeq + 1;
+      step = null;
+    }
   }
   return lo;
 }
