@@ -4,6 +4,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { natsNames, type NatsNames } from '../../src/nats/names.js';
+import { ownAdminInfo } from '../support/admin-info.js';
 import { commandConsumersDrained, expectRunExact, publishRun, tenMovePlan, type AccountRun } from '../support/account-run.js';
 import { createTestDatabase } from '../support/database.js';
 import { deleteNamespaceStreams } from '../support/engine.js';
@@ -35,12 +36,7 @@ const auditCount = async (): Promise<number> =>
 
 async function engineReady(): Promise<boolean> {
   await jsm.consumers.info(names.commandStream, names.commandConsumer(partitions - 1));
-  const replies = await nc.requestMany('$SRV.INFO.recon-admin', '', { maxWait: 300 });
-  for await (const msg of replies) {
-    const info = msg.json<{ endpoints: Array<{ subject: string }> }>();
-    if (info.endpoints.some((e) => e.subject === `${names.adminPrefix}.account.get`)) return true;
-  }
-  return false;
+  return (await ownAdminInfo(nc, names, 300)) !== undefined;
 }
 
 beforeAll(async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ownAdminInfo } from '../support/admin-info.js';
 import { startTestEngine, type TestEngine } from '../support/engine.js';
 
 let t: TestEngine;
@@ -117,10 +118,7 @@ describe('recon-admin micro service discovery', () => {
     expect(ping).toMatchObject({ name: 'recon-admin', type: 'io.nats.micro.v1.ping_response' });
 
     // Several test files may run a recon-admin at once: find ours by its endpoint subjects.
-    const infos: Array<{ name: string; endpoints: Array<{ subject: string }> }> = [];
-    const replies = await t.client.requestMany('$SRV.INFO.recon-admin', '', { maxWait: 1_000 });
-    for await (const msg of replies) infos.push(msg.json());
-    const ours = infos.find((info) => info.endpoints.some((e) => e.subject === `${t.names.adminPrefix}.account.get`));
+    const ours = await ownAdminInfo(t.client, t.names);
     expect(ours?.name).toBe('recon-admin');
     expect(ours?.endpoints.map((e) => e.subject)).toEqual(
       expect.arrayContaining(['account.create', 'account.get', 'account.transition', 'account.history', 'audit.replay'].map((s) => `${t.names.adminPrefix}.${s}`)),

@@ -7,6 +7,7 @@ import { userIdSchema } from '../../src/actors/identifiers.js';
 import { parseBalanceEvent, userIdOfBalanceSubject } from '../../src/adapters/matching-engine/contract.js';
 import { parseFill } from '../../src/adapters/matching-engine/fill-contract.js';
 import { parseComplianceEvent } from '../../src/adapters/compliance/contract.js';
+import { ownAdminInfo } from '../support/admin-info.js';
 import { startTestEngine, type TestEngine } from '../support/engine.js';
 import { until } from '../support/until.js';
 
@@ -76,12 +77,9 @@ afterAll(async () => {
 
 describe('fuzzing every consumed subject and every admin endpoint', () => {
   it('the engine stays up, every partition keeps moving, and KV, the ledger and the audit table are unchanged', async () => {
-    // Several test files may run a recon-admin at once: ours is the one whose endpoints carry our
-    // namespace (taking the first answer fuzzed another test's engine, which then stopped: "no responders").
-    const infos: Array<{ endpoints: Array<{ subject: string }> }> = [];
-    for await (const msg of await t.client.requestMany('$SRV.INFO.recon-admin', '', { maxWait: 1_000 })) infos.push(msg.json());
-    const ours = infos.find((info) => info.endpoints.some((e) => e.subject === `${t.names.adminPrefix}.account.get`));
-    const adminSubjects = (ours?.endpoints ?? []).map((e) => e.subject);
+    // Ours among every recon-admin running (taking the first answer fuzzed another test's engine,
+    // which then stopped: "no responders").
+    const adminSubjects = ((await ownAdminInfo(t.client, t.names))?.endpoints ?? []).map((e) => e.subject);
     expect(adminSubjects.every((subject) => subject.startsWith(`${t.names.adminPrefix}.`))).toBe(true);
     expect(adminSubjects.length).toBeGreaterThanOrEqual(10);
     const before = await books();
