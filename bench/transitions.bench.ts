@@ -111,6 +111,8 @@ function readOptions(quick: boolean) {
     // The goal is judged at half (50); another share shows where the latency knee is on a given box.
     latencyRatePercent: int('BENCH_TRANSITIONS_LATENCY_RATE_PERCENT', 50, 50),
     profileDir: process.env.BENCH_PROFILE_DIR,
+    // Node flags for both sides' processes alike (e.g. V8 GC settings to compare), recorded with the run.
+    nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').trim().split(/\s+/).filter((arg) => arg !== ''),
   };
 }
 type Options = ReturnType<typeof readOptions>;
@@ -275,7 +277,7 @@ async function startSide(ctx: BenchContext, opts: Options, names: NatsNames, dat
   // One directory per side: node writes a profile per thread (tsx's loader runs in a thread of its own).
   const profilePath = opts.profileDir ? path.resolve(opts.profileDir, `transitions-${kind}`) : null;
   if (profilePath) await mkdir(profilePath, { recursive: true });
-  const nodeArgs = profilePath ? ['--cpu-prof', `--cpu-prof-dir=${profilePath}`] : [];
+  const nodeArgs = [...(profilePath ? ['--cpu-prof', `--cpu-prof-dir=${profilePath}`] : []), ...opts.nodeArgs];
   const child = await startBenchChild(kind === 'engine' ? 'bench/engine-child.ts' : 'bench/raw-pipeline-child.ts', {
     NATS_URL: ctx.natsUrl,
     DATABASE_URL: databaseUrl,
