@@ -73,6 +73,9 @@ interface LatencyResult {
   roundP99Ms: number[];
   /** CPU time of the side's process per command in this phase (ms). */
   cpuMsPerCommand: number;
+  /** Postgres transactions committed in the side's database, and NATS messages the side sent, per command in this phase. */
+  pgTransactionsPerCommand: number;
+  natsMessagesOutPerCommand: number;
   /** Share of the phase during which the side's event loop was not waiting for I/O (1: saturated, or starved of CPU). */
   loopBusyShare: number;
   /** CPU time the side's process got, as a share of the phase (of one core): below loopBusyShare, it waited for a CPU. */
@@ -142,7 +145,7 @@ export const transitionsSuite: BenchSuite = {
       const sustained = median(engine.runs.map((r) => r.perSec));
       const rate = Math.max(50, Math.round((sustained * opts.latencyRatePercent) / 100));
       for (const side of [engine, raw]) {
-        side.latency = await measureLatency(ctx, side.names, opts, rate, side.applied, side.db.pool, side.child);
+        side.latency = await measureLatency(ctx, side.names, opts, rate, side.applied, side.db, side.child);
         side.applied += side.latency.sent;
         ctx.say(`transitions: ${side.kind} p99 ${fmtMs(side.latency.p99Ms)} at ${fmtInt(rate)}/s`);
       }
@@ -350,7 +353,8 @@ async function transactionsCommitted(pool: Pool, database: string): Promise<numb
 }
 
 /** Commands at `rate`/s for the configured seconds, each with a replyTo; latency = reply received − publish sent. */
-async function measureLatency(ctx: BenchContext, names: NatsNames, opts: Options, rate: number, alreadyApplied: number, pool: Pool, child: BenchChild): Promise<LatencyResult> {
+async function measureLatency(ctx: BenchContext, names: NatsNames, opts: Options, rate: number, alreadyApplied: number, db: BenchDatabase, child: BenchChild): Promise<LatencyResult> {
+  const pool = db.pool;
   const count = Math.max(plan.length, Math.round(rate * opts.latencySeconds));
   const accounts = Math.ceil(count / plan.length);
   const js = jetstream(ctx.nc);
@@ -370,6 +374,7 @@ async function measureLatency(ctx: BenchContext, names: NatsNames, opts: Options
   });
   ctx.say(`transitions: latency at ${fmtInt(rate)} commands/s for ${opts.latencySeconds} s`);
   const childBefore = await child.ask({ stats: true }, isStats);
+  const pgBefore = await transactionsCommitted(pool, db.name);
   const machineBefore = machineCpuTimes();
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
@@ -392,6 +397,8 @@ async function measureLatency(ctx: BenchContext, names: NatsNames, opts: Options
   const machineAfter = machineCpuTimes();
   const childAfter = await child.ask({ stats: true }, isStats);
   const phaseMs = nowMs() - t0;
+  await sleep(1_000); // pg_stat_database is flushed by backends at most every 500 ms
+  const pgTransactions = (await transactionsCommitted(pool, db.name)) - pgBefore;
   // Every reply is also an audit row: the latency phase applied what it sent.
   const rows = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM account_state_transitions')).rows[0]?.n ?? 0;
   if (rows !== alreadyApplied + count) ctx.say(`transitions: after the latency phase ${rows} audit rows, expected ${alreadyApplied + count}`);
@@ -409,6 +416,8 @@ async function measureLatency(ctx: BenchContext, names: NatsNames, opts: Options
     p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: Math.max(...latencies),
     roundP99Ms: byRound.map((sample) => percentile(sample, 99)),
     cpuMsPerCommand: (childAfter.cpuMs - childBefore.cpuMs) / count,
+    pgTransactionsPerCommand: pgTransactions / count,
+    natsMessagesOutPerCommand: (childAfter.natsMessagesOut - childBefore.natsMessagesOut) / count,
     loopBusyShare: (childAfter.loopActiveMs - childBefore.loopActiveMs) / phaseMs,
     cpuShare: (childAfter.cpuMs - childBefore.cpuMs) / phaseMs,
     machineBusyShare: 1 - (machineAfter.idle - machineBefore.idle) / Math.max(1, machineAfter.total - machineBefore.total),
@@ -485,6 +494,7 @@ function report(opts: Options, ours: SideResult, raw: SideResult): SuiteResult {
   );
   const latencyLine = (name: string, l: LatencyResult): string =>
     `${name}: p99 by round ${l.roundP99Ms.map((ms, round) => `${round}: ${fmtMs(ms)}`).join(', ')} (round 0 creates the accounts); ` +
+    `${l.pgTransactionsPerCommand.toFixed(2)} Postgres transactions and ${l.natsMessagesOutPerCommand.toFixed(2)} NATS messages sent per command; ` +
     `its event loop busy ${(l.loopBusyShare * 100).toFixed(0)}% of the phase while it ran on a CPU ${(l.cpuShare * 100).toFixed(0)}% of it; machine CPU busy ${(l.machineBusyShare * 100).toFixed(0)}% (every process on the box); the bench's own event-loop delay p99 ${fmtMs(l.benchLoopDelayP99Ms)}, ` +
     `publishes late behind schedule p99 ${fmtMs(l.publishLateP99Ms)}.`;
   if (ours.latency) details.push(`Latency phase, ${latencyLine('engine', ours.latency)}${raw.latency ? ` ${latencyLine('Raw pipeline', raw.latency)}` : ''}`);
