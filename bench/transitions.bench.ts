@@ -23,7 +23,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import type { Profiler } from 'node:inspector';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { AccountCommand } from '../src/actors/account-command.js';
 import { partitionOf } from '../src/actors/partition.js';
 import type { Pool } from '../src/db/pool.js';
@@ -210,10 +210,16 @@ async function timeBacklog(ctx: BenchContext, opts: Options, side: OpenSide, pre
   const total = opts.accounts * plan.length;
   const before = await side.child.ask({ stats: true }, isStats);
   const pgBefore = await transactionsCommitted(side.db.pool, side.db.name);
+  // Subscribed before the first publish, on the connection that publishes: it sees every event.
   const lastEvent = lastEventAt(ctx.nc, side.names, total);
   const t0 = nowMs();
-  await publishBacklog(ctx.nc, side.names, opts, opts.accounts, prefix);
-  const endMs = await lastEvent.at;
+  let endMs: number;
+  try {
+    await publishBacklog(ctx.nc, side.names, opts, opts.accounts, prefix);
+    endMs = await lastEvent.at;
+  } finally {
+    lastEvent.stop();
+  }
   side.applied += total;
   await waitForAll(ctx, side.db.pool, side.names, side.applied, `${side.kind} transitions`);
   const after = await side.child.ask({ stats: true }, isStats);
@@ -228,28 +234,36 @@ async function timeBacklog(ctx: BenchContext, opts: Options, side: OpenSide, pre
   };
 }
 
-/** When the `count`-th distinct event (by Nats-Msg-Id) of the namespace arrives at a plain subscription. */
-function lastEventAt(nc: NatsConnection, names: NatsNames, count: number): { at: Promise<number> } {
+/**
+ * When the `count`-th distinct event (by Nats-Msg-Id) of the namespace arrives at a plain
+ * subscription; `stop` ends the wait (a run that failed before its events came).
+ */
+function lastEventAt(nc: NatsConnection, names: NatsNames, count: number): { at: Promise<number>; stop(): void } {
   const seen = new Set<string>();
   let anonymous = 0;
-  let resolveAt: (ms: number) => void = () => undefined;
-  const at = new Promise<number>((resolve) => (resolveAt = resolve));
-  const subscription = nc.subscribe(names.eventSubjectAll, {
-    callback: (_error, msg) => {
-      const id = msg.headers?.get('Nats-Msg-Id');
-      if (id) seen.add(id);
-      else anonymous++;
-      if (seen.size + anonymous >= count) {
-        resolveAt(nowMs());
-        subscription.unsubscribe();
-      }
-    },
+  let timer: NodeJS.Timeout | undefined;
+  let subscription: Subscription | undefined;
+  const stop = (): void => {
+    clearTimeout(timer);
+    subscription?.unsubscribe();
+  };
+  const at = new Promise<number>((resolve, reject) => {
+    timer = setTimeout(() => {
+      stop();
+      reject(new Error(`transitions: ${fmtInt(seen.size + anonymous)} of ${fmtInt(count)} events after 10 min`));
+    }, 600_000);
+    subscription = nc.subscribe(names.eventSubjectAll, {
+      callback: (_error, msg) => {
+        const id = msg.headers?.get('Nats-Msg-Id');
+        if (id) seen.add(id);
+        else anonymous++;
+        if (seen.size + anonymous < count) return;
+        stop();
+        resolve(nowMs());
+      },
+    });
   });
-  const timeout = new Promise<number>((_resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`transitions: ${fmtInt(seen.size + anonymous)} of ${fmtInt(count)} events after 10 min`)), 600_000);
-    void at.then(() => clearTimeout(timer));
-  });
-  return { at: Promise.race([at, timeout]) };
+  return { at, stop };
 }
 
 async function closeSide(ctx: BenchContext, opts: Options, side: OpenSide): Promise<SideResult> {
