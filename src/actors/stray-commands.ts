@@ -33,7 +33,10 @@ const looseCommand = z.object({ userId: z.string().max(64).optional(), replyTo: 
  * out of range, a subject with extra tokens) would sit in the stream forever, unanswered.
  * This consumer (on the leader) sees every command's headers only, and parks the strays with
  * their exact bytes, answering the sender when the command names a reply subject. NATS 2.9
- * has no multi-filter or "everything but" consumer, hence headers-only over the whole stream.
+ * has no multi-filter or "everything but" consumer, hence headers-only over the whole stream,
+ * with no filter subject: filtered on the stream's one subject, each sweep's `info` made the
+ * server count num_pending subject by subject under the stream's lock, and publishes of
+ * commands waited for it, up to 2 s in the bench (ADR 0036).
  *
  * It sweeps: once a second it fetches what arrived since the last sweep in one burst and acks
  * the burst once (AckAll), a stray being parked before that ack. Read as each command arrived,
@@ -88,7 +91,7 @@ export class StrayCommands {
   private async rewind(): Promise<void> {
     const { jsm, js, names } = this.deps;
     await rewindDurableConsumer(jsm, {
-      stream: names.commandStream, name: names.commandStrayConsumer, filterSubject: names.commandSubjectAll,
+      stream: names.commandStream, name: names.commandStrayConsumer, filterSubject: null,
       ackWaitMs, inFlightMax: sweepMax, firstStart: 'all', ackAll: true, headersOnly: true,
     });
     this.consumer = await js.consumers.get(names.commandStream, names.commandStrayConsumer);

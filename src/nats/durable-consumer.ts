@@ -14,7 +14,12 @@ export const consumePullExpiresMs = 5_000;
 export interface DurableConsumerSpec {
   stream: string;
   name: string;
-  filterSubject: string;
+  /**
+   * The subjects it reads; null for the whole stream. A filter that is the stream's only subject
+   * is not the same to NATS 2.9: it then counts num_pending (every `info`) subject by subject
+   * under the stream's lock, and stores to the stream wait meanwhile (ADR 0036).
+   */
+  filterSubject: string | null;
   ackWaitMs: number;
   inFlightMax: number;
   /** Where a consumer that never existed starts. */
@@ -64,7 +69,7 @@ export async function recreateDurableConsumerAt(jsm: JetStreamManager, spec: Omi
 function durableConsumerConfig(spec: Omit<DurableConsumerSpec, 'firstStart'>, start: number | 'all' | 'new'): Partial<ConsumerConfig> {
   return {
     durable_name: spec.name,
-    filter_subject: spec.filterSubject,
+    ...(spec.filterSubject === null ? {} : { filter_subject: spec.filterSubject }),
     ack_policy: spec.ackAll ? AckPolicy.All : AckPolicy.Explicit,
     ack_wait: nanos(spec.ackWaitMs),
     max_ack_pending: spec.inFlightMax,

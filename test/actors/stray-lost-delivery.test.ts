@@ -61,4 +61,13 @@ describe('a stray command whose delivery to the stray sweep is lost in transit',
       return info !== null && info.num_pending === 0 && info.num_ack_pending === 0;
     }, 30_000, 250);
   });
+
+  it('reads the whole command stream with no filter subject, also once recreated (ADR 0036)', async () => {
+    // A filter equal to the stream's subject makes NATS 2.9 count num_pending subject by subject
+    // under the stream's lock at every info; publishes to the stream wait meanwhile.
+    const info = await (await jetstreamManager(t.client)).consumers.info(t.names.commandStream, t.names.commandStrayConsumer);
+    expect(info.config.filter_subject ?? '').toBe('');
+    expect(info.config.filter_subjects ?? []).toEqual([]);
+    expect(info.config.headers_only).toBe(true);
+  });
 });
