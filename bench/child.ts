@@ -4,6 +4,8 @@
  * so `--cpu-prof` writes its profile), SIGKILL after 15 s.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -22,9 +24,16 @@ export async function startBenchChild(script: string, env: NodeJS.ProcessEnv, no
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
-  const onData = (chunk: Buffer): void => void (output = (output + chunk.toString()).slice(-8_000));
+  // BENCH_CHILD_LOG_DIR keeps each child's whole output (its log lines) in <dir>/<script>-<start time>.log.
+  const logDir = process.env.BENCH_CHILD_LOG_DIR;
+  const logFile = logDir ? createWriteStream(path.join(logDir, `${path.basename(script, '.ts')}-${Date.now()}.log`)) : null;
+  const onData = (chunk: Buffer): void => {
+    output = (output + chunk.toString()).slice(-8_000);
+    logFile?.write(chunk);
+  };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
+  child.once('exit', () => logFile?.end());
   await new Promise<void>((resolve, reject) => {
     const onExit = (code: number | null): void => reject(new Error(`${script} exited (${code}) before it was ready:\n${output}`));
     child.once('exit', onExit);

@@ -19,7 +19,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import type { Profiler } from 'node:inspector';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -116,6 +116,10 @@ function readOptions(quick: boolean) {
     profileDir: process.env.BENCH_PROFILE_DIR,
     // Node flags for both sides' processes alike (e.g. V8 GC settings to compare), recorded with the run.
     nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').trim().split(/\s+/).filter((arg) => arg !== ''),
+    // <prefix>: each latency-phase command's send time and latency go to <prefix>-<namespace>.tsv.
+    latencyDump: process.env.BENCH_LATENCY_DUMP,
+    // The sides' log level (their lines go to BENCH_CHILD_LOG_DIR when that is set; bench/child.ts).
+    childLogLevel: process.env.BENCH_CHILD_LOG_LEVEL ?? 'warn',
   };
 }
 type Options = ReturnType<typeof readOptions>;
@@ -300,7 +304,7 @@ async function startSide(ctx: BenchContext, opts: Options, names: NatsNames, dat
     DATABASE_URL: databaseUrl,
     NAMESPACE: names.namespace,
     COMMAND_PARTITIONS: String(opts.partitions),
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: opts.childLogLevel,
   }, nodeArgs);
   return { child, profilePath };
 }
@@ -406,6 +410,18 @@ async function measureLatency(ctx: BenchContext, names: NatsNames, opts: Options
   }
   await Promise.all(publishes);
   await until('every reply', () => replied >= count, 60_000, 20).catch(() => undefined);
+  if (opts.latencyDump) {
+    // One line a command, to see when in the phase the slow ones were sent and on which partitions.
+    const lines = ['command\tround\tpartition\tsent_ms_into_phase\tlatency_ms'];
+    for (let i = 0; i < count; i++) {
+      const userId = commandOf('l', i % accounts, 0).userId;
+      const latency = repliedAt[i]! === 0 ? 'none' : (repliedAt[i]! - sentAt[i]!).toFixed(1);
+      lines.push(`${i}\t${Math.floor(i / accounts)}\t${partitionOf(userId, opts.partitions)}\t${(sentAt[i]! - t0).toFixed(1)}\t${latency}`);
+    }
+    const file = `${opts.latencyDump}-${names.namespace}.tsv`;
+    await writeFile(file, `${lines.join('\n')}\n`);
+    ctx.say(`transitions: each command's latency written to ${file}`);
+  }
   subscription.unsubscribe();
   loopDelay.disable();
   const machineAfter = machineCpuTimes();
