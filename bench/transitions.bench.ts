@@ -149,7 +149,7 @@ export const transitionsSuite: BenchSuite = {
       const sustained = median(engine.runs.map((r) => r.perSec));
       const rate = Math.max(50, Math.round((sustained * opts.latencyRatePercent) / 100));
       for (const side of [engine, raw]) {
-        side.latency = await measureLatency(ctx, side.names, opts, rate, side.applied, side.db, side.child);
+        side.latency = await measureLatency(ctx, opts, rate, side);
         side.applied += side.latency.sent;
         ctx.say(`transitions: ${side.kind} p99 ${fmtMs(side.latency.p99Ms)} at ${fmtInt(rate)}/s`);
       }
@@ -213,7 +213,7 @@ interface BacklogRun {
 async function timeBacklog(ctx: BenchContext, opts: Options, side: OpenSide, prefix: string): Promise<BacklogRun> {
   const total = opts.accounts * plan.length;
   const before = await side.child.ask({ stats: true }, isStats);
-  const pgBefore = await transactionsCommitted(side.db.pool, side.db.name);
+  const pgBefore = await transactionsCommitted(side.db);
   // Subscribed before the first publish, on the connection that publishes: it sees every event.
   const lastEvent = lastEventAt(ctx.nc, side.names, total);
   const t0 = nowMs();
@@ -227,12 +227,11 @@ async function timeBacklog(ctx: BenchContext, opts: Options, side: OpenSide, pre
   side.applied += total;
   await waitForAll(ctx, side.db.pool, side.names, side.applied, `${side.kind} transitions`);
   const after = await side.child.ask({ stats: true }, isStats);
-  await sleep(1_000); // pg_stat_database is flushed by backends at most every 500 ms
   const ms = endMs - t0;
   return {
     ms,
     perSec: total / (ms / 1000),
-    pgTransactions: (await transactionsCommitted(side.db.pool, side.db.name)) - pgBefore,
+    pgTransactions: await transactionsCommittedSince(side.db, pgBefore),
     natsMessagesOut: after.natsMessagesOut - before.natsMessagesOut,
     cpuMs: after.cpuMs - before.cpuMs,
   };
@@ -365,14 +364,20 @@ async function waitForAll(ctx: BenchContext, pool: Pool, names: NatsNames, total
   }, 600_000, 100, () => ctx.say(`transitions: ${what}: ${fmtInt(rows)} audit rows, ${fmtInt(events)} events of ${fmtInt(total)}`));
 }
 
-async function transactionsCommitted(pool: Pool, database: string): Promise<number> {
-  const result = await pool.query<{ n: string }>('SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = $1', [database]);
+async function transactionsCommitted(db: BenchDatabase): Promise<number> {
+  const result = await db.pool.query<{ n: string }>('SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = $1', [db.name]);
   return Number(result.rows[0]?.n ?? 0);
 }
 
+/** Transactions committed since `before` was read; waits first, as backends flush pg_stat_database at most every 500 ms. */
+async function transactionsCommittedSince(db: BenchDatabase, before: number): Promise<number> {
+  await sleep(1_000);
+  return (await transactionsCommitted(db)) - before;
+}
+
 /** Commands at `rate`/s for the configured seconds, each with a replyTo; latency = reply received − publish sent. */
-async function measureLatency(ctx: BenchContext, names: NatsNames, opts: Options, rate: number, alreadyApplied: number, db: BenchDatabase, child: BenchChild): Promise<LatencyResult> {
-  const pool = db.pool;
+async function measureLatency(ctx: BenchContext, opts: Options, rate: number, side: OpenSide): Promise<LatencyResult> {
+  const { names, db, child } = side;
   const count = Math.max(plan.length, Math.round(rate * opts.latencySeconds));
   const accounts = Math.ceil(count / plan.length);
   const js = jetstream(ctx.nc);
@@ -392,7 +397,7 @@ async function measureLatency(ctx: BenchContext, names: NatsNames, opts: Options
   });
   ctx.say(`transitions: latency at ${fmtInt(rate)} commands/s for ${opts.latencySeconds} s`);
   const childBefore = await child.ask({ stats: true }, isStats);
-  const pgBefore = await transactionsCommitted(pool, db.name);
+  const pgBefore = await transactionsCommitted(db);
   const machineBefore = machineCpuTimes();
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
@@ -427,11 +432,10 @@ async function measureLatency(ctx: BenchContext, names: NatsNames, opts: Options
   const machineAfter = machineCpuTimes();
   const childAfter = await child.ask({ stats: true }, isStats);
   const phaseMs = nowMs() - t0;
-  await sleep(1_000); // pg_stat_database is flushed by backends at most every 500 ms
-  const pgTransactions = (await transactionsCommitted(pool, db.name)) - pgBefore;
+  const pgTransactions = await transactionsCommittedSince(db, pgBefore);
   // Every reply is also an audit row: the latency phase applied what it sent.
-  const rows = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM account_state_transitions')).rows[0]?.n ?? 0;
-  if (rows !== alreadyApplied + count) ctx.say(`transitions: after the latency phase ${rows} audit rows, expected ${alreadyApplied + count}`);
+  const rows = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM account_state_transitions')).rows[0]?.n ?? 0;
+  if (rows !== side.applied + count) ctx.say(`transitions: after the latency phase ${rows} audit rows, expected ${side.applied + count}`);
   const latencies: number[] = [];
   const byRound: number[][] = plan.map(() => []);
   const late: number[] = [];
