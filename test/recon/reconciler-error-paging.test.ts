@@ -96,6 +96,32 @@ describe('a reconciler error', () => {
     expect(await metaBreaks('meta_once')).toBe(1);
   });
 
+  it('recorded by the drainer while its page is in flight is paged once (the outbox does not page it again)', async () => {
+    const boundary = 'meta_in_flight';
+    const pages: unknown[] = [];
+    const sub = nc.subscribe(names.reconAlertSubject(boundary), { callback: (_e, msg) => void pages.push(msg.json()) });
+    await nc.flush();
+    // The page lands 300 ms late, as on a busy server; the drainer's round runs meanwhile.
+    const js = jetstream(nc);
+    const slowJs = new Proxy(js, {
+      get: (target, prop, receiver) => prop === 'publish'
+        ? async (...args: Parameters<typeof js.publish>) => { await new Promise((r) => setTimeout(r, 300)); return target.publish(...args); }
+        : Reflect.get(target, prop, receiver),
+    });
+    const breaks = new BreakRegistry({ boundary, pool, js: slowJs, names, log: silentLogger(), writes: durableWrites(pool, null), onWriteFailed: () => undefined });
+    breaks.startEffects();
+    const raised = breaks.raiseMeta({ kind: breakKinds.reconcilerError, key: 'engine', detail: 'ledger: boom' }, Date.now());
+    await new Promise((r) => setTimeout(r, 50));
+    await breaks.retryUnrecorded();
+    await raised;
+    await until('the outbox drained', async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM recon_outbox WHERE boundary = $1 AND done_at IS NULL', [boundary])).rows[0]!.n === 0);
+    await new Promise((r) => setTimeout(r, reconLimits.outboxRetryMs + 500));
+    await breaks.stopEffects();
+    sub.unsubscribe();
+    expect(await metaBreaks(boundary)).toBe(1);
+    expect(pages).toHaveLength(1);
+  });
+
   it('paged just before a stop is recorded by the stop, so the next instance loads it and can resolve it', async () => {
     const breaks = registryFor('stop_paging');
     const raised = breaks.raiseMeta({ kind: breakKinds.reconcilerError, key: 'chain', detail: 'tick: too many stakers' }, Date.now());

@@ -40,6 +40,8 @@ const fingerprintOf = (c: Pick<BreakCandidate, 'kind' | 'key'>): string => `${c.
 interface UnrecordedMeta {
   live: LiveBreak;
   published: boolean;
+  /** Its page in flight: recording it meanwhile would page it a second time through the outbox. */
+  publishing: Promise<void> | null;
 }
 
 /**
@@ -198,19 +200,27 @@ export class BreakRegistry {
     }
     let meta = this.unrecordedMeta.get(fingerprint);
     if (!meta) {
-      meta = { live: this.newLive(candidate, nowMs, randomUUID()), published: false };
+      meta = { live: this.newLive(candidate, nowMs, randomUUID()), published: false, publishing: null };
       this.unrecordedMeta.set(fingerprint, meta);
     }
     if (!meta.published) {
-      const effect = this.alertEffect(meta.live);
-      try {
-        await this.deps.js.publish(effect.subject, JSON.stringify(effect.payload), { msgID: effect.msgId, timeout: reconLimits.outboxPublishTimeoutMs });
-        meta.published = true;
-      } catch (error) {
-        this.deps.log.error({ event: 'recon.meta_alert_unpublished', boundary: this.deps.boundary, breakId: meta.live.id, err: (error as Error).message }, 'meta-alert not published yet');
-      }
+      const paging = meta;
+      paging.publishing ??= this.publishMeta(paging).finally(() => {
+        paging.publishing = null;
+      });
+      await paging.publishing;
     }
     await this.retryUnrecorded();
+  }
+
+  private async publishMeta(meta: UnrecordedMeta): Promise<void> {
+    const effect = this.alertEffect(meta.live);
+    try {
+      await this.deps.js.publish(effect.subject, JSON.stringify(effect.payload), { msgID: effect.msgId, timeout: reconLimits.outboxPublishTimeoutMs });
+      meta.published = true;
+    } catch (error) {
+      this.deps.log.error({ event: 'recon.meta_alert_unpublished', boundary: this.deps.boundary, breakId: meta.live.id, err: (error as Error).message }, 'meta-alert not published yet');
+    }
   }
 
   /**
@@ -225,6 +235,9 @@ export class BreakRegistry {
 
   private async recordUnrecorded(): Promise<void> {
     for (const [fingerprint, meta] of [...this.unrecordedMeta]) {
+      // Its page settles first (bounded by the publish timeout): recorded as done if it landed, as pending if not.
+      if (meta.publishing) await meta.publishing;
+      if (this.unrecordedMeta.get(fingerprint) !== meta) continue;
       const alert = this.alertEffect(meta.live);
       await this.record(meta.live, [alert], meta.published ? new Set([alert.msgId]) : undefined);
       this.unrecordedMeta.delete(fingerprint);
@@ -234,7 +247,9 @@ export class BreakRegistry {
   /** The sides agree again: resolve this fingerprint's break, if any, carrying the agreed amounts. */
   async resolve(kind: string, key: string, agreed?: Agreement): Promise<void> {
     const fingerprint = fingerprintOf({ kind, key });
-    // A meta-alert paged while Postgres was away is recorded first, so its resolution is paged too.
+    // A meta-alert paged while Postgres was away is recorded first, so its resolution is paged too
+    // (one whose page is in flight waits for it: it may land).
+    await this.unrecordedMeta.get(fingerprint)?.publishing;
     if (this.unrecordedMeta.get(fingerprint)?.published) await this.retryUnrecorded();
     else this.unrecordedMeta.delete(fingerprint);
     const live = this.live.get(fingerprint);
