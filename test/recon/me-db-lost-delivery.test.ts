@@ -115,4 +115,12 @@ describe('me_db: an engine event lost in transit', () => {
     expect(gaps).toEqual([expect.objectContaining({ expected: 1, streamSeq: 2 })]);
     expect(gaps[0]?.got).toBeGreaterThanOrEqual(2);
   });
+
+  it('reads the whole balance stream with no filter subject, also once rewound after the gap (ADR 0036)', async () => {
+    // A filter equal to the stream's only subject makes NATS 2.9 count num_pending subject by
+    // subject under the stream's lock at every info (each /metrics scrape asks for this one's).
+    const info = await (await jetstreamManager(direct)).consumers.info(names.meBalanceStream, names.meDbConsumer);
+    expect(info.config.filter_subject ?? '').toBe('');
+    expect(info.config.filter_subjects ?? []).toEqual([]);
+  });
 });
