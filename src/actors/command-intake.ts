@@ -27,6 +27,8 @@ export interface ParkedOrigin {
 
 const parkRetryMs = 5_000;
 const inFlightPollMs = 20;
+/** A message handed on (dispatched, parked, or waiting for the breaker) for longer than this: the intake's pending count is not current. */
+const intakeHeldUpMs = 1_000;
 
 export const defaultIntakeLimits: IntakeLimits = { inFlightMax: limits.intakeInFlightMax, ackWaitMs: limits.intakeAckWaitMs };
 
@@ -34,7 +36,8 @@ export interface CommandIntakeDeps {
   js: JetStreamClient;
   jsm: JetStreamManager;
   names: NatsNames;
-  supervisor: Supervisor<AccountCommand, CommandOutcome>;
+  /** Where each command goes: its account's mailbox (the supervisor). */
+  supervisor: Pick<Supervisor<AccountCommand, CommandOutcome>, 'dispatch'>;
   /** While it is open the intake takes nothing more from its consumer (ADR 0028). */
   breaker?: CircuitBreaker;
   log: Logger;
@@ -67,6 +70,10 @@ export class CommandIntake {
   private readonly stopSignal = new Promise<void>((resolve) => {
     this.wakeStopping = resolve;
   });
+  /** num_pending as the server stamped it on the last delivery, or counted it when this session opened. */
+  private pendingAtLastDelivery: number | null = null;
+  /** When the message being handed on was taken (null: waiting for the next): a long hand-over means the intake is held up. */
+  private handingOnSinceMs: number | null = null;
   /** The wait before a gap rewind: longer for one within ack_wait of the last (two pullers at a lease hand-over). */
   private readonly gapBackoff: GapRewindBackoff;
 
@@ -81,6 +88,18 @@ export class CommandIntake {
     const session = await this.openSession();
     this.messages = session.messages;
     this.loop = this.run(session);
+  }
+
+  /**
+   * Messages of this partition not yet delivered, as the server counted them at the last delivery,
+   * while that count is current: the intake is pulling (breaker closed, room in flight), so whatever
+   * arrives since is delivered and recounted at once. Null otherwise: ask the server. Free, where an
+   * `info` of this filtered consumer costs the stream's lock in NATS 2.9 (ADR 0037).
+   */
+  pendingWhileFlowing(): number | null {
+    const heldUp = this.handingOnSinceMs !== null && Date.now() - this.handingOnSinceMs > intakeHeldUpMs;
+    if (this.stopping || heldUp || this.deps.breaker?.state === 'open' || this.inFlight >= this.deps.limits.inFlightMax) return null;
+    return this.pendingAtLastDelivery;
   }
 
   async stop(drainTimeoutMs = 10_000): Promise<void> {
@@ -98,7 +117,9 @@ export class CommandIntake {
     const consumerName = await this.rewindConsumer();
     const consumer = await js.consumers.get(names.commandStream, consumerName);
     // Just recreated: nothing delivered yet (unless another instance rewound it meanwhile).
-    const { delivered } = await consumer.info(true);
+    const { delivered, num_pending } = await consumer.info(true);
+    // The count from here on: this answer (the consumer's creation), then each delivery's.
+    this.pendingAtLastDelivery = num_pending;
     const messages = await consumer.consume({ max_messages: Math.min(limits.intakeBatchMax, this.deps.limits.inFlightMax), expires: consumePullExpiresMs });
     return { messages, lastDelivery: delivered.consumer_seq };
   }
@@ -163,14 +184,21 @@ export class CommandIntake {
       const gap = deliveryGap(session, msg);
       // Not dispatched: it and everything after it come again, behind the lost one. Leaving
       // the loop ends the session (its subscription goes).
-      if (gap) return gap;
-      if (!(await this.breakerLetsIn())) return null;
+      if (gap) {
+        this.pendingAtLastDelivery = null;
+        return gap;
+      }
+      this.pendingAtLastDelivery = msg.info.pending;
+      this.handingOnSinceMs = Date.now();
       try {
+        if (!(await this.breakerLetsIn())) return null;
         await this.accept(msg);
       } catch (error) {
         // Only when the supervisor has stopped: leave the message for redelivery.
         this.deps.log.warn({ event: 'intake.dispatch_failed', partition: this.partition, err: (error as Error).message }, 'command not dispatched');
         return null;
+      } finally {
+        this.handingOnSinceMs = null;
       }
     }
     return null;

@@ -58,4 +58,10 @@ export const limits = {
   restartWindowMs: 60_000,
   /** Breaker: the first wait of an open breaker before its half-open probe (COMMAND_BREAKER_BACKOFF_MAX_MS the longest). */
   breakerBackoffInitialMs: 1_000,
+  /**
+   * /metrics: a partition consumer's pending count is asked of the server (an `info`, which holds
+   * the command stream's lock while NATS 2.9 counts a filtered consumer, ADR 0037) at most this
+   * often; in between, and while its intake's own count is current, the last answer is served.
+   */
+  consumerLagInfoIntervalMs: 15_000,
 } as const;

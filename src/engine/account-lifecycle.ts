@@ -36,6 +36,8 @@ export interface AccountLifecycle {
   /** Open while NATS or Postgres is slow or away: the intakes pause instead of the engine stopping. */
   breaker: CircuitBreaker;
   leases: PartitionLeases;
+  /** The partitions this instance consumes, each with its intake's pending count while current (null: ask the server). */
+  ownedPartitionsPending(): Array<{ partition: number; pending: number | null }>;
   stop(): Promise<void>;
 }
 
@@ -124,6 +126,7 @@ export async function startAccountLifecycle(deps: AccountLifecycleDeps): Promise
     supervisor,
     breaker,
     leases,
+    ownedPartitionsPending: () => [...intakes].map(([partition, intake]) => ({ partition, pending: intake.pendingWhileFlowing() })),
     async stop() {
       await leases.stop();
       supervisor.stop();

@@ -83,6 +83,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     singletons = new Singletons({ nc, js, jsm, pool, names, log, settings, commands, leases, instanceId });
     await singletons.start();
     const leader = singletons;
+    const accountPath = lifecycle;
     const supervisor = lifecycle.supervisor;
     const breaker = lifecycle.breaker;
     admin = await startAdminService({
@@ -95,7 +96,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       ),
       statsData: () => ({ accounts: supervisor.stats(), intakeBreaker: breaker.status(), leader: leader.isLeader, recon: leader.statuses() }),
     });
-    observability = engineObservability({ nc, jsm, pool, names, partitions: settings.COMMAND_PARTITIONS, supervisorStats: () => supervisor.stats(), breakerStatus: () => breaker.status(), singletons: leader });
+    observability = engineObservability({ nc, jsm, pool, names, partitions: settings.COMMAND_PARTITIONS, supervisorStats: () => supervisor.stats(), ownedPartitionsPending: () => accountPath.ownedPartitionsPending(), breakerStatus: () => breaker.status(), singletons: leader });
   } catch (error) {
     for (const intake of intakes) await intake.stop().catch(() => undefined);
     await singletons?.stop().catch(() => undefined);

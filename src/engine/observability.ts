@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { Pool } from '../db/pool.js';
 import type { NatsNames } from '../nats/names.js';
 import { checkHealth, type HealthReport } from '../observability/health.js';
+import { limits } from '../config/limits.js';
 import { engineMetrics } from '../observability/metrics.js';
 import type { BreakerStatus } from '../supervisor/circuit-breaker.js';
 import type { SupervisorStats } from '../supervisor/supervisor.js';
@@ -24,26 +25,50 @@ export interface ObservabilityDeps {
   names: NatsNames;
   partitions: number;
   supervisorStats(): SupervisorStats;
+  /** The command partitions this instance consumes, each with its intake's pending count while current. */
+  ownedPartitionsPending(): Array<{ partition: number; pending: number | null }>;
   breakerStatus(): BreakerStatus;
   singletons: Singletons;
+}
+
+/**
+ * A consumer's num_pending from the server, asked at most once per `intervalMs` (the last answer
+ * served in between); null while it never answered (the consumer not created yet).
+ */
+function consumerInfoEvery(jsm: JetStreamManager, intervalMs: number): (stream: string, consumer: string) => Promise<number | null> {
+  const answers = new Map<string, { pending: number; atMs: number }>();
+  return async (stream, consumer) => {
+    const key = `${stream}/${consumer}`;
+    const last = answers.get(key);
+    if (last && Date.now() - last.atMs < intervalMs) return last.pending;
+    const info = await jsm.consumers.info(stream, consumer).catch(() => null);
+    if (!info) return last?.pending ?? null;
+    answers.set(key, { pending: info.num_pending, atMs: Date.now() });
+    return info.num_pending;
+  };
 }
 
 /** The engine's metric sources and health checks, read at each scrape. */
 export function engineObservability(deps: ObservabilityDeps): EngineObservability {
   const { singletons } = deps;
-  const durables = (): Array<{ stream: string; consumer: string }> => [
-    ...Array.from({ length: deps.partitions }, (_, p) => ({ stream: deps.names.commandStream, consumer: deps.names.commandConsumer(p) })),
-    { stream: deps.names.meBalanceStream, consumer: deps.names.meDbConsumer },
-  ];
+  const askServer = consumerInfoEvery(deps.jsm, limits.consumerLagInfoIntervalMs);
   const metrics = engineMetrics({
     actors: () => deps.supervisorStats(),
     async consumerLag() {
-      const found = await Promise.all(durables().map(async ({ stream, consumer }) => {
-        // A consumer not created yet (partition never leased, no leader yet) has no lag to report.
-        const info = await deps.jsm.consumers.info(stream, consumer).catch(() => null);
-        return info ? { stream, consumer, pending: info.num_pending } : null;
-      }));
-      return found.filter((lag) => lag !== null);
+      // The partitions this instance consumes (each instance reports its own), and me_db's consumer
+      // (unfiltered, so its info is cheap; absent until a leader runs me_db).
+      const commandStream = deps.names.commandStream;
+      const found = await Promise.all([
+        ...deps.ownedPartitionsPending().map(async ({ partition, pending }) => {
+          const consumer = deps.names.commandConsumer(partition);
+          return { stream: commandStream, consumer, pending: pending ?? await askServer(commandStream, consumer) };
+        }),
+        (async () => {
+          const pending = await deps.jsm.consumers.info(deps.names.meBalanceStream, deps.names.meDbConsumer).then((info) => info.num_pending, () => null);
+          return { stream: deps.names.meBalanceStream, consumer: deps.names.meDbConsumer, pending };
+        })(),
+      ]);
+      return found.filter((lag): lag is { stream: string; consumer: string; pending: number } => lag.pending !== null);
     },
     async parkedMessages() {
       const result = await deps.pool.query<{ n: string }>('SELECT count(*) AS n FROM parked_commands');

@@ -58,6 +58,23 @@ describe('GET /metrics', () => {
   });
 });
 
+describe('GET /metrics: consumer lag', () => {
+  it('reports every partition this instance consumes from its intakes, asking the server nothing about them (ADR 0037)', async () => {
+    const infoRequests: string[] = [];
+    const watch = t.client.subscribe(`$JS.API.CONSUMER.INFO.${t.names.commandStream}.>`, { callback: (_e, msg) => void infoRequests.push(msg.subject) });
+    await t.client.flush();
+    for (let scrape = 0; scrape < 3; scrape++) {
+      const text = await (await fetch(`${http.url}/metrics`)).text();
+      for (let p = 0; p < t.settings.COMMAND_PARTITIONS; p++) {
+        expect(sample(text, `recon_consumer_pending_messages{stream="${t.names.commandStream}",consumer="${t.names.commandConsumer(p)}"}`)).toBe(0);
+      }
+    }
+    await t.client.flush();
+    watch.unsubscribe();
+    expect(infoRequests).toEqual([]);
+  });
+});
+
 describe('GET /health', () => {
   it('is 200 with each dependency\'s state', async () => {
     const response = await fetch(`${http.url}/health`);
