@@ -26,7 +26,7 @@ const cutover = { time: '00:00', zone: 'UTC' };
 const dates = ['2026-09-01', '2026-09-02', '2026-09-03'] as const;
 const windows = dates.map((d) => businessWindow(d, cutover));
 const users = Array.from({ length: 40 }, (_, i) => `mi${String(i).padStart(3, '0')}`);
-const stepDelayMs = 2_500;
+const stepDelayMs = 1_200;
 const leaseTtlMs = 3_000;
 
 const names = natsNames(testNamespace());
