@@ -23,7 +23,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import type { Profiler } from 'node:inspector';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { headers, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import type { AccountCommand } from '../src/actors/account-command.js';
 import { partitionOf } from '../src/actors/partition.js';
 import type { Pool } from '../src/db/pool.js';
@@ -86,6 +86,8 @@ interface LatencyResult {
   benchLoopDelayP99Ms: number;
   /** How late the publisher sent, behind each command's due time, p99 (ms). */
   publishLateP99Ms: number;
+  /** CPU time the bench's own process (the load generator) got, as a share of the phase (of one core). */
+  benchCpuShare: number;
 }
 
 /** The engine or the raw pipeline, each in a process of its own (bench/engine-child.ts, bench/raw-pipeline-child.ts). */
@@ -118,6 +120,8 @@ function readOptions(quick: boolean) {
     nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').trim().split(/\s+/).filter((arg) => arg !== ''),
     // <prefix>: each latency-phase command's send time and latency go to <prefix>-<namespace>.tsv.
     latencyDump: process.env.BENCH_LATENCY_DUMP,
+    // How the latency phase sends: 'jetstream' (each publish awaits the stream's ack) or 'core' (a plain publish with its Nats-Msg-Id, as a gateway fire-and-forgets).
+    latencyPublish: process.env.BENCH_LATENCY_PUBLISH === 'core' ? 'core' as const : 'jetstream' as const,
     // The sides' log level (their lines go to BENCH_CHILD_LOG_DIR when that is set; bench/child.ts).
     childLogLevel: process.env.BENCH_CHILD_LOG_LEVEL ?? 'warn',
   };
@@ -401,6 +405,7 @@ async function measureLatency(ctx: BenchContext, opts: Options, rate: number, si
   const machineBefore = machineCpuTimes();
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
+  const benchCpuBefore = process.cpuUsage();
   const t0 = nowMs();
   const publishes: Array<Promise<unknown>> = [];
   for (let i = 0; i < count; i++) {
@@ -411,9 +416,17 @@ async function measureLatency(ctx: BenchContext, opts: Options, rate: number, si
     // Round by round: one account's next command comes a whole round later.
     const command = commandOf('l', i % accounts, Math.floor(i / accounts), `${inbox}.${i}`);
     sentAt[i] = nowMs();
-    publishes.push(js.publish(names.commandSubject(partitionOf(command.userId, opts.partitions), command.userId), JSON.stringify(command), { msgID: command.commandId }));
+    const subject = names.commandSubject(partitionOf(command.userId, opts.partitions), command.userId);
+    if (opts.latencyPublish === 'core') {
+      const h = headers();
+      h.set('Nats-Msg-Id', command.commandId);
+      ctx.nc.publish(subject, JSON.stringify(command), { headers: h });
+    } else {
+      publishes.push(js.publish(subject, JSON.stringify(command), { msgID: command.commandId }));
+    }
   }
   await Promise.all(publishes);
+  await ctx.nc.flush();
   await until('every reply', () => replied >= count, 60_000, 20).catch(() => undefined);
   if (opts.latencyDump) {
     // One line a command, to see when in the phase the slow ones were sent and on which partitions.
@@ -428,6 +441,7 @@ async function measureLatency(ctx: BenchContext, opts: Options, rate: number, si
     ctx.say(`transitions: each command's latency written to ${file}`);
   }
   subscription.unsubscribe();
+  const benchCpu = process.cpuUsage(benchCpuBefore);
   loopDelay.disable();
   const machineAfter = machineCpuTimes();
   const childAfter = await child.ask({ stats: true }, isStats);
@@ -457,6 +471,7 @@ async function measureLatency(ctx: BenchContext, opts: Options, rate: number, si
     machineBusyShare: 1 - (machineAfter.idle - machineBefore.idle) / Math.max(1, machineAfter.total - machineBefore.total),
     benchLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
     publishLateP99Ms: percentile(late, 99),
+    benchCpuShare: (benchCpu.user + benchCpu.system) / 1000 / phaseMs,
   };
 }
 
@@ -529,7 +544,7 @@ function report(opts: Options, ours: SideResult, raw: SideResult): SuiteResult {
   const latencyLine = (name: string, l: LatencyResult): string =>
     `${name}: p99 by round ${l.roundP99Ms.map((ms, round) => `${round}: ${fmtMs(ms)}`).join(', ')} (round 0 creates the accounts); ` +
     `${l.pgTransactionsPerCommand.toFixed(2)} Postgres transactions and ${l.natsMessagesOutPerCommand.toFixed(2)} NATS messages sent per command; ` +
-    `its event loop busy ${(l.loopBusyShare * 100).toFixed(0)}% of the phase while it ran on a CPU ${(l.cpuShare * 100).toFixed(0)}% of it; machine CPU busy ${(l.machineBusyShare * 100).toFixed(0)}% (every process on the box); the bench's own event-loop delay p99 ${fmtMs(l.benchLoopDelayP99Ms)}, ` +
+    `its event loop busy ${(l.loopBusyShare * 100).toFixed(0)}% of the phase while it ran on a CPU ${(l.cpuShare * 100).toFixed(0)}% of it; machine CPU busy ${(l.machineBusyShare * 100).toFixed(0)}% (every process on the box); the bench's own process (the load generator) on a CPU ${(l.benchCpuShare * 100).toFixed(0)}% of it, its event-loop delay p99 ${fmtMs(l.benchLoopDelayP99Ms)}, ` +
     `publishes late behind schedule p99 ${fmtMs(l.publishLateP99Ms)}.`;
   if (ours.latency) details.push(`Latency phase, ${latencyLine('engine', ours.latency)}${raw.latency ? ` ${latencyLine('Raw pipeline', raw.latency)}` : ''}`);
   if (ours.profile) {
