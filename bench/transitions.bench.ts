@@ -124,6 +124,8 @@ function readOptions(quick: boolean) {
     latencyPublish: process.env.BENCH_LATENCY_PUBLISH === 'core' ? 'core' as const : 'jetstream' as const,
     // The sides' log level (their lines go to BENCH_CHILD_LOG_DIR when that is set; bench/child.ts).
     childLogLevel: process.env.BENCH_CHILD_LOG_LEVEL ?? 'warn',
+    // Engine instances (processes) sharing the partitions by their leases, as a deployment of several would.
+    engineInstances: int('BENCH_ENGINE_INSTANCES', 1, 1),
   };
 }
 type Options = ReturnType<typeof readOptions>;
@@ -302,14 +304,35 @@ async function startSide(ctx: BenchContext, opts: Options, names: NatsNames, dat
   const profilePath = opts.profileDir ? path.resolve(opts.profileDir, `transitions-${kind}`) : null;
   if (profilePath) await mkdir(profilePath, { recursive: true });
   const nodeArgs = [...(profilePath ? ['--cpu-prof', `--cpu-prof-dir=${profilePath}`] : []), ...opts.nodeArgs];
-  const child = await startBenchChild(kind === 'engine' ? 'bench/engine-child.ts' : 'bench/raw-pipeline-child.ts', {
+  const instances = kind === 'engine' ? opts.engineInstances : 1;
+  const children = await Promise.all(Array.from({ length: instances }, (_, i) => startBenchChild(kind === 'engine' ? 'bench/engine-child.ts' : 'bench/raw-pipeline-child.ts', {
     NATS_URL: ctx.natsUrl,
     DATABASE_URL: databaseUrl,
     NAMESPACE: names.namespace,
     COMMAND_PARTITIONS: String(opts.partitions),
     LOG_LEVEL: opts.childLogLevel,
-  }, nodeArgs);
-  return { child, profilePath };
+    ...(instances > 1 ? { INSTANCE_ID: `bench-${names.namespace}-${i}` } : {}),
+  }, nodeArgs)));
+  return { child: children.length === 1 ? children[0]! : combinedChildren(children), profilePath };
+}
+
+/** Several engine processes as one side: their stats summed (CPU, loop time, messages, partitions owned). */
+function combinedChildren(children: BenchChild[]): BenchChild {
+  return {
+    pid: children[0]!.pid,
+    async ask<T>(question: object, isAnswer: (message: unknown) => message is T, timeoutMs?: number): Promise<T> {
+      const answers = await Promise.all(children.map((child) => child.ask(question, isAnswer, timeoutMs)));
+      if (!answers.every(isStats)) return answers[0]!;
+      const sum = (field: keyof ChildStats): number => answers.reduce((total, a) => total + (a as ChildStats)[field], 0);
+      // Every process owning some: the leases have split the partitions between them.
+      const owned = answers.every((a) => (a as ChildStats).partitionsOwned > 0) ? sum('partitionsOwned') : 0;
+      const combined: ChildStats = { natsMessagesOut: sum('natsMessagesOut'), partitionsOwned: owned, cpuMs: sum('cpuMs'), loopActiveMs: sum('loopActiveMs') };
+      return combined as T;
+    },
+    async stop() {
+      await Promise.all(children.map((child) => child.stop()));
+    },
+  };
 }
 
 /** The summary of the busiest profile in the directory (the main thread's; the loader thread idles). */
