@@ -96,7 +96,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       ),
       statsData: () => ({ accounts: supervisor.stats(), intakeBreaker: breaker.status(), leader: leader.isLeader, recon: leader.statuses() }),
     });
-    observability = engineObservability({ nc, jsm, pool, names, partitions: settings.COMMAND_PARTITIONS, supervisorStats: () => supervisor.stats(), ownedPartitionsPending: () => accountPath.ownedPartitionsPending(), breakerStatus: () => breaker.status(), singletons: leader });
+    observability = engineObservability({ nc, jsm, pool, names, supervisorStats: () => supervisor.stats(), ownedPartitionsPending: () => accountPath.ownedPartitionsPending(), breakerStatus: () => breaker.status(), singletons: leader });
   } catch (error) {
     for (const intake of intakes) await intake.stop().catch(() => undefined);
     await singletons?.stop().catch(() => undefined);

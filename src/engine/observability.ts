@@ -23,7 +23,6 @@ export interface ObservabilityDeps {
   jsm: JetStreamManager;
   pool: Pool;
   names: NatsNames;
-  partitions: number;
   supervisorStats(): SupervisorStats;
   /** The command partitions this instance consumes, each with its intake's pending count while current. */
   ownedPartitionsPending(): Array<{ partition: number; pending: number | null }>;
