@@ -322,10 +322,11 @@ function combinedChildren(children: BenchChild[]): BenchChild {
     pid: children[0]!.pid,
     async ask<T>(question: object, isAnswer: (message: unknown) => message is T, timeoutMs?: number): Promise<T> {
       const answers = await Promise.all(children.map((child) => child.ask(question, isAnswer, timeoutMs)));
-      if (!answers.every(isStats)) return answers[0]!;
-      const sum = (field: keyof ChildStats): number => answers.reduce((total, a) => total + (a as ChildStats)[field], 0);
+      const stats = answers.flatMap((a) => (isStats(a) ? [a] : []));
+      if (stats.length !== answers.length) return answers[0]!;
+      const sum = (field: keyof ChildStats): number => stats.reduce((total, a) => total + a[field], 0);
       // Every process owning some: the leases have split the partitions between them.
-      const owned = answers.every((a) => (a as ChildStats).partitionsOwned > 0) ? sum('partitionsOwned') : 0;
+      const owned = stats.every((a) => a.partitionsOwned > 0) ? sum('partitionsOwned') : 0;
       const combined: ChildStats = { natsMessagesOut: sum('natsMessagesOut'), partitionsOwned: owned, cpuMs: sum('cpuMs'), loopActiveMs: sum('loopActiveMs') };
       return combined as T;
     },
