@@ -51,6 +51,11 @@ export const limits = {
    * succeed meanwhile) before it is parked; with the backoff below, over a minute of failing alone.
    */
   transientOwnAttemptsMax: 20,
+  /**
+   * Supervisor: how long a direct probe of Postgres or JetStream may take to count as an answer;
+   * asked when a command fails as if one were away and no other command ran since (ADR 0028).
+   */
+  dependencyProbeTimeoutMs: 2_000,
   /** Supervisor: first and longest backoff between tries of a failing command. */
   backoffInitialMs: 100,
   backoffMaxMs: 5_000,

@@ -14,6 +14,7 @@ import type { NatsNames } from '../nats/names.js';
 import type { Logger } from '../observability/logger.js';
 import { CircuitBreaker } from '../supervisor/circuit-breaker.js';
 import { PartitionLeases } from '../supervisor/partition-leases.js';
+import { dependencyProbe } from './dependency-probe.js';
 import { Supervisor, type Settlement } from '../supervisor/supervisor.js';
 
 export interface AccountLifecycleDeps {
@@ -78,6 +79,7 @@ export async function startAccountLifecycle(deps: AccountLifecycleDeps): Promise
       }),
     onEscalate: deps.onEscalate,
     breaker,
+    probe: dependencyProbe({ pool: deps.pool, jsm: deps.jsm, timeoutMs: limits.dependencyProbeTimeoutMs }),
   });
 
   const reply = (command: AccountCommand, settlement: Settlement<CommandOutcome>): void => {

@@ -1,6 +1,6 @@
 import type { Logger } from '../observability/logger.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
-import { classifyFailure } from './failure-class.js';
+import { classifyFailure, type Dependency } from './failure-class.js';
 import { Mailbox } from './mailbox.js';
 
 /** An actor as the supervisor sees it: one message at a time, state of its own. */
@@ -52,6 +52,11 @@ export interface SupervisorOptions<M, R> {
   onEscalate(reason: string): void;
   /** Told of every attempt's outcome; while it is open, no attempt goes (ADR 0028). */
   breaker?: CircuitBreaker;
+  /**
+   * Asks a dependency directly whether it answers: the evidence, when no other message has
+   * succeeded since, that a transient-looking failure is the message's own (ADR 0028, second addendum).
+   */
+  probe?(dependency: Dependency): Promise<boolean>;
 }
 
 export interface SupervisorStats {
@@ -190,14 +195,16 @@ export class Supervisor<M, R> {
       }
       const message = failure instanceof Error ? failure.message : String(failure);
       const failureClass = classifyFailure(failure);
-      const succeededElsewhere = successesAtPreviousFailure === null ? 0 : this.successes - successesAtPreviousFailure;
+      const firstFailure = successesAtPreviousFailure === null;
+      const succeededElsewhere = firstFailure ? 0 : this.successes - (successesAtPreviousFailure ?? 0);
       successesAtPreviousFailure = this.successes;
       if (failureClass.kind === 'transient') {
         // Read before it is told of this failure: open or half-open, the breaker already says the dependency is away.
-        const dependencyUp = succeededElsewhere > 0 && (breaker?.state ?? 'closed') === 'closed';
-        breaker?.failedTransiently(failureClass.dependency);
+        const evidence = await this.dependencyUpEvidence(failureClass.dependency, firstFailure, succeededElsewhere);
+        // A dependency that answered its probe is not away: this failure is not the breaker's business.
+        if (evidence !== 'probe') breaker?.failedTransiently(failureClass.dependency);
         cell.actor = this.options.spawn(cell.key);
-        if (!dependencyUp) {
+        if (evidence === null) {
           this.counters.transientRetries++;
           signalProgress(delivery);
           const backoffMs = Math.min(limits.backoffMaxMs, limits.backoffInitialMs * 2 ** Math.min(transientInRow++, 30));
@@ -208,8 +215,10 @@ export class Supervisor<M, R> {
         // Not a restart in the budget's sense: many of these at once are more likely a dependency flapping than a bug.
         this.counters.transientOwn++;
         log.warn(
-          { event: 'actor.transient_own', supervisor: this.options.name, key: cell.key, dependency: failureClass.dependency, attempt, attemptsMax: limits.transientOwnAttemptsMax, succeededElsewhere, err: message },
-          `${failureClass.dependency} failed this message while others succeeded; counted as an attempt`,
+          { event: 'actor.transient_own', supervisor: this.options.name, key: cell.key, dependency: failureClass.dependency, attempt, attemptsMax: limits.transientOwnAttemptsMax, succeededElsewhere, evidence, err: message },
+          evidence === 'others'
+            ? `${failureClass.dependency} failed this message while others succeeded; counted as an attempt`
+            : `${failureClass.dependency} failed this message but answers a probe; counted as an attempt`,
         );
       } else {
         breaker?.faulted();
@@ -225,6 +234,20 @@ export class Supervisor<M, R> {
       await sleep(backoffMs);
       attempt++;
     }
+  }
+
+  /**
+   * Why a transient-looking failure is the message's own, or null while the dependency may be away
+   * for everyone: never at a message's first failure (an outage's start would condemn every message
+   * in flight) nor while the breaker is open or half-open; otherwise another message's success
+   * since this one's previous failure, or, with no other traffic, the dependency answering a probe.
+   */
+  private async dependencyUpEvidence(dependency: Dependency, firstFailure: boolean, succeededElsewhere: number): Promise<'others' | 'probe' | null> {
+    const breakerClosed = (this.options.breaker?.state ?? 'closed') === 'closed';
+    if (firstFailure || !breakerClosed) return null;
+    if (succeededElsewhere > 0) return 'others';
+    if (this.options.probe && (await this.options.probe(dependency))) return 'probe';
+    return null;
   }
 
   /**

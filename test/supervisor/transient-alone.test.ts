@@ -77,6 +77,81 @@ describe('Supervisor: a transient failure only one message meets', () => {
     breaker.dispose();
   });
 
+  it.each(ownFailures)('parks the message when nothing else runs but the dependency answers a probe: $name', async ({ dependency, fail }) => {
+    const { log, lines } = capturingLogger('warn');
+    const breaker = breakerOf(log);
+    const rec: Recorder = { settled: [], parked: [] };
+    const expectedError = fail().message;
+    const probed: string[] = [];
+    const sup = new Supervisor<string, string>({
+      name: 't', limits, log, breaker, onEscalate: () => undefined,
+      probe: async (asked) => {
+        probed.push(asked);
+        return true;
+      },
+      spawn: () => ({
+        async handle() {
+          throw fail();
+        },
+      }),
+    });
+    // No other traffic: without the probe nothing shows the dependency is up, and the breaker opens (5 failures here).
+    await sup.dispatch(delivery(rec, 'poison', 'p1'));
+    await until('the poison message parked', () => rec.parked.length === 1, 5_000, 5);
+
+    expect(rec.parked).toEqual([{ key: 'poison', message: 'p1', error: expectedError, attempts: limits.transientOwnAttemptsMax }]);
+    // Its failures were its own, not the dependency's: the breaker never opened, the intake never paused.
+    expect(breaker.state).toBe('closed');
+    expect(breaker.status().opens).toBe(0);
+    // Asked after every failure but the first (an outage's start is never judged).
+    expect(probed).toEqual(Array.from({ length: limits.transientOwnAttemptsMax }, () => dependency));
+    const judged = lines.filter((l) => l.event === 'actor.transient_own');
+    expect(judged).toHaveLength(limits.transientOwnAttemptsMax);
+    expect(judged[0]).toMatchObject({ level: 40, key: 'poison', dependency, evidence: 'probe', succeededElsewhere: 0, err: expectedError });
+    expect(sup.stats()).toMatchObject({ restarts: 0, parked: 1, escalated: false });
+    sup.stop();
+    breaker.dispose();
+  });
+
+  it('retries without judging while the dependency does not answer its probe either, and finishes once it is back', async () => {
+    const { log, lines } = capturingLogger('warn');
+    const breaker = breakerOf(log);
+    const rec: Recorder = { settled: [], parked: [] };
+    let down = true;
+    let failures = 0;
+    let probes = 0;
+    const sup = new Supervisor<string, string>({
+      name: 't', limits, log, breaker, onEscalate: () => undefined,
+      probe: async () => {
+        probes++;
+        return !down;
+      },
+      spawn: () => ({
+        async handle(message) {
+          if (down) {
+            failures++;
+            throw new natsErrors.TimeoutError();
+          }
+          return message;
+        },
+      }),
+    });
+    await sup.dispatch(delivery(rec, 'alone', 'a1'));
+    // More failures than its transient-own attempts: an outage, so none of them counts.
+    await until('the outage felt', () => failures > limits.transientOwnAttemptsMax + 2, 10_000, 5);
+    down = false;
+    await until('the message settled', () => rec.settled.length === 1, 10_000, 5);
+
+    expect(rec.settled[0]?.settlement.kind).toBe('done');
+    expect(rec.parked).toEqual([]);
+    expect(probes).toBeGreaterThan(0);
+    expect(lines.filter((l) => l.event === 'actor.transient_own')).toEqual([]);
+    // The dependency was away: the breaker was told and opened, as before.
+    expect(breaker.status().opens).toBeGreaterThan(0);
+    sup.stop();
+    breaker.dispose();
+  });
+
   it('does not judge a failed probe its own when a success came in while the breaker was open', async () => {
     const { log, lines } = capturingLogger('warn');
     const breaker = new CircuitBreaker({ name: 't', failuresToOpen: 3, backoffInitialMs: 20, backoffMaxMs: 40, log });
