@@ -14,8 +14,8 @@ import type { NatsNames } from '../nats/names.js';
 import type { Logger } from '../observability/logger.js';
 import { CircuitBreaker } from '../supervisor/circuit-breaker.js';
 import { PartitionLeases } from '../supervisor/partition-leases.js';
-import { dependencyProbe } from './dependency-probe.js';
 import { Supervisor, type Settlement } from '../supervisor/supervisor.js';
+import { dependencyProbe } from './dependency-probe.js';
 
 export interface AccountLifecycleDeps {
   nc: NatsConnection;

@@ -195,8 +195,9 @@ export class Supervisor<M, R> {
       }
       const message = failure instanceof Error ? failure.message : String(failure);
       const failureClass = classifyFailure(failure);
-      const firstFailure = successesAtPreviousFailure === null;
-      const succeededElsewhere = firstFailure ? 0 : this.successes - (successesAtPreviousFailure ?? 0);
+      const previous = successesAtPreviousFailure;
+      const firstFailure = previous === null;
+      const succeededElsewhere = previous === null ? 0 : this.successes - previous;
       successesAtPreviousFailure = this.successes;
       if (failureClass.kind === 'transient') {
         // Read before it is told of this failure: open or half-open, the breaker already says the dependency is away.
