@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Objm } from '@nats-io/obj';
 import type { Settings } from '../config/settings.js';
+import { consumerAckFloor } from '../nats/durable-consumer.js';
 import type { ServiceContext } from '../runtime/service-context.js';
 import type { Fence } from '../supervisor/fence.js';
 import { addDays, lastClosedDate } from './business-date.js';
@@ -156,7 +157,7 @@ async function meDbCaughtUp(deps: EodServiceDeps): Promise<boolean> {
   try {
     const stream = await deps.jsm.streams.info(deps.names.meBalanceStream);
     const consumer = await deps.jsm.consumers.info(deps.names.meBalanceStream, deps.names.meDbConsumer);
-    return consumer.ack_floor.stream_seq >= stream.state.last_seq;
+    return consumerAckFloor(consumer) >= stream.state.last_seq;
   } catch {
     return false;
   }

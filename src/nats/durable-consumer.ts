@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type ConsumerInfo, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 
 /**
@@ -45,13 +45,26 @@ export async function rewindDurableConsumer(jsm: JetStreamManager, spec: Durable
   let startSeq: number | null = null;
   try {
     const info = await jsm.consumers.info(spec.stream, spec.name);
-    startSeq = info.ack_floor.stream_seq + 1;
+    startSeq = consumerAckFloor(info) + 1;
     await jsm.consumers.delete(spec.stream, spec.name);
   } catch (error) {
     if (!isConsumerNotFound(error)) throw error;
   }
   await jsm.consumers.add(spec.stream, durableConsumerConfig(spec, startSeq ?? spec.firstStart));
   return startSeq;
+}
+
+/**
+ * The stream seq up to which this consumer has nothing left to deliver or ack. NATS 2.9 reports
+ * an ack floor of 0 for a consumer that has acked nothing since it was created at a start
+ * sequence, whatever that sequence was (ADR 0038): read as is, a rewind before the first ack
+ * would go back to the stream's first message and replay its whole history, and an idle
+ * partition would do so at every other restart. Every consumer here is created at a start
+ * sequence only when everything before it is done (its previous floor, or a snapshot's seq).
+ */
+export function consumerAckFloor(info: Pick<ConsumerInfo, 'ack_floor' | 'config'>): number {
+  const createdAfter = info.config.deliver_policy === DeliverPolicy.StartSequence ? Math.max(0, (info.config.opt_start_seq ?? 1) - 1) : 0;
+  return Math.max(info.ack_floor.stream_seq, createdAfter);
 }
 
 /**
