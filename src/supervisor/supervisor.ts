@@ -195,13 +195,12 @@ export class Supervisor<M, R> {
       }
       const message = failure instanceof Error ? failure.message : String(failure);
       const failureClass = classifyFailure(failure);
-      const previous = successesAtPreviousFailure;
-      const firstFailure = previous === null;
-      const succeededElsewhere = previous === null ? 0 : this.successes - previous;
+      // Null at a message's first failure: nothing to compare with yet.
+      const succeededElsewhere = successesAtPreviousFailure === null ? null : this.successes - successesAtPreviousFailure;
       successesAtPreviousFailure = this.successes;
       if (failureClass.kind === 'transient') {
         // Read before it is told of this failure: open or half-open, the breaker already says the dependency is away.
-        const evidence = await this.dependencyUpEvidence(failureClass.dependency, firstFailure, succeededElsewhere);
+        const evidence = await this.dependencyUpEvidence(failureClass.dependency, succeededElsewhere);
         // A dependency that answered its probe is not away: this failure is not the breaker's business.
         if (evidence !== 'probe') breaker?.failedTransiently(failureClass.dependency);
         cell.actor = this.options.spawn(cell.key);
@@ -243,9 +242,9 @@ export class Supervisor<M, R> {
    * in flight) nor while the breaker is open or half-open; otherwise another message's success
    * since this one's previous failure, or, with no other traffic, the dependency answering a probe.
    */
-  private async dependencyUpEvidence(dependency: Dependency, firstFailure: boolean, succeededElsewhere: number): Promise<'others' | 'probe' | null> {
+  private async dependencyUpEvidence(dependency: Dependency, succeededElsewhere: number | null): Promise<'others' | 'probe' | null> {
     const breakerClosed = (this.options.breaker?.state ?? 'closed') === 'closed';
-    if (firstFailure || !breakerClosed) return null;
+    if (succeededElsewhere === null || !breakerClosed) return null;
     if (succeededElsewhere > 0) return 'others';
     if (this.options.probe && (await this.options.probe(dependency))) return 'probe';
     return null;
